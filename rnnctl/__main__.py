@@ -1,0 +1,3 @@
+from rnnctl.cli import app
+
+app(prog_name="rnnctl")

@@ -1,0 +1,158 @@
+"""Command-line interface: parse, load the config, call the library, render.
+
+Data goes to stdout, progress and diagnostics to stderr. Library errors (RnnctlError) become a
+one-line message and the exit code of their class; nothing here is imported by the library.
+Heavy modules (numpy, numba) are imported inside commands so that ``rnnctl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RnnctlError
+
+EXIT_CODES_HELP = ("Exit codes: 0 run finished (succeeded or completed), 1 run failed, "
+                   "2 bad usage or config, 3 diverged (NaN/Inf), 130 interrupted.")
+
+app = typer.Typer(
+    name="rnnctl",
+    help="A lab bench for studying how recurrent networks train. " + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def _version(value: bool):
+    if value:
+        print(f"rnnctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit.")):
+    """rnnctl: train, sweep and report on recurrent networks."""
+
+
+def fail(e: RnnctlError):
+    err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(e.exit_code)
+
+
+class _Progress:
+    """Rich progress bar on stderr, refreshed at most ~10 times a second."""
+
+    def __init__(self, quiet: bool):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+            TimeRemainingColumn
+        self.quiet = quiet
+        self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                 console=err, disable=quiet, transient=False)
+        self.task = None
+        self.last = 0.0
+        self.loss = float("nan")
+        self.error = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def _info(self):
+        e = "" if self.error is None else f"  eval error {100 * self.error:.2f}%"
+        return f"loss {self.loss:.4g}{e}"
+
+    def on_start(self, total):
+        self.task = self.progress.add_task("train", total=total, info="")
+
+    def on_update(self, update, loss, stats):
+        self.loss = loss
+        now = time.monotonic()
+        if now - self.last > 0.1:
+            self.last = now
+            self.progress.update(self.task, completed=update, info=self._info())
+
+    def on_eval(self, record):
+        self.error = record["error"]
+        self.progress.update(self.task, completed=record["update"], info=self._info())
+
+
+def _summary_table(run_dir: Path, status: str, s: dict):
+    from rich.table import Table
+    t = Table(title=f"run {run_dir}", show_header=False, title_justify="left")
+    t.add_column("field", style="bold")
+    t.add_column("value")
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    t.add_row("status", status)
+    t.add_row("updates", str(s["updates"]))
+    t.add_row("final eval loss", fmt(s["final_loss"], ".4g"))
+    t.add_row("final eval error", "-" if s["final_error"] is None else f"{100 * s['final_error']:.2f}%")
+    t.add_row("success", "yes at update %d" % s["success_update"] if s["success"] else "no")
+    t.add_row("clip rate", "-" if s["clip_rate"] is None else f"{100 * s['clip_rate']:.1f}%")
+    t.add_row("time per update", fmt(s["ms_per_update"], ".3f") + " ms")
+    t.add_row("wall time", fmt(s["wall_time"], ".1f") + " s")
+    if s.get("message"):
+        t.add_row("message", s["message"])
+    return t
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def train(
+    config: Path = typer.Argument(..., help="YAML experiment config, e.g. configs/quickstart.yaml."),
+    overrides: Optional[List[str]] = typer.Argument(
+        None, help="Overrides as dotted key=value, e.g. task.length=100 train.gradient.method=norm seed=3.",
+        show_default=False),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and exit; run nothing."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
+):
+    """Train one model as CONFIG describes; write a run folder under runs_dir/name/."""
+    from .config import config_hash, dump_config, load_config
+    try:
+        cfg = load_config(config, list(overrides or []))
+    except RnnctlError as e:
+        fail(e)
+    if dry_run:
+        sys.stdout.write(dump_config(cfg))
+        raise typer.Exit(EXIT_OK)
+
+    from .store import RunFolder, new_run_id, read_run
+    from .train import train as run_training
+    try:
+        folder = RunFolder.create(cfg.runs_dir, cfg.name, new_run_id(config_hash(cfg)))
+        err.print(f"run folder: {folder.path}", highlight=False)
+        with _Progress(quiet) as progress:
+            result = run_training(cfg, folder, progress)
+    except KeyboardInterrupt:
+        err.print("interrupted: the run folder is marked 'interrupted'", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    except RnnctlError as e:
+        fail(e)
+    except Exception as e:  # recorded as 'failed' in run.json by the loop
+        err.print(f"[bold red]error:[/] run failed: {type(e).__name__}: {e}", highlight=False)
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+    info = read_run(folder.path)
+    if as_json:
+        print(json.dumps({"run_dir": str(folder.path), **info}, indent=2))
+    else:
+        out.print(_summary_table(folder.path, result.status, info))
+    if result.status == "diverged":
+        err.print(f"[bold red]diverged:[/] {result.summary['message']}; the last finite parameters are in "
+                  f"{folder.path / 'params_final.npz'}", highlight=False)
+        raise typer.Exit(EXIT_DIVERGED)
+    raise typer.Exit(EXIT_OK)

@@ -1,0 +1,64 @@
+"""Typed errors. The library raises these; only ``cli.py`` turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+# Exit codes, documented in the README. Click's own usage errors also exit with 2.
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_DIVERGED = 3
+EXIT_PARTIAL = 4
+EXIT_INTERRUPTED = 130
+
+
+class RnnctlError(Exception):
+    """Base of every error rnnctl raises on purpose; carries the exit code the CLI uses."""
+
+    exit_code = EXIT_RUN_FAILED
+
+
+class ConfigError(RnnctlError):
+    """A config value or key is wrong. Names the dotted key, where it came from, and what was expected."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, key: str | None = None, source: str | None = None,
+                 line: int | None = None, suggestion: str | None = None):
+        self.message = message
+        self.key = key
+        self.source = source
+        self.line = line
+        self.suggestion = suggestion
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.source:
+            where = self.source + (f":{self.line}" if self.line is not None else "") + ": "
+        text = where + (f"{self.key}: " if self.key else "") + self.message
+        if self.suggestion:
+            text += f" (did you mean '{self.suggestion}'?)"
+        return text
+
+
+class DataError(RnnctlError):
+    """Arrays handed to the library have the wrong shape, dtype or values."""
+
+    exit_code = EXIT_USAGE
+
+
+class RunError(RnnctlError):
+    """A run folder is missing, corrupt, or cannot be written."""
+
+    exit_code = EXIT_RUN_FAILED
+
+
+class Diverged(RnnctlError):
+    """Loss or gradient became NaN/Inf. Raised inside the loop, recorded as status 'diverged'."""
+
+    exit_code = EXIT_DIVERGED
+
+    def __init__(self, update: int, what: str):
+        self.update = update
+        self.what = what
+        super().__init__(f"non-finite {what} at update {update}")

@@ -1,0 +1,73 @@
+"""Initialization schemes for the vanilla RNN (Pascanu et al. 2013, §4.1.1, plus common modern ones).
+
+Each scheme fills W_in (H, I), W_rec (H, H), W_out (O, H) in place; biases stay 0 as in the paper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+def spectral_radius(W: np.ndarray) -> float:
+    return float(np.max(np.abs(np.linalg.eigvals(W)))) if W.size else 0.0
+
+
+def rescale_spectral_radius(W: np.ndarray, rho: float) -> None:
+    current = spectral_radius(W)
+    if current == 0.0:
+        raise ConfigError("cannot rescale a W_rec whose spectral radius is 0", key="model.spectral_radius")
+    W *= rho / current
+
+
+def _glorot(rng, shape):
+    fan_out, fan_in = shape
+    a = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-a, a, size=shape)
+
+
+def _orthogonal(rng, n):
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))  # sign fix makes the draw uniform over the orthogonal group
+
+
+def _sparse_rec(rng, n, nonzero=15, std=0.01):
+    # 15 nonzero *incoming* weights per unit, as the paper states. With z = W_rec h a row of W_rec is
+    # a unit's incoming weights. (The authors' code used row vectors and kept 15 per row of W_hh,
+    # i.e. outgoing; the two differ only by a transpose of the sparsity pattern.)
+    W = np.zeros((n, n))
+    k = min(nonzero, n)
+    for i in range(n):
+        cols = rng.choice(n, size=k, replace=False)
+        W[i, cols] = rng.normal(0.0, std, size=k)
+    return W
+
+
+def init_rnn(rng: np.random.Generator, scheme: str, W_in, W_rec, W_out) -> None:
+    H = W_rec.shape[0]
+    if scheme in ("sigmoid", "basic_tanh"):
+        std = 0.01 if scheme == "sigmoid" else 0.1
+        for W in (W_in, W_rec, W_out):
+            W[...] = rng.normal(0.0, std, size=W.shape)
+    elif scheme == "smart_tanh":
+        W_in[...] = rng.normal(0.0, 0.01, size=W_in.shape)
+        W_out[...] = rng.normal(0.0, 0.01, size=W_out.shape)
+        W_rec[...] = _sparse_rec(rng, H)
+        rescale_spectral_radius(W_rec, 0.95)
+    elif scheme == "orthogonal":
+        W_in[...] = _glorot(rng, W_in.shape)
+        W_out[...] = _glorot(rng, W_out.shape)
+        W_rec[...] = _orthogonal(rng, H)
+    elif scheme == "identity":  # IRNN (Le, Jaitly & Hinton 2015): W_rec = I, others N(0, 0.001)
+        W_in[...] = rng.normal(0.0, 0.001, size=W_in.shape)
+        W_out[...] = rng.normal(0.0, 0.001, size=W_out.shape)
+        W_rec[...] = np.eye(H)
+    elif scheme == "glorot":
+        for W in (W_in, W_rec, W_out):
+            W[...] = _glorot(rng, W.shape)
+    else:
+        raise ConfigError(f"unknown init scheme '{scheme}'", key="model.init")
+
+
+INIT_SCHEMES = ("sigmoid", "basic_tanh", "smart_tanh", "orthogonal", "identity", "glorot")

@@ -1,0 +1,152 @@
+"""Run folders: ``runs/<name>/<run-id>/``. Whole files are written atomically (temp file + rename);
+growing logs (metrics.jsonl, trace.csv) are appended line by line and flushed, so a crash loses at
+most the unflushed tail and never corrupts what was written.
+
+Files of a run folder:
+  config.yaml         resolved config
+  run.json            status, seed, times, versions, final metrics
+  metrics.jsonl       one JSON object per evaluation
+  trace.csv           one row per update: update, loss, norm_before, norm_after, fired
+  params_init.npz     named parameter arrays at the start
+  params_final.npz    named parameter arrays at the end (last finite ones for a diverged run)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .errors import RunError
+
+TRACE_COLUMNS = ("update", "loss", "norm_before", "norm_after", "fired")
+STATUSES = ("running", "completed", "succeeded", "diverged", "failed", "interrupted")
+
+
+def _atomic_write(path: Path, write) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def atomic_write_json(path: Path, data) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def versions() -> dict[str, str]:
+    import numba
+
+    from . import __version__
+    return {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+            "rnnctl": __version__}
+
+
+def new_run_id(config_hash: str) -> str:
+    """Sortable by start time; the config hash tells runs of different configs apart at a glance."""
+    return datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + config_hash[:8]
+
+
+class RunFolder:
+    """One run's folder; also the training loop's sink (see ``rnnctl.train.Sink``)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._trace_rows: list[str] = []
+        self._info: dict = {}
+
+    @classmethod
+    def create(cls, runs_dir, name: str, run_id: str) -> "RunFolder":
+        """Make a new, empty folder. Never reuses an existing one: a clash gets a numeric suffix."""
+        parent = Path(runs_dir) / name
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"cannot create run folder under {parent}: {e}") from e
+        for n in range(1000):
+            path = parent / (run_id if n == 0 else f"{run_id}-{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise RunError(f"cannot find a free run folder name for {parent / run_id}")
+
+    # -- the Sink interface -----------------------------------------------------------------------
+    def start(self, info: dict, config_text: str) -> None:
+        atomic_write_text(self.path / "config.yaml", config_text)
+        (self.path / "trace.csv").write_text(",".join(TRACE_COLUMNS) + "\n")
+        (self.path / "metrics.jsonl").touch()
+        self._info = {"status": "running", **info, "started": now_iso(), "ended": None,
+                      "wall_time": None, "host": platform.node(), "pid": os.getpid(),
+                      "command": sys.argv, "versions": versions()}
+        self._t0 = time.perf_counter()
+        atomic_write_json(self.path / "run.json", self._info)
+
+    def params(self, kind: str, arrays: dict[str, np.ndarray]) -> None:
+        atomic_save_npz(self.path / f"params_{kind}.npz", arrays)
+
+    def trace(self, update: int, loss: float, norm_before: float, norm_after: float, fired: bool) -> None:
+        self._trace_rows.append(f"{update},{loss:.9g},{norm_before:.9g},{norm_after:.9g},{int(fired)}\n")
+
+    def metrics(self, record: dict) -> None:
+        self.flush()
+        with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def flush(self) -> None:
+        if self._trace_rows:
+            with open(self.path / "trace.csv", "a", encoding="utf-8") as f:
+                f.writelines(self._trace_rows)
+            self._trace_rows.clear()
+
+    def finish(self, status: str, summary: dict) -> None:
+        self.flush()
+        self._info.update(status=status, ended=now_iso(),
+                          wall_time=round(time.perf_counter() - self._t0, 3), **summary)
+        atomic_write_json(self.path / "run.json", self._info)
+
+
+def read_run(path) -> dict:
+    """run.json of a run folder, as a dict."""
+    try:
+        return json.loads((Path(path) / "run.json").read_text())
+    except (OSError, ValueError) as e:
+        raise RunError(f"cannot read {Path(path) / 'run.json'}: {e}") from e
+
+
+def read_trace(path) -> np.ndarray:
+    """The per-update trace as a structured array (columns TRACE_COLUMNS)."""
+    return np.genfromtxt(Path(path) / "trace.csv", delimiter=",", names=True, ndmin=1)
+
+
+def read_metrics(path) -> list[dict]:
+    lines = (Path(path) / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
