@@ -156,3 +156,21 @@ def train(
                   f"{folder.path / 'params_final.npz'}", highlight=False)
         raise typer.Exit(EXIT_DIVERGED)
     raise typer.Exit(EXIT_OK)
+
+
+@app.command()
+def keys(markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table, as in the README.")):
+    """List every config key with its type, default and meaning."""
+    from .config import schema_reference
+    rows = schema_reference()
+    if markdown:
+        esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+        print("| key | type | default | meaning |\n|---|---|---|---|")
+        for key, kind, default, help_ in rows:
+            print(f"| `{key}` | {esc(kind)} | {esc(default)} | {esc(help_)} |")
+        return
+    from rich.table import Table
+    table = Table("key", "type", "default", "meaning", title="config keys (set in YAML or as key=value)")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)

@@ -22,12 +22,17 @@ ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 
 
 # -- activations, as functions of the pre-activation z --------------------------------------------
+def _logistic(z):
+    """1 / (1 + e^{-z}) written as exp(-log(1 + e^{-z})), which never overflows."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
 def sigma(name: str, z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     if name == "tanh":
         return np.tanh(z)
     if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-z))
+        return _logistic(z)
     if name == "relu":
         return np.where(z > 0, z, 0.0)
     if name == "linear":
@@ -39,10 +44,12 @@ def dsigma(name: str, z: np.ndarray) -> np.ndarray:
     """σ'(z). For relu the derivative at exactly 0 is taken as 0 (only x_0 = 0 of Pascanu's form hits it)."""
     z = np.asarray(z, dtype=np.float64)
     if name == "tanh":
-        return 1.0 / np.cosh(z) ** 2
+        th = np.tanh(z)
+        return (1.0 - th) * (1.0 + th)
     if name == "sigmoid":
-        s = 1.0 / (1.0 + np.exp(-z))
-        return s * (1.0 - s)
+        # σ'(z) = e^{-|z|} / (1 + e^{-|z|})², symmetric in z and free of overflow
+        e = np.exp(-np.abs(z))
+        return e / (1.0 + e) ** 2
     if name == "relu":
         return np.where(z > 0, 1.0, 0.0)
     if name == "linear":
@@ -66,7 +73,7 @@ def step_loss(loss: str, y: np.ndarray, target) -> tuple[float, np.ndarray]:
     if loss == "sigmoid_ce":
         # log(1 + e^y) - t y, summed over outputs
         value = np.sum(np.logaddexp(0.0, y) - t * y)
-        return float(value), 1.0 / (1.0 + np.exp(-y)) - t
+        return float(value), _logistic(y) - t
     if loss == "mse":
         d = y - t
         return float(np.sum(d * d)), 2.0 * d

@@ -1,0 +1,140 @@
+"""The CLI through Typer's runner: run folders, exit codes, error messages, dry runs, help."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from rnnctl.cli import app
+from rnnctl.errors import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE
+from rnnctl.store import TRACE_COLUMNS, read_metrics, read_run, read_trace
+
+REPO = Path(__file__).resolve().parents[1]
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def only_run(runs_dir):
+    (path,) = [p for p in runs_dir.glob("*/*") if p.is_dir()]
+    return path
+
+
+def test_train_writes_a_complete_run_folder(tiny_path, tmp_path):
+    r = invoke("train", tiny_path, "--quiet")
+    assert r.exit_code == EXIT_OK, r.output
+    run = only_run(tmp_path / "runs")
+    assert run.parent.name == "tiny"
+    assert {"config.yaml", "run.json", "metrics.jsonl", "trace.csv", "params_init.npz",
+            "params_final.npz"} <= {p.name for p in run.iterdir()}
+    info = read_run(run)
+    assert info["status"] == "completed" and info["seed"] == 1 and info["updates"] == 30
+    assert set(info["versions"]) == {"python", "numpy", "numba", "rnnctl"}
+    assert info["started"] and info["ended"] and info["wall_time"] > 0
+    # the saved config is the resolved one and loads back to the same values
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["model"]["hidden"] == 8 and saved["train"]["gradient"]["method"] == "norm"
+    trace = read_trace(run)
+    assert trace.dtype.names == TRACE_COLUMNS and len(trace) == 30
+    assert [m["update"] for m in read_metrics(run)] == [10, 20, 30]
+    with np.load(run / "params_final.npz") as z:
+        assert z["W_rec"].shape == (8, 8)
+    assert "status" in r.stdout and "completed" in r.stdout
+
+
+def test_a_second_run_never_overwrites_the_first(tiny_path, tmp_path):
+    assert invoke("train", tiny_path, "-q").exit_code == 0
+    assert invoke("train", tiny_path, "-q").exit_code == 0
+    runs = sorted(p for p in (tmp_path / "runs" / "tiny").iterdir())
+    assert len(runs) == 2
+
+
+def test_overrides_and_json_summary(tiny_path):
+    r = invoke("train", tiny_path, "train.steps=5", "eval.every=5", "seed=7", "--quiet", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["updates"] == 5 and data["seed"] == 7 and data["status"] == "completed"
+
+
+def test_diverging_config_exits_3_and_records_diverged(tiny_path, tmp_path):
+    r = invoke("train", tiny_path, "model.activation=linear", "model.spectral_radius=3",
+               "model.init=basic_tanh", "train.optimizer.lr=1e6", "train.gradient.method=none",
+               "train.steps=200", "-q")
+    assert r.exit_code == EXIT_DIVERGED, r.output
+    assert "diverged" in r.stderr and "Traceback" not in r.output
+    info = read_run(only_run(tmp_path / "runs"))
+    assert info["status"] == "diverged" and info["diverged_at"] >= 1
+
+
+def test_dry_run_prints_the_resolved_config_and_runs_nothing(tiny_path, tmp_path):
+    r = invoke("train", tiny_path, "model.hidden=16", "--dry-run")
+    assert r.exit_code == 0
+    data = yaml.safe_load(r.stdout)
+    assert data["model"]["hidden"] == 16 and data["model"]["form"] == "standard"  # defaults resolved
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("override, fragments", [
+    ("model.hiden=3", ["model.hiden", "unknown key", "model.hidden"]),
+    ("model.activation=tahn", ["model.activation", "tanh"]),
+    ("train.steps=ten", ["train.steps", "integer"]),
+    ("train.gradient.method=clip", ["train.gradient.method", "norm"]),
+    ("nonsense", ["key=value"]),
+])
+def test_config_errors_exit_2_with_a_clear_message(tiny_path, override, fragments):
+    r = invoke("train", tiny_path, override)
+    assert r.exit_code == EXIT_USAGE
+    for f in fragments:
+        assert f in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_error_in_file_names_file_and_line(write_config):
+    path = write_config("task:\n  name: temporal_order\n  length: 10\nmodel:\n  hidden: 8\n  actvation: tanh\n")
+    r = invoke("train", path)
+    assert r.exit_code == EXIT_USAGE
+    assert f"{path}:7: model.actvation: unknown key" in r.stderr  # line 7: runs_dir was prepended
+    assert "model.activation" in r.stderr
+
+
+def test_missing_config_file(tmp_path):
+    r = invoke("train", tmp_path / "nope.yaml")
+    assert r.exit_code == EXIT_USAGE and "not found" in r.stderr
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "configs").rglob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_config_runs_a_few_updates(config, tmp_path):
+    r = invoke("train", config, f"runs_dir={tmp_path}", "train.steps=3", "eval.every=3",
+               "eval.sequences=20", "-q", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["updates"] == 3
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["keys", "--help"]])
+def test_help(args):
+    r = invoke(*args)
+    assert r.exit_code == 0 and "Usage" in r.stdout
+    if args[0] != "keys":
+        assert "Exit codes" in r.stdout
+
+
+def test_version():
+    from rnnctl import __version__
+    r = invoke("--version")
+    assert r.exit_code == 0 and __version__ in r.stdout
+
+
+def test_keys_lists_every_config_key_and_the_readme_documents_them():
+    from rnnctl.config import schema_reference
+    r = invoke("keys", "--markdown")
+    assert r.exit_code == 0
+    readme = (REPO / "README.md").read_text()
+    for key, *_ in schema_reference():
+        assert f"`{key}`" in r.stdout
+        assert f"`{key}`" in readme, f"README's config reference lacks {key}"

@@ -1,0 +1,112 @@
+"""The training loop through an in-memory sink: records, reproducibility, success and divergence."""
+
+import numpy as np
+import pytest
+
+from rnnctl.config import load_config
+from rnnctl.train import MemorySink, build_model, evaluate, train
+from rnnctl.tasks import make_task
+
+
+@pytest.fixture
+def tiny(tiny_path):
+    return lambda *overrides: load_config(tiny_path, list(overrides))
+
+
+def test_trace_has_one_row_per_update_with_pre_and_post_norms(tiny):
+    sink = MemorySink()
+    result = train(tiny("train.gradient.threshold=0.01"), sink)
+    assert result.status == "completed"
+    rows = np.array(sink.rows, dtype=float)
+    assert rows.shape == (30, 5)
+    assert np.array_equal(rows[:, 0], np.arange(1, 31))
+    before, after, fired = rows[:, 2], rows[:, 3], rows[:, 4].astype(bool)
+    # A threshold this small fires on every update: after == threshold < before.
+    assert fired.all()
+    assert np.allclose(after, 0.01)
+    assert (before > after).all()
+    assert sink.summary["clip_rate"] == 1.0
+
+
+def test_no_clipping_leaves_norms_equal(tiny):
+    sink = MemorySink()
+    train(tiny("train.gradient.method=none"), sink)
+    rows = np.array(sink.rows, dtype=float)
+    assert np.allclose(rows[:, 2], rows[:, 3]) and not rows[:, 4].any()
+    assert sink.summary["clip_rate"] == 0.0
+
+
+def test_evaluations_at_every_and_at_the_end(tiny):
+    sink = MemorySink()
+    train(tiny("train.steps=25"), sink)
+    assert [r["update"] for r in sink.records] == [10, 20, 25]
+    for r in sink.records:
+        assert 0.0 <= r["error"] <= 1.0 and r["loss"] > 0
+        assert {"train_loss", "clip_rate", "max_norm"} <= set(r)
+    assert sink.summary["final_error"] == sink.records[-1]["error"]
+    assert set(sink.saved_params) == {"init", "final"}
+    assert set(sink.saved_params["final"]) == {"W_in", "W_rec", "b", "W_out", "b_out"}
+
+
+def test_same_config_and_seed_give_identical_numbers(tiny):
+    a, b, c = MemorySink(), MemorySink(), MemorySink()
+    train(tiny(), a)
+    train(tiny(), b)
+    train(tiny("seed=2"), c)
+    assert a.rows == b.rows and a.records[-1]["loss"] == b.records[-1]["loss"]
+    for k in a.saved_params["final"]:
+        assert np.array_equal(a.saved_params["final"][k], b.saved_params["final"][k])
+    assert a.rows != c.rows
+
+
+def test_eval_settings_do_not_change_the_training_trajectory(tiny):
+    a, b = MemorySink(), MemorySink()
+    train(tiny(), a)
+    train(tiny("eval.every=7", "eval.sequences=20"), b)
+    assert a.rows == b.rows
+
+
+def test_huge_learning_rate_without_clipping_ends_as_diverged(tiny):
+    sink = MemorySink()
+    cfg = tiny("model.activation=linear", "model.init=basic_tanh", "model.spectral_radius=3.0",
+               "train.optimizer.lr=1e6", "train.gradient.method=none", "train.steps=200")
+    result = train(cfg, sink)
+    assert result.status == "diverged" == sink.status
+    n = sink.summary["diverged_at"]
+    assert 1 <= n <= 200 and "non-finite" in sink.summary["message"]
+    # the recorded final parameters are the last finite ones
+    for v in sink.saved_params["final"].values():
+        assert np.isfinite(v).all()
+    assert len(sink.rows) == n - 1
+
+
+def test_stop_on_success(tiny):
+    sink = MemorySink()
+    # success_error=1 is met by any error rate < 1, so the first evaluation succeeds
+    result = train(tiny("eval.success_error=1.0", "eval.stop_on_success=true"), sink)
+    assert result.status == "succeeded"
+    assert sink.summary["success_update"] == 10 and sink.summary["updates"] == 10
+
+
+def test_quick_learning_on_an_easy_task(tiny):
+    """A short temporal-order problem is learned: error falls well below chance (75%)."""
+    sink = MemorySink()
+    cfg = tiny("task.length=10", "model.hidden=20", "train.steps=600", "train.batch_size=20",
+               "train.optimizer.momentum=0.9", "eval.every=600", "eval.sequences=500")
+    untrained = evaluate(build_model(cfg, np.random.default_rng(0)), make_task(cfg),
+                         np.random.default_rng(0), 500, 500)
+    train(cfg, sink)
+    assert untrained["error"] > 0.5          # chance is 75%
+    assert sink.records[-1]["error"] < 0.05
+
+
+def test_build_model_and_evaluate_api(tiny):
+    cfg = tiny()
+    model = build_model(cfg, np.random.default_rng(0))
+    assert model.params["W_rec"].shape == (8, 8) and model.params["W_in"].shape == (8, 6)
+    sampler = make_task(cfg)
+    batch = sampler.sample(np.random.default_rng(1), 5)
+    E, grads = model.loss_and_grad(batch.u, batch.target)
+    assert np.isfinite(E) and set(grads) == set(model.params)
+    result = evaluate(model, sampler, np.random.default_rng(2), 100, 30)
+    assert 0 <= result["error"] <= 1 and result["loss"] > 0
