@@ -80,9 +80,10 @@ class _Progress:
         self.task = self.progress.add_task("train", total=total, info="")
 
     def on_update(self, update, loss, stats):
-        self.loss = loss
+        if loss == loss:  # NaN marks the resume point: no loss yet
+            self.loss = loss
         now = time.monotonic()
-        if now - self.last > 0.1:
+        if now - self.last > 0.1 or not stats:
             self.last = now
             self.progress.update(self.task, completed=update, info=self._info())
 
@@ -130,15 +131,46 @@ def train(
         sys.stdout.write(dump_config(cfg))
         raise typer.Exit(EXIT_OK)
 
-    from .store import RunFolder, new_run_id, read_run
-    from .train import train as run_training
+    from .store import RunFolder, new_run_id
     try:
         folder = RunFolder.create(cfg.runs_dir, cfg.name, new_run_id(config_hash(cfg)))
+    except RnnctlError as e:
+        fail(e)
+    _run(cfg, folder, None, quiet, as_json)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def resume(
+    run_dir: Path = typer.Argument(..., help="An unfinished run folder (interrupted, failed or killed)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
+):
+    """Continue an unfinished run from its last checkpoint (written at every evaluation).
+
+    The resumed run gives the same numbers as one that was never interrupted.
+    """
+    from .config import load_config
+    from .store import RunFolder
+    try:
+        cfg = load_config(run_dir / "config.yaml")
+        folder = RunFolder(run_dir)
+        state = folder.resume()
+    except RnnctlError as e:
+        fail(e)
+    err.print(f"resuming at update {state.update}", highlight=False)
+    _run(cfg, folder, state, quiet, as_json)
+
+
+def _run(cfg, folder, state, quiet: bool, as_json: bool):
+    """Train into ``folder``, render the outcome, exit with the status's code."""
+    from .store import read_run
+    from .train import train as run_training
+    try:
         err.print(f"run folder: {folder.path}", highlight=False)
         with _Progress(quiet) as progress:
-            result = run_training(cfg, folder, progress)
+            result = run_training(cfg, folder, progress, resume=state)
     except KeyboardInterrupt:
-        err.print("interrupted: the run folder is marked 'interrupted'", highlight=False)
+        err.print(f"interrupted: continue with  rnnctl resume {folder.path}", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED)
     except RnnctlError as e:
         fail(e)

@@ -9,12 +9,15 @@ Files of a run folder:
   trace.csv           one row per update: update, loss, norm_before, norm_after, fired
   params_init.npz     named parameter arrays at the start
   params_final.npz    named parameter arrays at the end (last finite ones for a diverged run)
+  checkpoint.pkl      the training state at the last evaluation, kept while a run is unfinished
+                      (interrupted, failed or killed) so that ``rnnctl resume`` can continue it
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import platform
 import sys
 import tempfile
@@ -28,6 +31,7 @@ from .errors import RunError
 
 TRACE_COLUMNS = ("update", "loss", "norm_before", "norm_after", "fired")
 STATUSES = ("running", "completed", "succeeded", "diverged", "failed", "interrupted")
+FINISHED = ("completed", "succeeded", "diverged")
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -81,6 +85,8 @@ class RunFolder:
         self.path = Path(path)
         self._trace_rows: list[str] = []
         self._info: dict = {}
+        self._t0 = time.perf_counter()
+        self._wall_before = 0.0  # wall time of earlier segments of a resumed run
 
     @classmethod
     def create(cls, runs_dir, name: str, run_id: str) -> "RunFolder":
@@ -110,6 +116,39 @@ class RunFolder:
         self._t0 = time.perf_counter()
         atomic_write_json(self.path / "run.json", self._info)
 
+    def resume(self):
+        """Reopen an unfinished run: load its checkpoint and cut the logs back to it.
+
+        Returns the ``TrainState`` to hand to ``rnnctl.train.train(..., resume=...)``.
+        """
+        info = read_run(self.path)
+        if info.get("status") in FINISHED:
+            raise RunError(f"{self.path} has finished (status {info['status']}); nothing to resume")
+        if info.get("status") == "running" and info.get("host") == platform.node() and _alive(info.get("pid")):
+            raise RunError(f"{self.path} is still running (pid {info['pid']})")
+        try:
+            with open(self.path / "checkpoint.pkl", "rb") as f:
+                state = pickle.load(f)
+        except FileNotFoundError:
+            raise RunError(f"{self.path} has no checkpoint yet (one is written at every "
+                           "evaluation); start it again with rnnctl train") from None
+        except (OSError, pickle.UnpicklingError, EOFError) as e:
+            raise RunError(f"cannot read {self.path / 'checkpoint.pkl'}: {e}") from e
+        # Rows written after the checkpoint are redone by the resumed run.
+        _truncate_lines(self.path / "trace.csv", lambda line: int(line.split(",", 1)[0]) <= state.update,
+                        header=True)
+        _truncate_lines(self.path / "metrics.jsonl", lambda line: json.loads(line)["update"] <= state.update)
+        self._wall_before = info.get("wall_time") or 0.0
+        self._info = {**info, "status": "running", "pid": os.getpid(), "host": platform.node(),
+                      "resumed": [*info.get("resumed", []), {"at": now_iso(), "update": state.update}]}
+        self._t0 = time.perf_counter()
+        atomic_write_json(self.path / "run.json", self._info)
+        return state
+
+    def checkpoint(self, state) -> None:
+        self.flush()  # the trace on disk then reaches at least state.update
+        _atomic_write(self.path / "checkpoint.pkl", lambda f: pickle.dump(state, f, protocol=5))
+
     def params(self, kind: str, arrays: dict[str, np.ndarray]) -> None:
         atomic_save_npz(self.path / f"params_{kind}.npz", arrays)
 
@@ -129,9 +168,39 @@ class RunFolder:
 
     def finish(self, status: str, summary: dict) -> None:
         self.flush()
-        self._info.update(status=status, ended=now_iso(),
-                          wall_time=round(time.perf_counter() - self._t0, 3), **summary)
+        wall = self._wall_before + time.perf_counter() - self._t0
+        self._info.update(status=status, ended=now_iso(), wall_time=round(wall, 3), **summary)
         atomic_write_json(self.path / "run.json", self._info)
+        if status in FINISHED:
+            (self.path / "checkpoint.pkl").unlink(missing_ok=True)
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _truncate_lines(path: Path, keep, header: bool = False) -> None:
+    """Keep the lines for which ``keep(line)`` holds (and a header line); drop a torn last line."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    head, body = (lines[:1], lines[1:]) if header else ([], lines)
+    kept = []
+    for line in body:
+        if not line.endswith("\n"):
+            break  # torn by a crash mid-write
+        try:
+            if keep(line):
+                kept.append(line)
+        except (ValueError, KeyError):
+            break
+    atomic_write_text(path, "".join(head + kept))
 
 
 def read_run(path) -> dict:

@@ -6,9 +6,12 @@ observer; it never touches files or the terminal itself.
 
 from __future__ import annotations
 
+import copy
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,6 +32,7 @@ class Sink(Protocol):
     def trace(self, update: int, loss: float, norm_before: float, norm_after: float, fired: bool) -> None: ...
     def metrics(self, record: dict) -> None: ...
     def flush(self) -> None: ...
+    def checkpoint(self, state: "TrainState") -> None: ...
     def finish(self, status: str, summary: dict) -> None: ...
 
 
@@ -43,6 +47,7 @@ class MemorySink:
     records: list = field(default_factory=list)
     status: str | None = None
     summary: dict = field(default_factory=dict)
+    last_checkpoint: Any = None
 
     def start(self, info, config_text):
         self.info, self.config_text = dict(info), config_text
@@ -58,6 +63,9 @@ class MemorySink:
 
     def flush(self):
         pass
+
+    def checkpoint(self, state):
+        self.last_checkpoint = copy.deepcopy(state)
 
     def finish(self, status, summary):
         self.status, self.summary = status, dict(summary)
@@ -107,8 +115,54 @@ def _snapshot(model: Model) -> dict[str, np.ndarray]:
     return {k: v.copy() for k, v in model.params.items()}
 
 
-def train(config, sink: Sink, observer: Observer | None = None) -> RunResult:
-    """Run one training run as ``config`` describes. Divergence is an outcome, not an exception."""
+@dataclass
+class TrainState:
+    """Everything that changes during training: enough to resume a run exactly where it stopped."""
+
+    update: int
+    theta: np.ndarray
+    opt_state: Any
+    transform_state: Any
+    rng_data: dict                 # bit-generator states
+    rng_eval: dict
+    fired_total: int = 0
+    train_seconds: float = 0.0
+    window: dict = field(default_factory=lambda: dict(loss=0.0, n=0, fired=0, max_norm=0.0))
+    summary: dict = field(default_factory=lambda: {
+        "updates": 0, "final_loss": None, "final_error": None, "success": False,
+        "success_update": None, "clip_rate": None, "train_loss": None, "diverged_at": None,
+        "ms_per_update": None, "message": ""})
+
+
+class _GracefulInterrupt:
+    """First Ctrl-C asks the loop to stop after the current update (so the state it saves is
+    consistent); a second one interrupts at once. Only in the main thread, where signals arrive."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def train(config, sink: Sink, observer: Observer | None = None, resume: TrainState | None = None) -> RunResult:
+    """Run one training run as ``config`` describes. Divergence is an outcome, not an exception.
+
+    With ``resume`` (a checkpoint the sink saved earlier), training continues from that state and
+    produces the same numbers as a run that was never interrupted.
+    """
     obs = observer or Observer()
     t, ev = config.train, config.eval
     sampler = make_task(config)
@@ -120,82 +174,93 @@ def train(config, sink: Sink, observer: Observer | None = None) -> RunResult:
     theta = model.theta
     grad = np.zeros_like(theta)
     transform = build_gradient_transform(t.gradient)
-    tstate = transform.init(theta)
     opt = build_optimizer(t.optimizer)
-    ostate = opt.init(theta)
-
-    sink.start({"name": config.name, "seed": config.seed, "config_hash": config_hash(config)},
-               dump_config(config))
-    sink.params("init", _snapshot(model))
+    if resume is None:
+        sink.start({"name": config.name, "seed": config.seed, "config_hash": config_hash(config)},
+                   dump_config(config))
+        sink.params("init", _snapshot(model))
+        state = TrainState(0, theta, opt.init(theta), transform.init(theta),
+                           rng_data.bit_generator.state, rng_eval.bit_generator.state)
+    else:
+        state = resume
+        theta[...] = state.theta
+        rng_data.bit_generator.state, rng_eval.bit_generator.state = state.rng_data, state.rng_eval
+    state.theta = theta  # the model's own vector from here on: updates edit it in place
+    summary, window = state.summary, state.window
     obs.on_start(t.steps)
+    if state.update:
+        obs.on_update(state.update, float("nan"), {})
 
-    summary = {"updates": 0, "final_loss": None, "final_error": None, "success": False,
-               "success_update": None, "clip_rate": None, "train_loss": None, "diverged_at": None,
-               "ms_per_update": None, "message": ""}
-    fired_total = 0
-    window_loss, window_n, window_fired, window_max_norm = 0.0, 0, 0, 0.0
-    train_seconds = 0.0
+    def checkpoint():
+        state.rng_data, state.rng_eval = rng_data.bit_generator.state, rng_eval.bit_generator.state
+        sink.checkpoint(state)
+
     try:
-        for update in range(1, t.steps + 1):
-            t0 = time.perf_counter()
-            batch = sampler.sample(rng_data, t.batch_size)
-            E = model.loss_and_grad_flat(batch.u, batch.target, grad)
-            stats: dict = {}
-            tstate = transform.update(grad, tstate, theta, stats)
-            if not np.isfinite(E):
-                raise Diverged(update, "loss")
-            if not (np.isfinite(stats["norm_before"]) and np.isfinite(stats["norm_after"])):
-                raise Diverged(update, "gradient")
-            ostate = opt.update(theta, grad, ostate, update)
-            train_seconds += time.perf_counter() - t0
+        with _GracefulInterrupt() as interrupt:
+            for update in range(state.update + 1, t.steps + 1):
+                t0 = time.perf_counter()
+                batch = sampler.sample(rng_data, t.batch_size)
+                E = model.loss_and_grad_flat(batch.u, batch.target, grad)
+                stats: dict = {}
+                state.transform_state = transform.update(grad, state.transform_state, theta, stats)
+                if not np.isfinite(E):
+                    raise Diverged(update, "loss")
+                if not (np.isfinite(stats["norm_before"]) and np.isfinite(stats["norm_after"])):
+                    raise Diverged(update, "gradient")
+                state.opt_state = opt.update(theta, grad, state.opt_state, update)
+                state.train_seconds += time.perf_counter() - t0
 
-            fired = stats["fired"]
-            sink.trace(update, E, stats["norm_before"], stats["norm_after"], fired)
-            fired_total += fired
-            window_loss += E
-            window_n += 1
-            window_fired += fired
-            window_max_norm = max(window_max_norm, stats["norm_before"])
-            summary["updates"] = update
-            obs.on_update(update, E, stats)
+                fired = stats["fired"]
+                sink.trace(update, E, stats["norm_before"], stats["norm_after"], fired)
+                state.update = summary["updates"] = update
+                state.fired_total += fired
+                window["loss"] += E
+                window["n"] += 1
+                window["fired"] += fired
+                window["max_norm"] = max(window["max_norm"], stats["norm_before"])
+                obs.on_update(update, E, stats)
 
-            if update % ev.every == 0 or update == t.steps:
-                result = evaluate(model, sampler, rng_eval, ev.sequences, ev.batch_size)
-                record = {"update": update, "loss": result["loss"], "error": result["error"],
-                          "train_loss": window_loss / window_n, "clip_rate": window_fired / window_n,
-                          "max_norm": window_max_norm, "time": round(train_seconds, 4)}
-                window_loss, window_n, window_fired, window_max_norm = 0.0, 0, 0, 0.0
-                if not np.isfinite(record["loss"]):
-                    raise Diverged(update, "evaluation loss")
-                sink.metrics(record)
-                obs.on_eval(record)
-                summary.update(final_loss=record["loss"], final_error=record["error"],
-                               train_loss=record["train_loss"])
-                if record["error"] < ev.success_error:
-                    if not summary["success"]:
+                if update % ev.every == 0 or update == t.steps:
+                    result = evaluate(model, sampler, rng_eval, ev.sequences, ev.batch_size)
+                    record = {"update": update, "loss": result["loss"], "error": result["error"],
+                              "train_loss": window["loss"] / window["n"],
+                              "clip_rate": window["fired"] / window["n"],
+                              "max_norm": window["max_norm"], "time": round(state.train_seconds, 4)}
+                    window.update(loss=0.0, n=0, fired=0, max_norm=0.0)
+                    if not np.isfinite(record["loss"]):
+                        raise Diverged(update, "evaluation loss")
+                    sink.metrics(record)
+                    obs.on_eval(record)
+                    summary.update(final_loss=record["loss"], final_error=record["error"],
+                                   train_loss=record["train_loss"])
+                    if record["error"] < ev.success_error and not summary["success"]:
                         summary.update(success=True, success_update=update)
-                    if ev.stop_on_success:
+                    if summary["success"] and ev.stop_on_success:
                         break
+                    checkpoint()
+                if interrupt.requested:  # at an update boundary: the state is consistent
+                    checkpoint()
+                    raise KeyboardInterrupt
         status = "succeeded" if summary["success"] else "completed"
     except Diverged as e:
         status = "diverged"
         summary.update(diverged_at=e.update, message=str(e))
-    except KeyboardInterrupt:
-        _close(sink, model, "interrupted", summary, fired_total, train_seconds)
+    except KeyboardInterrupt:  # a resume starts from the last checkpoint
+        _close(sink, model, "interrupted", state)
         raise
     except Exception as e:
         summary["message"] = f"{type(e).__name__}: {e}"
-        _close(sink, model, "failed", summary, fired_total, train_seconds)
+        _close(sink, model, "failed", state)
         raise
-    _close(sink, model, status, summary, fired_total, train_seconds)
+    _close(sink, model, status, state)
     return RunResult(status, summary)
 
 
-def _close(sink, model, status, summary, fired_total, train_seconds):
-    n = summary["updates"]
+def _close(sink, model, status, state: TrainState):
+    summary, n = state.summary, state.summary["updates"]
     if n:
-        summary["clip_rate"] = fired_total / n
-        summary["ms_per_update"] = round(1000.0 * train_seconds / n, 4)
+        summary["clip_rate"] = state.fired_total / n
+        summary["ms_per_update"] = round(1000.0 * state.train_seconds / n, 4)
     # Parameters are only ever updated with a finite gradient, so these are the last finite ones.
     sink.params("final", _snapshot(model))
     sink.finish(status, summary)

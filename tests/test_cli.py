@@ -116,7 +116,7 @@ def test_every_shipped_config_runs_a_few_updates(config, tmp_path):
     assert json.loads(r.stdout)["updates"] == 3
 
 
-@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["keys", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["resume", "--help"], ["keys", "--help"]])
 def test_help(args):
     r = invoke(*args)
     assert r.exit_code == 0 and "Usage" in r.stdout
@@ -138,3 +138,24 @@ def test_keys_lists_every_config_key_and_the_readme_documents_them():
     for key, *_ in schema_reference():
         assert f"`{key}`" in r.stdout
         assert f"`{key}`" in readme, f"README's config reference lacks {key}"
+
+
+def test_resume_continues_an_interrupted_run_and_refuses_a_finished_one(tiny_path, tmp_path):
+    from rnnctl.config import load_config
+    from rnnctl.store import RunFolder
+    from rnnctl.train import Observer, train
+
+    class Stop(Observer):
+        def on_update(self, update, loss, stats):
+            if update == 15:
+                raise KeyboardInterrupt
+
+    folder = RunFolder.create(tmp_path / "runs", "tiny", "r1")
+    with pytest.raises(KeyboardInterrupt):
+        train(load_config(tiny_path), folder, Stop())
+    r = invoke("resume", folder.path, "-q", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["status"] == "completed" and "update 10" in r.stderr
+    assert len(read_trace(folder.path)) == 30
+    r = invoke("resume", folder.path, "-q")
+    assert r.exit_code == 1 and "nothing to resume" in r.stderr

@@ -198,8 +198,8 @@ def test_saturated_derivative_underflows_early(dtype, activation, z):
     _, g = model.loss_and_grad(u, target)
     _, g_ref, _, norms_ref = oracle(model, u, target)
     assert norms_ref[1] > 0 and g_ref["W_in"][0, 0] != 0
-    assert model.backprop_norms[1] == pytest.approx(norms_ref[1], rel=1e-3)
-    assert g["W_in"][0, 0] == pytest.approx(g_ref["W_in"][0, 0], rel=1e-3)
+    assert model.backprop_norms[1] == pytest.approx(norms_ref[1], rel=1e-3, abs=0)
+    assert g["W_in"][0, 0] == pytest.approx(g_ref["W_in"][0, 0], rel=1e-3, abs=0)
 
 
 # -- kernels vs finite differences, float64 ---------------------------------------------------------
@@ -241,7 +241,7 @@ def test_gradient_matches_finite_differences_float32(form, activation, loss, sco
                                       first_seed=300)
     _, g = model.loss_and_grad(u, target)
     fd = ref.fd_grad(lambda _: model.loss(u, target), model.theta, eps)
-    assert_rel(flat_grad(model, g), fd, 5e-3, "float32 gradient vs central differences")
+    assert_rel(flat_grad(model, g), fd, 2e-3, "float32 gradient vs central differences")
 
 
 # -- batch and workspace invariants -----------------------------------------------------------------

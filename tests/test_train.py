@@ -110,3 +110,63 @@ def test_build_model_and_evaluate_api(tiny):
     assert np.isfinite(E) and set(grads) == set(model.params)
     result = evaluate(model, sampler, np.random.default_rng(2), 100, 30)
     assert 0 <= result["error"] <= 1 and result["loss"] > 0
+
+
+class _InterruptAt:
+    """Observer that simulates Ctrl-C at a given update: either a hard KeyboardInterrupt, or a
+    real SIGINT that the loop's handler turns into a stop at the update boundary."""
+
+    def __init__(self, update, graceful):
+        self.update, self.graceful = update, graceful
+
+    def on_start(self, total):
+        pass
+
+    def on_eval(self, record):
+        pass
+
+    def on_update(self, update, loss, stats):
+        if update == self.update:
+            if self.graceful:
+                import signal
+                signal.raise_signal(signal.SIGINT)
+            else:
+                raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("graceful, expect_resume_at", [(True, 17), (False, 10)])
+def test_interrupted_run_resumes_to_identical_numbers(tiny, tmp_path, graceful, expect_resume_at):
+    from rnnctl.store import RunFolder, read_metrics, read_run, read_trace
+    cfg = tiny("train.optimizer.momentum=0.9")   # optimizer state must be restored too
+    whole = RunFolder.create(tmp_path / "a", "x", "whole")
+    train(cfg, whole)
+
+    cut = RunFolder.create(tmp_path / "b", "x", "cut")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, cut, _InterruptAt(17, graceful))
+    assert read_run(cut.path)["status"] == "interrupted"
+    again = RunFolder(cut.path)
+    state = again.resume()
+    assert state.update == expect_resume_at
+    result = train(cfg, again, resume=state)
+    assert result.status == "completed"
+
+    a, b = read_trace(whole.path), read_trace(cut.path)
+    assert np.array_equal(a, b)                       # every update exactly once, same numbers
+    strip = lambda ms: [{k: v for k, v in m.items() if k != "time"} for m in ms]  # noqa: E731
+    assert strip(read_metrics(whole.path)) == strip(read_metrics(cut.path))
+    with np.load(whole.path / "params_final.npz") as x, np.load(cut.path / "params_final.npz") as y:
+        for k in x.files:
+            assert np.array_equal(x[k], y[k])
+    info = read_run(cut.path)
+    assert info["status"] == "completed" and info["resumed"][0]["update"] == expect_resume_at
+    assert not (cut.path / "checkpoint.pkl").exists()   # finished runs drop their checkpoint
+
+
+def test_resume_refuses_a_finished_run(tiny, tmp_path):
+    from rnnctl.errors import RunError
+    from rnnctl.store import RunFolder
+    folder = RunFolder.create(tmp_path, "x", "done")
+    train(tiny(), folder)
+    with pytest.raises(RunError, match="nothing to resume"):
+        RunFolder(folder.path).resume()
