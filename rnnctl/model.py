@@ -125,6 +125,8 @@ class Model:
     # -- validation -------------------------------------------------------------------------------
     def _check_inputs(self, u, target=None):
         u = np.asarray(u)
+        if u.dtype.kind not in "biuf":
+            raise DataError(f"u must be a real numeric array, got dtype {u.dtype}")
         if u.ndim != 3 or u.shape[2] != self.n_in or u.shape[0] < 1 or u.shape[1] < 1:
             raise DataError(f"u must have shape (T, B, {self.n_in}), got {u.shape}")
         u = np.ascontiguousarray(u, dtype=self.dtype)
@@ -143,6 +145,8 @@ class Model:
             target = np.ascontiguousarray(target.reshape(-1), dtype=np.int64)
         else:
             want = (B, self.n_out) if self.scored == "last" else (T, B, self.n_out)
+            if target.dtype.kind not in "biuf":
+                raise DataError(f"target must be a real numeric array, got dtype {target.dtype}")
             if target.shape != want:
                 raise DataError(f"target must have shape {want}, got {target.shape}")
             target = np.ascontiguousarray(target.reshape(-1, self.n_out), dtype=self.dtype)
@@ -193,6 +197,9 @@ class Model:
     def loss_and_grad_flat(self, u, target, grad: np.ndarray) -> float:
         """Loss E and its gradient written into ``grad`` (flat, same layout as ``theta``)."""
         u, target = self._check_inputs(u, target)
+        if not (isinstance(grad, np.ndarray) and grad.shape == self.theta.shape and grad.dtype == self.dtype
+                and grad.flags.c_contiguous):
+            raise DataError(f"grad must be a contiguous {self.dtype} array of shape {self.theta.shape}")
         T, B, _ = u.shape
         ws, h = self._forward(u)
         hs, y = self._readout(ws, h, T, B)

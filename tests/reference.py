@@ -222,10 +222,6 @@ def loss_and_grad(params, u, target, form, activation, loss, scored):
     return E, grads, dEdx, norms
 
 
-def loss_value(params, u, target, form, activation, loss, scored):
-    return loss_and_grad(params, u, target, form, activation, loss, scored)[0]
-
-
 # -- finite differences -----------------------------------------------------------------------------
 def fd_grad(f, theta: np.ndarray, eps: float) -> np.ndarray:
     """Central finite differences of f at theta, returned in float64.

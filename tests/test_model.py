@@ -15,7 +15,10 @@ import pytest
 from rnnctl.errors import DataError
 from rnnctl.model import Model
 
-import reference as ref  # tests/ is on sys.path (pytest rootdir-relative import)
+try:  # tests/ as a package, or (no __init__.py, pytest's default) tests/ itself on sys.path
+    from . import reference as ref
+except ImportError:
+    import reference as ref
 
 FORMS = ("standard", "pascanu")
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
@@ -27,11 +30,11 @@ T, B, I, H, O = 7, 3, 3, 5, 4
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-def random_params(rng, H=H, I=I, O=O, rec_scale=1.0):
+def random_params(rng, H=H, I=I, O=O):
     """Dense random parameters with nonzero biases (float64)."""
     return {
         "W_in": rng.normal(0.0, 0.8, (H, I)),
-        "W_rec": rng.normal(0.0, rec_scale / np.sqrt(H), (H, H)),
+        "W_rec": rng.normal(0.0, 1.0 / np.sqrt(H), (H, H)),
         "b": rng.normal(0.0, 0.5, H),
         "W_out": rng.normal(0.0, 0.8, (O, H)),
         "b_out": rng.normal(0.0, 0.5, O),
