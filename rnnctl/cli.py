@@ -94,10 +94,11 @@ class _Progress:
 
 def _summary_table(run_dir: Path, status: str, s: dict):
     from rich.table import Table
-    t = Table(title=f"run {run_dir}", show_header=False, title_justify="left")
+    t = Table(show_header=False)
     t.add_column("field", style="bold")
-    t.add_column("value")
+    t.add_column("value", overflow="fold")
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    t.add_row("run folder", str(run_dir))
     t.add_row("status", status)
     t.add_row("updates", str(s["updates"]))
     t.add_row("final eval loss", fmt(s["final_loss"], ".4g"))

@@ -483,13 +483,30 @@ def dump_config(cfg: Config) -> str:
                           allow_unicode=True)
 
 
+def _non_default(cfg: Any) -> dict:
+    """The values that differ from the schema's defaults, as nested dicts."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            sub = _non_default(value)
+            if sub:
+                out[f.name] = sub
+            continue
+        if f.default is not dataclasses.MISSING and value == f.default:
+            continue
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
 def config_hash(cfg: Config) -> str:
     """16 hex chars identifying what a run computes (everything but name and runs_dir).
 
-    Defaults are included, so adding a field changes every hash: hashes identify runs within one
-    version of the schema.
+    Only values that differ from the defaults enter the hash, so a later version that adds an
+    option (whose default keeps the old behaviour) leaves the ids of earlier runs unchanged, and
+    a sweep started before an upgrade still finds its finished runs.
     """
-    data = {k: v for k, v in config_to_dict(cfg).items() if k not in _NOT_HASHED}
+    data = {k: v for k, v in _non_default(cfg).items() if k not in _NOT_HASHED}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 

@@ -30,8 +30,8 @@ import numpy as np
 from .errors import RunError
 
 TRACE_COLUMNS = ("update", "loss", "norm_before", "norm_after", "fired")
-STATUSES = ("running", "completed", "succeeded", "diverged", "failed", "interrupted")
-FINISHED = ("completed", "succeeded", "diverged")
+STATUSES = ("running", "completed", "succeeded", "diverged", "stopped", "failed", "interrupted")
+FINISHED = ("completed", "succeeded", "diverged", "stopped")
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -71,8 +71,14 @@ class MemorySink:
         self.status, self.summary = status, dict(summary)
 
 
+class StopRun(Exception):
+    """Raised by an observer to end a run early on purpose (e.g. a sweep's early-stopping rule).
+    The run is recorded with status 'stopped' and the reason as its message."""
+
+
 class Observer:
-    """Progress callbacks; the CLI's progress bar implements these. Defaults do nothing."""
+    """Progress callbacks; the CLI's progress bar implements these. Defaults do nothing.
+    ``on_eval`` may raise StopRun to end the run as 'stopped'."""
 
     def on_start(self, total_updates: int) -> None: ...
     def on_update(self, update: int, loss: float, stats: dict) -> None: ...
@@ -81,7 +87,7 @@ class Observer:
 
 @dataclass
 class RunResult:
-    status: str            # succeeded | completed | diverged (interrupted and failed runs raise)
+    status: str            # succeeded | completed | diverged | stopped (interrupted and failed runs raise)
     summary: dict
 
 
@@ -245,6 +251,9 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
     except Diverged as e:
         status = "diverged"
         summary.update(diverged_at=e.update, message=str(e))
+    except StopRun as e:
+        status = "stopped"
+        summary["message"] = str(e)
     except KeyboardInterrupt:  # a resume starts from the last checkpoint
         _close(sink, model, "interrupted", state)
         raise

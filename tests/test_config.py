@@ -490,3 +490,13 @@ def test_importing_config_does_not_import_numpy():
 def test_config_class_requires_task_when_built_in_python():
     with pytest.raises(TypeError):
         Config()  # type: ignore[call-arg]
+
+
+def test_config_hash_ignores_values_equal_to_defaults():
+    # Setting an option to its default is the same computation: same id. This keeps run ids
+    # stable when a later version adds options whose defaults keep the old behaviour.
+    base = config_from_dict({"task": {"name": "addition", "length": 50}})
+    explicit = config_from_dict({"task": {"name": "addition", "length": 50},
+                                 "model": {"hidden": 50, "form": "standard"},
+                                 "train": {"optimizer": {"momentum": 0.0}}})
+    assert config_hash(base) == config_hash(explicit)

@@ -170,3 +170,17 @@ def test_resume_refuses_a_finished_run(tiny, tmp_path):
     train(tiny(), folder)
     with pytest.raises(RunError, match="nothing to resume"):
         RunFolder(folder.path).resume()
+
+
+def test_an_observer_can_stop_a_run_early(tiny):
+    from rnnctl.train import Observer, StopRun
+
+    class Rule(Observer):
+        def on_eval(self, record):
+            if record["update"] >= 20 and record["error"] > 0.0:
+                raise StopRun(f"error {record['error']:.2f} above 0 after {record['update']} updates")
+
+    sink = MemorySink()
+    result = train(tiny(), sink, Rule())
+    assert result.status == "stopped" == sink.status
+    assert sink.summary["updates"] == 20 and "above 0" in sink.summary["message"]
