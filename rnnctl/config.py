@@ -145,18 +145,86 @@ class ModelConfig(_Section):
 
 @dataclass(frozen=True, kw_only=True)
 class OptimizerConfig(_Section):
-    name: Literal["sgd"] = opt("sgd", "optimizer; plain SGD as in the paper")
-    lr: float = opt(0.01, "learning rate (step size)", POSITIVE)
-    momentum: float = opt(0.0, "classical momentum coefficient; 0 is plain SGD", UNIT_RIGHT_OPEN)
+    name: Literal["sgd", "adam"] = opt("sgd", "sgd (the paper's, with optional momentum) or adam")
+    lr: float = opt(0.01, "learning rate (step size); the schedule scales it", POSITIVE)
+    momentum: float = opt(0.0, "sgd: classical momentum coefficient; 0 is plain SGD", UNIT_RIGHT_OPEN)
+    nesterov: bool = opt(False, "sgd: Nesterov momentum instead of classical (needs momentum > 0)")
+    beta1: float = opt(0.9, "adam: decay rate of the first-moment estimate", UNIT_RIGHT_OPEN)
+    beta2: float = opt(0.999, "adam: decay rate of the second-moment estimate", UNIT_RIGHT_OPEN)
+    eps: float = opt(1e-8, "adam: added to the root of the second moment", POSITIVE)
+
+    def validate(self) -> None:
+        if self.nesterov and self.momentum == 0:
+            raise ConfigError("nesterov needs momentum > 0", key="nesterov")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleConfig(_Section):
+    name: Literal["constant", "step", "inverse_time", "cosine"] = opt(
+        "constant", "learning-rate schedule: constant; step (times gamma every `every` updates); "
+                    "inverse_time (lr t0/(t0 + t)); cosine (from lr to min_lr over train.steps)")
+    every: int = opt(1000, "step: updates between decays", POSITIVE)
+    gamma: float = opt(0.5, "step: factor applied at each decay", UNIT_LEFT_OPEN)
+    t0: float = opt(1000.0, "inverse_time: updates after which the rate has halved", POSITIVE)
+    min_lr: float = opt(0.0, "cosine: final learning rate", NON_NEGATIVE)
 
 
 @dataclass(frozen=True, kw_only=True)
 class GradientConfig(_Section):
-    method: Literal["none", "norm", "value"] = opt(
-        "none", "norm: rescale g to threshold when |g| >= threshold, over all parameters "
-                "(Pascanu Alg. 1); value: clamp each element to [-threshold, threshold]")
-    threshold: float = opt(1.0, "clipping threshold c (on the global norm, or per element)",
-                           POSITIVE)
+    method: Literal["none", "norm", "value", "per_tensor_norm", "autoclip", "agc"] = opt(
+        "none", "norm: if |g| >= c then g <- c g/|g| over all parameters as one vector (Pascanu "
+                "Alg. 1); value: clamp each entry to [-c, c]; per_tensor_norm: norm scaling of "
+                "each parameter on its own (Keras clipnorm); autoclip: norm scaling at the "
+                "percentile of past norms (Seetharaman et al. 2020); agc: unit-wise |g|/|w| "
+                "capped at c (Brock et al. 2021)")
+    threshold: float | Literal["auto"] = opt(
+        1.0, "c; 'auto' measures the mean gradient norm over the first auto_updates updates "
+             "and uses auto_factor times it (the paper's heuristic); for agc the ratio cap")
+    norm_type: Literal[2, 1, "inf"] = opt(2, "p of the p-norm used by norm, per_tensor_norm and "
+                                             "autoclip (the recorded norms stay Euclidean)")
+    percentile: float = opt(10.0, "autoclip: percentile p of the norm history used as c",
+                            Check("in (0, 100]", lambda v: 0 < v <= 100))
+    history: int = opt(0, "autoclip: norms remembered; 0 keeps all", NON_NEGATIVE)
+    agc_eps: float = opt(1e-3, "agc: floor on a unit's parameter norm", POSITIVE)
+    auto_updates: int = opt(100, "threshold auto: updates measured (unclipped) before c is set",
+                            POSITIVE)
+    auto_factor: float = opt(1.0, "threshold auto: c = auto_factor x mean norm (the paper found "
+                                  "0.5 to 10 workable)", POSITIVE)
+    nonfinite: Literal["stop", "skip", "error"] = opt(
+        "stop", "on NaN/Inf in loss or gradient: stop (end as diverged), skip (drop the update; "
+                "diverged after max_consecutive in a row), error (end as failed)")
+    max_consecutive: int = opt(10, "skip: consecutive non-finite updates tolerated", POSITIVE)
+
+    def validate(self) -> None:
+        if isinstance(self.threshold, float) and self.threshold <= 0:
+            raise ConfigError(f"expected a value > 0 (or auto), got {self.threshold!r}", key="threshold")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegularizerConfig(_Section):
+    omega: float = opt(0.0, "weight alpha of Pascanu's vanishing-gradient regularizer (eq. 9-10); "
+                            "0 is off. With norm scaling this is the paper's SGD-CR", NON_NEGATIVE)
+    decay: Literal["none", "inverse_time"] = opt(
+        "none", "inverse_time: alpha t0/(t0 + t), the 1/t schedule the paper used on music")
+    t0: float = opt(1000.0, "inverse_time: updates after which alpha has halved", POSITIVE)
+    bound: float = opt(1e-20, "steps whose squared error-signal norm is below this are masked "
+                              "(the authors' code)", POSITIVE)
+    squared: bool = opt(True, "ratio of squared norms (eq. 10, the authors' code); false: of "
+                              "norms (eq. 9)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BpttConfig(_Section):
+    k1: int | None = opt(None, "truncated BPTT: update every k1 steps, carrying the state "
+                               "across chunks; null is full BPTT", POSITIVE)
+    k2: int | None = opt(None, "truncated BPTT: backpropagate through the last k2 steps "
+                               "(>= k1; default k1)", POSITIVE)
+
+    def validate(self) -> None:
+        if self.k2 is not None and self.k1 is None:
+            raise ConfigError("k2 needs k1", key="k1")
+        if self.k1 is not None and self.k2 is not None and self.k2 < self.k1:
+            raise ConfigError(f"expected a value >= k1 ({self.k1}), got {self.k2}", key="k2")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,7 +232,22 @@ class TrainConfig(_Section):
     steps: int = opt(10000, "number of parameter updates", POSITIVE)
     batch_size: int = opt(20, "sequences per update", POSITIVE)
     optimizer: OptimizerConfig = section(OptimizerConfig)
+    schedule: ScheduleConfig = section(ScheduleConfig)
     gradient: GradientConfig = section(GradientConfig)
+    regularizer: RegularizerConfig = section(RegularizerConfig)
+    bptt: BpttConfig = section(BpttConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogConfig(_Section):
+    backprop_every: int = opt(1, "record the per-step backprop norms |dE/dx_k| every this many "
+                                 "updates; 0 never", NON_NEGATIVE)
+    probe_every: int = opt(0, "compute temporal contributions |dE_t/dx_k| and |dx_t/dx_k| "
+                              "every this many updates (and at the first); 0 never",
+                           NON_NEGATIVE)
+    probe_sequences: int = opt(4, "sequences of the batch used by a probe", POSITIVE)
+    long_lag: int = opt(20, "a probe reports the fraction of the W_rec gradient coming from "
+                            "lags t - k above this", POSITIVE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,6 +273,7 @@ class Config(_Section):
     model: ModelConfig = section(ModelConfig)
     train: TrainConfig = section(TrainConfig)
     eval: EvalConfig = section(EvalConfig)
+    log: LogConfig = section(LogConfig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,22 +353,39 @@ _SCALARS: dict[type, tuple[Callable[[Any], Any], str]] = {
 }
 
 
+def _expected(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(hint)))
+    return _SCALARS[hint][1] if hint in _SCALARS else str(hint)
+
+
 def _convert(hint: Any, value: Any, key: str, origins: _Origins) -> Any:
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key, origins)
     or_null = ""
-    if typing.get_origin(hint) in (Union, types.UnionType):  # only `X | None` is supported
-        if value is None:
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        arms = [a for a in typing.get_args(hint) if a is not type(None)]
+        nullable = len(arms) < len(typing.get_args(hint))
+        if value is None and nullable:
             return None
-        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        or_null = " or null"
+        or_null = " or null" if nullable else ""
+        if len(arms) > 1:  # e.g. `float | Literal["auto"]`: the first arm that takes the value
+            for arm in arms:
+                try:
+                    return _convert(arm, value, key, origins)
+                except ConfigError:
+                    continue
+            given = repr(value) if isinstance(value, str) else _show(value)
+            raise origins.error(f"expected {' or '.join(map(_expected, arms))}{or_null}; got {given}", key)
+        (hint,) = arms
     if typing.get_origin(hint) is Literal:
         choices = typing.get_args(hint)
-        if isinstance(value, str) and value in choices:
+        # exact type too: YAML's true must not pass for the choice 1
+        if any(value == c and type(value) is type(c) for c in choices):
             return value
-        close = difflib.get_close_matches(str(value), choices, n=1)
+        close = difflib.get_close_matches(str(value), list(map(str, choices)), n=1)
         given = repr(value) if isinstance(value, str) else _show(value)
-        raise origins.error(f"expected one of {', '.join(choices)}{or_null}; got {given}", key,
+        raise origins.error(f"expected {_expected(hint)}{or_null}; got {given}", key,
                             close[0] if close else None)
     if hint not in _SCALARS:
         raise TypeError(f"config field {key}: unsupported type {hint!r}")
@@ -516,7 +617,7 @@ def _type_text(hint: Any) -> str:
     if origin in (Union, types.UnionType):
         return " | ".join("null" if a is type(None) else _type_text(a) for a in args)
     if origin is Literal:
-        return " | ".join(args)
+        return " | ".join(map(str, args))
     return hint.__name__
 
 

@@ -6,7 +6,12 @@ Files of a run folder:
   config.yaml         resolved config
   run.json            status, seed, times, versions, final metrics
   metrics.jsonl       one JSON object per evaluation
-  trace.csv           one row per update: update, loss, norm_before, norm_after, fired
+  trace.csv           one row per update: update, loss, norm_before, norm_after, fired, length,
+                      then the method's and regularizer's figures and norm.<group> per parameter
+  backprop_norms.npy  (n, layers, T_max + 1) float32: Σ_b ‖∂E/∂x_k‖ per recorded update, NaN past
+                      each batch's length; backprop_updates.npy (n,) holds the update numbers
+  probes/             update_<n>.npz per probe (temporal contributions), listed in probes.jsonl
+  postmortem.npz      for a diverged run: the batch that broke it and the parameters before it
   params_init.npz     named parameter arrays at the start
   params_final.npz    named parameter arrays at the end (last finite ones for a diverged run)
   checkpoint.pkl      the training state at the last evaluation, kept while a run is unfinished
@@ -29,7 +34,7 @@ import numpy as np
 
 from .errors import RunError
 
-TRACE_COLUMNS = ("update", "loss", "norm_before", "norm_after", "fired")
+TRACE_COLUMNS = ("update", "loss", "norm_before", "norm_after", "fired")  # always first
 STATUSES = ("running", "completed", "succeeded", "diverged", "stopped", "failed", "interrupted")
 FINISHED = ("completed", "succeeded", "diverged", "stopped")
 
@@ -78,22 +83,78 @@ def new_run_id(config_hash: str) -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + config_hash[:8]
 
 
+class GrowingNpy:
+    """A .npy file that grows by rows: a fixed-size header rewritten after each append, so
+    ``np.load`` reads it at any time and a crash mid-append leaves a readable file."""
+
+    HEADER = 256
+
+    def __init__(self, path: Path, row_shape: tuple, dtype, n: int = 0):
+        self.path, self.row_shape, self.dtype, self.n = Path(path), tuple(row_shape), np.dtype(dtype), n
+        self.row_bytes = int(np.prod(self.row_shape)) * self.dtype.itemsize
+
+    @classmethod
+    def create(cls, path, row_shape, dtype) -> "GrowingNpy":
+        self = cls(path, row_shape, dtype)
+        with open(self.path, "wb") as f:
+            self._write_header(f)
+        return self
+
+    @classmethod
+    def open(cls, path) -> "GrowingNpy":
+        with open(path, "rb") as f:
+            np.lib.format.read_magic(f)  # our header is always version 1.0
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        return cls(path, shape[1:], dtype, shape[0])
+
+    def _write_header(self, f) -> None:
+        d = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+             "shape": (self.n, *self.row_shape)}
+        text = repr(d).encode("latin1")
+        body = text + b" " * (self.HEADER - 10 - len(text) - 1) + b"\n"
+        f.seek(0)
+        f.write(b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body)
+
+    def append(self, rows: np.ndarray) -> None:
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        with open(self.path, "r+b") as f:
+            f.seek(self.HEADER + self.n * self.row_bytes)
+            f.write(rows.tobytes())
+            f.truncate()
+            self.n += len(rows)
+            self._write_header(f)
+
+    def truncate(self, n: int) -> None:
+        with open(self.path, "r+b") as f:
+            self.n = min(n, self.n)
+            f.truncate(self.HEADER + self.n * self.row_bytes)
+            self._write_header(f)
+
+
 class RunFolder:
     """One run's folder; also the training loop's sink (see ``rnnctl.train.Sink``)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._trace_rows: list[str] = []
+        self._bp_rows: list[np.ndarray] = []
+        self._bp_updates: list[int] = []
         self._info: dict = {}
         self._t0 = time.perf_counter()
         self._wall_before = 0.0  # wall time of earlier segments of a resumed run
 
     @classmethod
-    def create(cls, runs_dir, name: str, run_id: str) -> "RunFolder":
-        """Make a new, empty folder. Never reuses an existing one: a clash gets a numeric suffix."""
+    def create(cls, runs_dir, name: str, run_id: str, exist_ok: bool = False) -> "RunFolder":
+        """Make a new, empty folder. Never reuses an existing one: a clash gets a numeric suffix.
+
+        With ``exist_ok`` (rnnctl sweep, whose run ids are config hashes) the folder ``run_id`` is
+        used whether or not it exists; the caller resumes or clears what an earlier attempt left."""
         parent = Path(runs_dir) / name
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            if exist_ok:
+                (parent / run_id).mkdir(exist_ok=True)
+                return cls(parent / run_id)
         except OSError as e:
             raise RunError(f"cannot create run folder under {parent}: {e}") from e
         for n in range(1000):
@@ -106,10 +167,14 @@ class RunFolder:
         raise RunError(f"cannot find a free run folder name for {parent / run_id}")
 
     # -- the Sink interface -----------------------------------------------------------------------
-    def start(self, info: dict, config_text: str) -> None:
+    def start(self, info: dict, config_text: str, columns: tuple = TRACE_COLUMNS,
+              backprop_shape: tuple | None = None) -> None:
         atomic_write_text(self.path / "config.yaml", config_text)
-        (self.path / "trace.csv").write_text(",".join(TRACE_COLUMNS) + "\n")
+        (self.path / "trace.csv").write_text(",".join(columns) + "\n")
         (self.path / "metrics.jsonl").touch()
+        if backprop_shape is not None:
+            GrowingNpy.create(self.path / "backprop_norms.npy", backprop_shape, np.float32)
+            GrowingNpy.create(self.path / "backprop_updates.npy", (), np.int64)
         self._info = {"status": "running", **info, "started": now_iso(), "ended": None,
                       "wall_time": None, "host": platform.node(), "pid": os.getpid(),
                       "command": sys.argv, "versions": versions()}
@@ -138,6 +203,13 @@ class RunFolder:
         _truncate_lines(self.path / "trace.csv", lambda line: int(line.split(",", 1)[0]) <= state.update,
                         header=True)
         _truncate_lines(self.path / "metrics.jsonl", lambda line: json.loads(line)["update"] <= state.update)
+        if (self.path / "probes.jsonl").exists():
+            _truncate_lines(self.path / "probes.jsonl", lambda line: json.loads(line)["update"] <= state.update)
+        if (self.path / "backprop_updates.npy").exists():
+            updates = np.load(self.path / "backprop_updates.npy")
+            keep = int(np.searchsorted(updates, state.update, side="right"))
+            GrowingNpy.open(self.path / "backprop_updates.npy").truncate(keep)
+            GrowingNpy.open(self.path / "backprop_norms.npy").truncate(keep)
         self._wall_before = info.get("wall_time") or 0.0
         self._info = {**info, "status": "running", "pid": os.getpid(), "host": platform.node(),
                       "resumed": [*info.get("resumed", []), {"at": now_iso(), "update": state.update}]}
@@ -152,8 +224,22 @@ class RunFolder:
     def params(self, kind: str, arrays: dict[str, np.ndarray]) -> None:
         atomic_save_npz(self.path / f"params_{kind}.npz", arrays)
 
-    def trace(self, update: int, loss: float, norm_before: float, norm_after: float, fired: bool) -> None:
-        self._trace_rows.append(f"{update},{loss:.9g},{norm_before:.9g},{norm_after:.9g},{int(fired)}\n")
+    def trace(self, row: tuple) -> None:
+        self._trace_rows.append(",".join(_fmt(v) for v in row) + "\n")
+
+    def backprop(self, update: int, norms: np.ndarray) -> None:
+        self._bp_updates.append(update)
+        self._bp_rows.append(norms)
+
+    def probe(self, update: int, arrays: dict, summary: dict) -> None:
+        (self.path / "probes").mkdir(exist_ok=True)
+        name = f"probes/update_{update:07d}.npz"
+        atomic_save_npz(self.path / name, arrays)
+        with open(self.path / "probes.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps({"update": update, "file": name, **summary}) + "\n")
+
+    def postmortem(self, arrays: dict) -> None:
+        atomic_save_npz(self.path / "postmortem.npz", arrays)
 
     def metrics(self, record: dict) -> None:
         self.flush()
@@ -165,6 +251,18 @@ class RunFolder:
             with open(self.path / "trace.csv", "a", encoding="utf-8") as f:
                 f.writelines(self._trace_rows)
             self._trace_rows.clear()
+        if self._bp_rows:
+            rows = GrowingNpy.open(self.path / "backprop_norms.npy")
+            width = rows.row_shape[-1]
+            block = np.full((len(self._bp_rows), *rows.row_shape), np.nan, np.float32)
+            with np.errstate(over="ignore"):  # beyond float32's range is stored as inf
+                for i, r in enumerate(self._bp_rows):  # NaN-pad each batch's T+1 to T_max+1
+                    r = np.asarray(r)[..., :width]
+                    block[i, ..., :r.shape[-1]] = r
+            rows.append(block)
+            GrowingNpy.open(self.path / "backprop_updates.npy").append(np.array(self._bp_updates))
+            self._bp_rows.clear()
+            self._bp_updates.clear()
 
     def finish(self, status: str, summary: dict) -> None:
         self.flush()
@@ -173,6 +271,14 @@ class RunFolder:
         atomic_write_json(self.path / "run.json", self._info)
         if status in FINISHED:
             (self.path / "checkpoint.pkl").unlink(missing_ok=True)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(int(v))
+    if isinstance(v, (int, np.integer)):
+        return str(v)
+    return format(float(v), ".9g")
 
 
 def _alive(pid) -> bool:
@@ -213,7 +319,14 @@ def read_run(path) -> dict:
 
 def read_trace(path) -> np.ndarray:
     """The per-update trace as a structured array (columns TRACE_COLUMNS)."""
-    return np.genfromtxt(Path(path) / "trace.csv", delimiter=",", names=True, ndmin=1)
+    # deletechars="" keeps column names such as norm.W_rec as written
+    return np.genfromtxt(Path(path) / "trace.csv", delimiter=",", names=True, ndmin=1, deletechars="")
+
+
+def read_backprop(path) -> tuple[np.ndarray, np.ndarray]:
+    """(updates (n,), norms (n, layers, T_max + 1)) of the per-step backprop norms."""
+    path = Path(path)
+    return np.load(path / "backprop_updates.npy"), np.load(path / "backprop_norms.npy")
 
 
 def read_metrics(path) -> list[dict]:

@@ -16,20 +16,25 @@ from typing import Any, Protocol
 import numpy as np
 
 from .config import config_hash, dump_config
-from .errors import Diverged
+from .diagnostics import omega, omega_terms, spectral, temporal_contributions, vanishing_bound
+from .errors import ConfigError, Diverged, RunError
 from .model import Model
-from .optim import build_optimizer
+from .optim import build_optimizer, build_schedule
+from .store import TRACE_COLUMNS
 from .tasks import make_task
-from .transforms import build_gradient_transform
+from .transforms import Param, build_gradient_transform, global_norm
 
 # Evaluation chunks keep the stored states (T+1, B, H) under this many bytes.
 EVAL_MEMORY_BYTES = 64 * 2**20
 
 
 class Sink(Protocol):
-    def start(self, info: dict, config_text: str) -> None: ...
+    def start(self, info: dict, config_text: str, columns: tuple, backprop_shape: tuple | None) -> None: ...
     def params(self, kind: str, arrays: dict[str, np.ndarray]) -> None: ...
-    def trace(self, update: int, loss: float, norm_before: float, norm_after: float, fired: bool) -> None: ...
+    def trace(self, row: tuple) -> None: ...
+    def backprop(self, update: int, norms: np.ndarray) -> None: ...
+    def probe(self, update: int, arrays: dict, summary: dict) -> None: ...
+    def postmortem(self, arrays: dict) -> None: ...
     def metrics(self, record: dict) -> None: ...
     def flush(self) -> None: ...
     def checkpoint(self, state: "TrainState") -> None: ...
@@ -42,21 +47,39 @@ class MemorySink:
 
     info: dict = field(default_factory=dict)
     config_text: str = ""
+    columns: tuple = ()
     saved_params: dict = field(default_factory=dict)
     rows: list = field(default_factory=list)
+    backprop_rows: list = field(default_factory=list)   # (update, norms)
+    probes: list = field(default_factory=list)          # (update, arrays, summary)
+    postmortem_arrays: dict | None = None
     records: list = field(default_factory=list)
     status: str | None = None
     summary: dict = field(default_factory=dict)
     last_checkpoint: Any = None
 
-    def start(self, info, config_text):
-        self.info, self.config_text = dict(info), config_text
+    def start(self, info, config_text, columns=(), backprop_shape=None):
+        self.info, self.config_text, self.columns = dict(info), config_text, tuple(columns)
 
     def params(self, kind, arrays):
         self.saved_params[kind] = {k: np.array(v) for k, v in arrays.items()}
 
-    def trace(self, update, loss, norm_before, norm_after, fired):
-        self.rows.append((update, loss, norm_before, norm_after, fired))
+    def trace(self, row):
+        self.rows.append(tuple(row))
+
+    def backprop(self, update, norms):
+        self.backprop_rows.append((update, np.array(norms)))
+
+    def probe(self, update, arrays, summary):
+        self.probes.append((update, arrays, summary))
+
+    def postmortem(self, arrays):
+        self.postmortem_arrays = dict(arrays)
+
+    def column(self, name):
+        """One trace column as an array."""
+        i = self.columns.index(name)
+        return np.array([r[i] for r in self.rows], dtype=float)
 
     def metrics(self, record):
         self.records.append(dict(record))
@@ -78,7 +101,11 @@ class StopRun(Exception):
 
 class Observer:
     """Progress callbacks; the CLI's progress bar implements these. Defaults do nothing.
-    ``on_eval`` may raise StopRun to end the run as 'stopped'."""
+    ``on_eval`` may raise StopRun to end the run as 'stopped'. Setting ``stop_requested = True``
+    (e.g. from ``on_update``, in any thread) ends the run at the end of the current update with a
+    checkpoint, as 'interrupted', exactly like a Ctrl-C: rnnctl sweep uses it to stop workers."""
+
+    stop_requested = False
 
     def on_start(self, total_updates: int) -> None: ...
     def on_update(self, update: int, loss: float, stats: dict) -> None: ...
@@ -163,6 +190,34 @@ class _GracefulInterrupt:
             signal.signal(signal.SIGINT, self._old)
 
 
+class _Policy:
+    """train.gradient.nonfinite: what a NaN/Inf loss or gradient does to the run."""
+
+    def __init__(self, cfg):
+        self.kind, self.max, self.consecutive, self.skipped = cfg.nonfinite, cfg.max_consecutive, 0, 0
+
+    def check(self, update, what) -> bool:
+        """True when the update is to be skipped; raises when the run ends."""
+        if self.kind == "error":
+            raise RunError(f"non-finite {what} at update {update} (train.gradient.nonfinite=error)")
+        if self.kind == "skip":
+            self.consecutive += 1
+            self.skipped += 1
+            if self.consecutive < self.max:
+                return True
+            raise Diverged(update, f"{what} ({self.consecutive} consecutive updates skipped)")
+        raise Diverged(update, what)
+
+
+def _omega_applies(config) -> bool:
+    if config.train.regularizer.omega <= 0:
+        return False
+    if config.model.cell != "rnn" or getattr(config.model, "layers", 1) != 1:
+        raise ConfigError("Pascanu's regularizer is defined for the single-layer vanilla RNN",
+                          key="train.regularizer.omega")
+    return True
+
+
 def train(config, sink: Sink, observer: Observer | None = None, resume: TrainState | None = None) -> RunResult:
     """Run one training run as ``config`` describes. Divergence is an outcome, not an exception.
 
@@ -170,8 +225,9 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
     produces the same numbers as a run that was never interrupted.
     """
     obs = observer or Observer()
-    t, ev = config.train, config.eval
+    t, ev, log, reg = config.train, config.eval, config.log, config.train.regularizer
     sampler = make_task(config)
+    use_omega = _omega_applies(config)
     # Independent streams for init, training data and evaluation data: changing eval settings
     # never changes the training trajectory.
     init_seq, data_seq, eval_seq = np.random.SeedSequence(config.seed).spawn(3)
@@ -179,18 +235,35 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
     rng_data, rng_eval = np.random.default_rng(data_seq), np.random.default_rng(eval_seq)
     theta = model.theta
     grad = np.zeros_like(theta)
-    transform = build_gradient_transform(t.gradient)
+    backup = np.empty_like(theta)
+    slices = model.layout.slices()
+    layout = [Param(n, slices[n], shape) for n, shape in zip(model.layout.names, model.layout.shapes)]
+    groups = model.grad_groups() if hasattr(model, "grad_groups") else dict(slices)
+    method = build_gradient_transform(t.gradient, layout)
     opt = build_optimizer(t.optimizer)
+    lr_at = build_schedule(t.schedule, t.optimizer.lr, t.steps)
+    policy = _Policy(t.gradient)
+    has_threshold = t.gradient.method == "autoclip" or t.gradient.threshold == "auto"
+    columns = (TRACE_COLUMNS + ("length",) + (("threshold",) if has_threshold else ())
+               + (("omega", "omega_steps") if use_omega else ())
+               + (("skipped",) if t.gradient.nonfinite == "skip" else ())
+               + tuple(f"norm.{g}" for g in groups))
+    probes = log.probe_every > 0 and config.model.cell == "rnn" and getattr(config.model, "layers", 1) == 1
+    gamma_bound = vanishing_bound(config.model.activation) if config.model.cell == "rnn" else None
+
     if resume is None:
+        layers = getattr(config.model, "layers", 1)
         sink.start({"name": config.name, "seed": config.seed, "config_hash": config_hash(config)},
-                   dump_config(config))
+                   dump_config(config), columns,
+                   (layers, sampler.max_steps + 1) if log.backprop_every else None)
         sink.params("init", _snapshot(model))
-        state = TrainState(0, theta, opt.init(theta), transform.init(theta),
+        state = TrainState(0, theta, opt.init(theta), method.init(theta),
                            rng_data.bit_generator.state, rng_eval.bit_generator.state)
     else:
         state = resume
         theta[...] = state.theta
         rng_data.bit_generator.state, rng_eval.bit_generator.state = state.rng_data, state.rng_eval
+        policy.skipped = state.summary.get("skipped_updates") or 0
     state.theta = theta  # the model's own vector from here on: updates edit it in place
     summary, window = state.summary, state.window
     obs.on_start(t.steps)
@@ -201,37 +274,71 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
         state.rng_data, state.rng_eval = rng_data.bit_generator.state, rng_eval.bit_generator.state
         sink.checkpoint(state)
 
+    batch = None
     try:
-        with _GracefulInterrupt() as interrupt:
+        # NaN/Inf are checked for explicitly and become outcomes: numpy need not warn about them
+        with _GracefulInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for update in range(state.update + 1, t.steps + 1):
                 t0 = time.perf_counter()
                 batch = sampler.sample(rng_data, t.batch_size)
                 E = model.loss_and_grad_flat(batch.u, batch.target, grad)
+                T = batch.u.shape[0]
+                if log.backprop_every and update % log.backprop_every == 0:
+                    sink.backprop(update, np.atleast_2d(model.backprop_norms))
+                if probes and (update == 1 or update % log.probe_every == 0):
+                    _probe(sink, model, batch, update, log)
                 stats: dict = {}
-                state.transform_state = transform.update(grad, state.transform_state, theta, stats)
-                if not np.isfinite(E):
-                    raise Diverged(update, "loss")
-                if not (np.isfinite(stats["norm_before"]) and np.isfinite(stats["norm_after"])):
-                    raise Diverged(update, "gradient")
-                state.opt_state = opt.update(theta, grad, state.opt_state, update)
+                if use_omega:
+                    alpha = reg.omega * (reg.t0 / (reg.t0 + update - 1) if reg.decay == "inverse_time" else 1.0)
+                    h, dz, dh_out = model.bptt_buffers()
+                    a, err, mult = omega_terms(model.params["W_rec"], h, dz, dh_out, form=config.model.form,
+                                               activation=config.model.activation)
+                    stats["omega"], g_omega, stats["omega_steps"] = omega(
+                        model.params["W_rec"], a, err, mult, bound=reg.bound, squared=reg.squared)
+                    grad[slices["W_rec"]] += alpha * g_omega.ravel()   # before clipping, as the authors
+                stats["norm_before"] = global_norm(grad)
+                stats["groups"] = {g: global_norm(grad[idx]) for g, idx in groups.items()}
+                what = "loss" if not np.isfinite(E) else "gradient" if not np.isfinite(stats["norm_before"]) else None
+                if what and policy.check(update, what):
+                    stats.update(norm_after=float("nan"), fired=False, skipped=1)
+                    sink.trace(_row(columns, update, E, T, stats))
+                    state.update = summary["updates"] = update
+                    summary["skipped_updates"] = policy.skipped
+                    continue
+                policy.consecutive = 0
+                state.transform_state = method.update(grad, state.transform_state, theta, stats)
+                stats["norm_after"] = global_norm(grad)
+                if not np.isfinite(stats["norm_after"]):
+                    raise Diverged(update, "gradient after the transform")
+                np.copyto(backup, theta)
+                state.opt_state = opt.update(theta, grad, state.opt_state, lr_at(update))
+                if not np.isfinite(np.dot(theta, theta)):  # overflow in the step itself
+                    np.copyto(theta, backup)
+                    raise Diverged(update, "parameters")
                 state.train_seconds += time.perf_counter() - t0
 
                 fired = stats["fired"]
-                sink.trace(update, E, stats["norm_before"], stats["norm_after"], fired)
+                sink.trace(_row(columns, update, E, T, stats))
                 state.update = summary["updates"] = update
                 state.fired_total += fired
                 window["loss"] += E
                 window["n"] += 1
                 window["fired"] += fired
                 window["max_norm"] = max(window["max_norm"], stats["norm_before"])
+                if "threshold" in stats:
+                    summary["threshold"] = stats["threshold"]
                 obs.on_update(update, E, stats)
 
                 if update % ev.every == 0 or update == t.steps:
                     result = evaluate(model, sampler, rng_eval, ev.sequences, ev.batch_size)
+                    n = max(window["n"], 1)
                     record = {"update": update, "loss": result["loss"], "error": result["error"],
-                              "train_loss": window["loss"] / window["n"],
-                              "clip_rate": window["fired"] / window["n"],
-                              "max_norm": window["max_norm"], "time": round(state.train_seconds, 4)}
+                              "train_loss": window["loss"] / n, "clip_rate": window["fired"] / n,
+                              "max_norm": window["max_norm"], "lr": lr_at(update),
+                              "time": round(state.train_seconds, 4),
+                              "spectral": spectral(model.params, config.model.cell)}
+                    if gamma_bound is not None:
+                        record["bound"] = gamma_bound
                     window.update(loss=0.0, n=0, fired=0, max_norm=0.0)
                     if not np.isfinite(record["loss"]):
                         raise Diverged(update, "evaluation loss")
@@ -244,13 +351,16 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
                     if summary["success"] and ev.stop_on_success:
                         break
                     checkpoint()
-                if interrupt.requested:  # at an update boundary: the state is consistent
+                if interrupt.requested or getattr(obs, "stop_requested", False):  # at an update boundary: the state is consistent
                     checkpoint()
                     raise KeyboardInterrupt
         status = "succeeded" if summary["success"] else "completed"
     except Diverged as e:
         status = "diverged"
         summary.update(diverged_at=e.update, message=str(e))
+        if batch is not None:  # enough to replay the failing update: rnnctl.diagnostics.replay
+            sink.postmortem({"u": batch.u, "target": batch.target, "update": np.array(e.update),
+                             **{f"param.{k}": v for k, v in model.params.items()}})
     except StopRun as e:
         status = "stopped"
         summary["message"] = str(e)
@@ -263,6 +373,28 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
         raise
     _close(sink, model, status, state)
     return RunResult(status, summary)
+
+
+def _row(columns, update, E, T, stats) -> tuple:
+    values = {"update": update, "loss": E, "length": T, "fired": stats.get("fired", False),
+              "skipped": stats.get("skipped", 0), **stats}
+    groups = stats.get("groups", {})
+    return tuple(groups[c[5:]] if c.startswith("norm.") and c[5:] in groups else values.get(c, float("nan"))
+                 for c in columns)
+
+
+def _probe(sink, model, batch, update, log) -> None:
+    """Temporal contributions on the first ``log.probe_sequences`` sequences of the batch."""
+    t0 = time.perf_counter()
+    S = min(log.probe_sequences, batch.u.shape[1])
+    target = batch.target[:S] if model.scored == "last" else batch.target[:, :S]
+    out = temporal_contributions(model.params, batch.u[:, :S], target, form=model.form,
+                                 activation=model.activation, loss=model.loss_name,
+                                 scored=model.scored, long_lag=log.long_lag)
+    lag_fraction = out.pop("long_lag_fraction")
+    sink.probe(update, out, {"length": int(batch.u.shape[0]), "sequences": S,
+                             "long_lag_fraction": lag_fraction,
+                             "seconds": round(time.perf_counter() - t0, 4)})
 
 
 def _close(sink, model, status, state: TrainState):

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from rnnctl.cli import app
 from rnnctl.errors import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE
-from rnnctl.store import TRACE_COLUMNS, read_metrics, read_run, read_trace
+from rnnctl.store import TRACE_COLUMNS, read_backprop, read_metrics, read_run, read_trace
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,14 @@ def test_train_writes_a_complete_run_folder(tiny_path, tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["model"]["hidden"] == 8 and saved["train"]["gradient"]["method"] == "norm"
     trace = read_trace(run)
-    assert trace.dtype.names == TRACE_COLUMNS and len(trace) == 30
+    assert trace.dtype.names[:5] == TRACE_COLUMNS and len(trace) == 30
+    for name in ("W_in", "W_rec", "b", "W_out", "b_out"):   # per-parameter norms before the transform
+        assert (trace[f"norm.{name}"] >= 0).all()
+    total = np.sqrt(sum(trace[f"norm.{n}"] ** 2 for n in ("W_in", "W_rec", "b", "W_out", "b_out")))
+    assert np.allclose(total, trace["norm_before"], rtol=1e-6)
+    updates, norms = read_backprop(run)
+    assert np.array_equal(updates, np.arange(1, 31)) and norms.shape == (30, 1, 13)
+    assert np.isfinite(norms).all() and (norms > 0).all()
     assert [m["update"] for m in read_metrics(run)] == [10, 20, 30]
     with np.load(run / "params_final.npz") as z:
         assert z["W_rec"].shape == (8, 8)

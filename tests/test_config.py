@@ -125,7 +125,12 @@ def test_name_defaults_to_file_stem_and_explicit_name_wins(tmp_path):
 def test_schema_reference_documents_every_leaf():
     rows = schema_reference()
     keys = [row[0] for row in rows]
-    assert keys[:3] == ["name", "seed", "runs_dir"] and len(keys) == len(set(keys)) == 28
+    assert keys[:3] == ["name", "seed", "runs_dir"] and len(keys) == len(set(keys))
+
+    def leaves(d, prefix=""):
+        for k, v in d.items():
+            yield from leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else [prefix + k]
+    assert keys == list(leaves(config_to_dict(config_from_dict(MINIMAL))))
     assert all(len(row) == 4 and row[3].strip() for row in rows)  # every field has help
     by_key = {row[0]: row for row in rows}
     assert by_key["model.hidden"][1:3] == ("int, > 0", "50")
@@ -264,7 +269,7 @@ def test_scalar_given_a_mapping():
     ("train.optimizer", "lr", 0, "> 0"),
     ("train.optimizer", "momentum", 1, "in [0, 1)"),
     ("train.optimizer", "momentum", -0.1, "in [0, 1)"),
-    ("train.gradient", "threshold", 0, "> 0"),
+    ("train.gradient", "threshold", 0, "> 0 (or auto)"),
     ("eval", "success_error", 0, "in (0, 1]"),
     ("eval", "success_error", 1.5, "in (0, 1]"),
     ("model", "spectral_radius", 0, "> 0"),
@@ -443,8 +448,9 @@ def test_dump_config_is_yaml_in_schema_order_and_round_trips():
     cfg = config_from_dict(FULL)
     text = dump_config(cfg)
     loaded = yaml.safe_load(text)
-    assert list(loaded) == ["name", "seed", "runs_dir", "task", "model", "train", "eval"]
-    assert list(loaded["train"]) == ["steps", "batch_size", "optimizer", "gradient"]
+    assert list(loaded) == ["name", "seed", "runs_dir", "task", "model", "train", "eval", "log"]
+    assert list(loaded["train"]) == ["steps", "batch_size", "optimizer", "schedule", "gradient",
+                                     "regularizer", "bptt"]
     assert config_from_dict(loaded) == cfg
 
 

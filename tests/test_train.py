@@ -17,10 +17,11 @@ def test_trace_has_one_row_per_update_with_pre_and_post_norms(tiny):
     sink = MemorySink()
     result = train(tiny("train.gradient.threshold=0.01"), sink)
     assert result.status == "completed"
-    rows = np.array(sink.rows, dtype=float)
-    assert rows.shape == (30, 5)
-    assert np.array_equal(rows[:, 0], np.arange(1, 31))
-    before, after, fired = rows[:, 2], rows[:, 3], rows[:, 4].astype(bool)
+    assert sink.columns[:6] == ("update", "loss", "norm_before", "norm_after", "fired", "length")
+    assert len(sink.rows) == 30 and all(len(r) == len(sink.columns) for r in sink.rows)
+    assert np.array_equal(sink.column("update"), np.arange(1, 31))
+    assert (sink.column("length") == 12).all()
+    before, after, fired = sink.column("norm_before"), sink.column("norm_after"), sink.column("fired").astype(bool)
     # A threshold this small fires on every update: after == threshold < before.
     assert fired.all()
     assert np.allclose(after, 0.01)
@@ -31,8 +32,8 @@ def test_trace_has_one_row_per_update_with_pre_and_post_norms(tiny):
 def test_no_clipping_leaves_norms_equal(tiny):
     sink = MemorySink()
     train(tiny("train.gradient.method=none"), sink)
-    rows = np.array(sink.rows, dtype=float)
-    assert np.allclose(rows[:, 2], rows[:, 3]) and not rows[:, 4].any()
+    assert np.allclose(sink.column("norm_before"), sink.column("norm_after"))
+    assert not sink.column("fired").any()
     assert sink.summary["clip_rate"] == 0.0
 
 
