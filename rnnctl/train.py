@@ -405,3 +405,30 @@ def _close(sink, model, status, state: TrainState):
     # Parameters are only ever updated with a finite gradient, so these are the last finite ones.
     sink.params("final", _snapshot(model))
     sink.finish(status, summary)
+
+
+def replay_postmortem(run_dir) -> dict:
+    """Recompute the update that diverged, from ``postmortem.npz`` and the saved config.
+
+    Returns the loss, the gradient norm (total and per parameter) and the per-step backprop
+    norms of that batch at the last finite parameters: the failing update, reproduced.
+    """
+    from pathlib import Path
+
+    from .config import load_config
+    run_dir = Path(run_dir)
+    path = run_dir / "postmortem.npz"
+    if not path.exists():
+        raise RunError(f"{run_dir} has no postmortem.npz (only diverged runs have one)")
+    cfg = load_config(run_dir / "config.yaml")
+    model = build_model(cfg, np.random.default_rng(0))
+    with np.load(path) as z:
+        model.set_params({k[len("param."):]: z[k] for k in z.files if k.startswith("param.")})
+        u, target, update = z["u"], z["target"], int(z["update"])
+    grad = np.zeros_like(model.theta)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        E = model.loss_and_grad_flat(u, target, grad)
+        views = model.layout.views(grad)
+        return {"update": update, "loss": E, "norm": global_norm(grad),
+                "norms": {k: global_norm(v.ravel()) for k, v in views.items()},
+                "backprop_norms": np.array(model.backprop_norms)}

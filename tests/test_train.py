@@ -185,3 +185,153 @@ def test_an_observer_can_stop_a_run_early(tiny):
     result = train(tiny(), sink, Rule())
     assert result.status == "stopped" == sink.status
     assert sink.summary["updates"] == 20 and "above 0" in sink.summary["message"]
+
+
+# --- issue 4: gradient controls, optimizers, traces and post-mortems through the loop ----------
+
+def test_skip_policy_drops_non_finite_updates_and_leaves_parameters_untouched(tiny, monkeypatch):
+    from rnnctl.model import Model
+    real = Model.loss_and_grad_flat
+    calls = {"n": 0}
+
+    def flaky(self, u, target, grad, *a, **k):   # updates 5 and 6 produce a NaN gradient
+        E = real(self, u, target, grad, *a, **k)
+        calls["n"] += 1
+        if calls["n"] in (5, 6):
+            grad[0] = np.nan
+        return E
+    monkeypatch.setattr(Model, "loss_and_grad_flat", flaky)
+    sink = MemorySink()
+    result = train(tiny("train.gradient.nonfinite=skip", "train.gradient.max_consecutive=3",
+                        "eval.every=100"), sink)
+    assert result.status == "completed" and sink.summary["skipped_updates"] == 2
+    skipped = sink.column("skipped")
+    assert list(np.flatnonzero(skipped) + 1) == [5, 6]
+    assert np.isnan(sink.column("norm_after")[4])
+
+
+def test_skip_policy_gives_up_after_max_consecutive(tiny, monkeypatch):
+    from rnnctl.model import Model
+    real = Model.loss_and_grad_flat
+
+    def broken(self, u, target, grad, *a, **k):
+        E = real(self, u, target, grad, *a, **k)
+        grad[:] = np.inf
+        return E
+    monkeypatch.setattr(Model, "loss_and_grad_flat", broken)
+    sink = MemorySink()
+    result = train(tiny("train.gradient.nonfinite=skip", "train.gradient.max_consecutive=4"), sink)
+    assert result.status == "diverged" and sink.summary["diverged_at"] == 4
+    for k, v in sink.saved_params["final"].items():   # never updated: still the initial values
+        assert np.array_equal(v, sink.saved_params["init"][k])
+
+
+def test_error_policy_fails_the_run(tiny, monkeypatch):
+    from rnnctl.errors import RunError
+    from rnnctl.model import Model
+    real = Model.loss_and_grad_flat
+
+    def broken(self, u, target, grad, *a, **k):
+        real(self, u, target, grad, *a, **k)
+        return float("nan")
+    monkeypatch.setattr(Model, "loss_and_grad_flat", broken)
+    sink = MemorySink()
+    with pytest.raises(RunError, match="nonfinite=error"):
+        train(tiny("train.gradient.nonfinite=error"), sink)
+    assert sink.status == "failed"
+
+
+def test_diverged_run_keeps_a_postmortem_that_replays_the_failure(tiny, tmp_path):
+    from rnnctl.store import RunFolder
+    from rnnctl.train import replay_postmortem
+    folder = RunFolder.create(tmp_path, "x", "boom")
+    cfg = tiny("model.activation=linear", "model.init=basic_tanh", "model.spectral_radius=3.0",
+               "train.optimizer.lr=1e6", "train.gradient.method=none", "train.steps=200")
+    result = train(cfg, folder)
+    assert result.status == "diverged"
+    with np.load(folder.path / "postmortem.npz") as z:
+        assert int(z["update"]) == result.summary["diverged_at"]
+        assert z["u"].shape[1] == 4 and "param.W_rec" in z.files
+    replay = replay_postmortem(folder.path)
+    assert replay["update"] == result.summary["diverged_at"]
+    assert not (np.isfinite(replay["loss"]) and np.isfinite(replay["norm"]))
+
+
+@pytest.mark.parametrize("overrides", [
+    ["train.optimizer.name=adam", "train.optimizer.lr=0.01"],
+    ["train.optimizer.momentum=0.9", "train.optimizer.nesterov=true", "train.schedule.name=cosine"],
+    ["train.schedule.name=step", "train.schedule.every=10"],
+    ["train.gradient.method=per_tensor_norm", "train.gradient.norm_type=inf"],
+    ["train.gradient.method=autoclip", "train.gradient.percentile=50"],
+    ["train.gradient.method=agc", "train.gradient.threshold=0.05"],
+    ["train.gradient.method=value", "train.gradient.threshold=auto", "train.gradient.auto_updates=10"],
+])
+def test_every_control_trains_and_records_its_figures(tiny, overrides):
+    sink = MemorySink()
+    result = train(tiny(*overrides), sink)
+    assert result.status == "completed"
+    assert np.isfinite(sink.column("norm_before")).all() and np.isfinite(sink.column("norm_after")).all()
+    assert (sink.column("norm_after") <= sink.column("norm_before") + 1e-9).all()
+    assert [r["lr"] for r in sink.records][0] > 0
+    if "threshold" in sink.columns:
+        assert sink.summary["threshold"] > 0
+
+
+def test_step_schedule_is_visible_in_the_metrics(tiny):
+    sink = MemorySink()
+    train(tiny("train.schedule.name=step", "train.schedule.every=10", "train.schedule.gamma=0.5"), sink)
+    assert [r["lr"] for r in sink.records] == pytest.approx([0.05, 0.025, 0.0125])
+
+
+def test_auto_threshold_is_recorded(tiny):
+    sink = MemorySink()
+    train(tiny("train.gradient.threshold=auto", "train.gradient.auto_updates=10",
+               "train.gradient.auto_factor=2"), sink)
+    before = sink.column("norm_before")
+    thr = sink.column("threshold")
+    assert np.isnan(thr[:9]).all()
+    assert thr[9] == pytest.approx(2 * before[:10].mean()) and (thr[10:] == thr[9]).all()
+    assert sink.summary["threshold"] == pytest.approx(thr[9])
+    assert not sink.column("fired")[:10].any()
+
+
+def test_spectral_figures_at_every_evaluation(tiny):
+    sink = MemorySink()
+    train(tiny(), sink)
+    for r in sink.records:
+        assert set(r["spectral"]) == {"W_rec"} and r["bound"] == 1.0
+        assert r["spectral"]["W_rec"]["sv_max"] >= r["spectral"]["W_rec"]["radius"] > 0
+    final = sink.saved_params["final"]["W_rec"]
+    assert sink.records[-1]["spectral"]["W_rec"]["sv_max"] == pytest.approx(np.linalg.norm(final, 2))
+
+
+def test_backprop_norms_and_probes_through_the_loop(tiny):
+    sink = MemorySink()
+    train(tiny("log.backprop_every=5", "log.probe_every=10", "log.probe_sequences=2"), sink)
+    assert [u for u, _ in sink.backprop_rows] == [5, 10, 15, 20, 25, 30]
+    assert sink.backprop_rows[0][1].shape == (1, 13)
+    assert [u for u, _, _ in sink.probes] == [1, 10, 20, 30]
+    update, arrays, summary = sink.probes[1]
+    assert arrays["contributions"].shape == (12, 13) and arrays["jacobian_norms"].shape == (13, 13)
+    assert 0 <= summary["long_lag_fraction"] <= 1 and summary["sequences"] == 2
+
+
+def test_regularizer_runs_and_records_omega(tiny):
+    sink = MemorySink()
+    result = train(tiny("train.regularizer.omega=2.0", "train.regularizer.decay=inverse_time"), sink)
+    assert result.status == "completed"
+    om = sink.column("omega")
+    assert np.isfinite(om).all() and (om >= 0).all() and om.max() > 0
+    steps = sink.column("omega_steps")
+    assert ((steps > 0) & (steps <= 1)).all()
+
+
+def test_regularizer_changes_only_the_recurrent_gradient(tiny):
+    # Ω's gradient goes to W_rec alone: with clipping off, the other per-parameter norms of the
+    # first update are the same with and without it.
+    plain, reg = MemorySink(), MemorySink()
+    train(tiny("train.gradient.method=none", "train.steps=1", "eval.every=1"), plain)
+    train(tiny("train.gradient.method=none", "train.steps=1", "eval.every=1", "train.regularizer.omega=4"), reg)
+    for name in ("W_in", "b", "W_out", "b_out"):
+        assert plain.column(f"norm.{name}")[0] == pytest.approx(reg.column(f"norm.{name}")[0], rel=1e-12)
+    assert plain.column("norm.W_rec")[0] != pytest.approx(reg.column("norm.W_rec")[0], rel=1e-6)
