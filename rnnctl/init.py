@@ -1,6 +1,9 @@
-"""Initialization schemes for the vanilla RNN (Pascanu et al. 2013, §4.1.1, plus common modern ones).
+"""Initialization schemes (Pascanu et al. 2013, §4.1.1, plus common modern ones).
 
 Each scheme fills W_in (H, I), W_rec (H, H), W_out (O, H) in place; biases stay 0 as in the paper.
+Gated cells (LSTM, GRU) and stacked layers apply the same rules per gate block: each block
+W_in[kH:(k+1)H] (H, I) and W_rec[kH:(k+1)H] (H, H) is drawn as if it were a vanilla cell's W_in and
+W_rec (``init_layer``); a layer above the first has input size H.
 """
 
 from __future__ import annotations
@@ -71,3 +74,49 @@ def init_rnn(rng: np.random.Generator, scheme: str, W_in, W_rec, W_out) -> None:
 
 
 INIT_SCHEMES = ("sigmoid", "basic_tanh", "smart_tanh", "orthogonal", "identity", "glorot")
+
+
+def init_input_weights(rng: np.random.Generator, scheme: str, W) -> None:
+    """The scheme's rule for a non-recurrent matrix (a W_in block, or W_out), in place."""
+    if scheme in ("sigmoid", "basic_tanh"):
+        W[...] = rng.normal(0.0, 0.01 if scheme == "sigmoid" else 0.1, size=W.shape)
+    elif scheme == "smart_tanh":
+        W[...] = rng.normal(0.0, 0.01, size=W.shape)
+    elif scheme == "identity":
+        W[...] = rng.normal(0.0, 0.001, size=W.shape)
+    elif scheme in ("orthogonal", "glorot"):
+        W[...] = _glorot(rng, W.shape)
+    else:
+        raise ConfigError(f"unknown init scheme '{scheme}'", key="model.init")
+
+
+def init_recurrent_weights(rng: np.random.Generator, scheme: str, W) -> None:
+    """The scheme's rule for a square recurrent block (H, H), in place."""
+    H = W.shape[0]
+    if scheme in ("sigmoid", "basic_tanh"):
+        W[...] = rng.normal(0.0, 0.01 if scheme == "sigmoid" else 0.1, size=W.shape)
+    elif scheme == "smart_tanh":
+        W[...] = _sparse_rec(rng, H)
+        rescale_spectral_radius(W, 0.95)
+    elif scheme == "orthogonal":
+        W[...] = _orthogonal(rng, H)
+    elif scheme == "identity":
+        W[...] = np.eye(H)
+    elif scheme == "glorot":
+        W[...] = _glorot(rng, W.shape)
+    else:
+        raise ConfigError(f"unknown init scheme '{scheme}'", key="model.init")
+
+
+def init_layer(rng: np.random.Generator, scheme: str, W_in, W_rec, gates: int) -> None:
+    """One recurrent layer with ``gates`` stacked blocks: W_in (gates*H, I), W_rec (gates*H, H).
+
+    Block k (rows kH:(k+1)H) of W_in gets the input rule, block k of W_rec the recurrent rule, drawn
+    in the order W_in block 0, W_rec block 0, W_in block 1, ...; biases are left alone.
+    """
+    H = W_rec.shape[1]
+    if W_rec.shape[0] != gates * H or W_in.shape[0] != gates * H:
+        raise ValueError(f"expected {gates} blocks of {H} rows, got W_in {W_in.shape}, W_rec {W_rec.shape}")
+    for k in range(gates):
+        init_input_weights(rng, scheme, W_in[k * H:(k + 1) * H])
+        init_recurrent_weights(rng, scheme, W_rec[k * H:(k + 1) * H])

@@ -245,3 +245,332 @@ def fd_grad(f, theta: np.ndarray, eps: float) -> np.ndarray:
         flat[i] = old
         g[i] = (f_plus - f_minus) / (float(up) - float(down))
     return g.reshape(theta.shape)
+
+
+# ==================================================================================================
+# Gated cells (PyTorch's LSTM and GRU equations), stacked layers and architectures.
+#
+# Again one Python loop over sequences and one over time, derivatives taken with respect to the
+# pre-activations a, nothing shared with rnnctl. A layer maps a sequence x (T, In) and an initial
+# state to h (T+1, H); its backward pass takes ∂E/∂h_t from outside the recurrence plus the
+# gradient arriving at the final state from beyond the sequence, and returns the parameter
+# gradients, ∂E/∂x (for the layer below) and the per-step gradients of the state:
+#
+#   lstm: a = W_in x_t + W_rec h_{t-1} + b = [a_i, a_f, a_g, a_o]
+#         c_t = σ(a_f) c_{t-1} + σ(a_i) tanh(a_g),  h_t = σ(a_o) tanh(c_t)
+#   gru:  [a_r, a_z, a_n'] = W_in x_t + b,  [m_r, m_z, m_n] = W_rec h_{t-1},  m = m_n + b_rec_n
+#         r = σ(a_r + m_r), z = σ(a_z + m_z), n = tanh(a_n' + r m),  h_t = (1 - z) n + z h_{t-1}
+#   rnn:  a_t = W_in x_t + W_rec h_{t-1} + b,  h_t = σ(a_t); the recorded state is h_t (standard)
+#         or a_t (Pascanu's x_t, with h_0 = σ(x_0))
+#
+# ``perturb`` (optional, for checking the state gradients by finite differences on the oracle
+# itself): arrays added to the state as soon as it is computed: "h" (T+1, H) to h_k (standard
+# form and gated cells) or to x_k (Pascanu form), "c" (T+1, H) to c_k before h_k is formed.
+# ==================================================================================================
+GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ()}
+
+
+def _sig(z):
+    return sigma("sigmoid", z)
+
+
+def _dsig(z):
+    return dsigma("sigmoid", z)
+
+
+def _dtanh(z):
+    return dsigma("tanh", z)
+
+
+def lstm_layer_forward(p, x, h0, c0, perturb=None):
+    W_in, W_rec, b = p["W_in"], p["W_rec"], p["b"]
+    T, H = x.shape[0], W_rec.shape[1]
+    dh = np.zeros((T + 1, H)) if perturb is None else perturb["h"]
+    dc = np.zeros((T + 1, H)) if perturb is None else perturb["c"]
+    h, c, a = np.zeros((T + 1, H)), np.zeros((T + 1, H)), np.zeros((T + 1, 4 * H))
+    h[0], c[0] = h0 + dh[0], c0 + dc[0]
+    for t in range(1, T + 1):
+        a[t] = W_in @ x[t - 1] + W_rec @ h[t - 1] + b
+        ai, af, ag, ao = a[t, :H], a[t, H:2 * H], a[t, 2 * H:3 * H], a[t, 3 * H:]
+        c[t] = _sig(af) * c[t - 1] + _sig(ai) * np.tanh(ag) + dc[t]
+        h[t] = _sig(ao) * np.tanh(c[t]) + dh[t]
+    return {"h": h, "c": c, "a": a, "x": x}
+
+
+def lstm_layer_backward(p, cache, dh_ext, dh_T, dc_T):
+    """dh_ext (T, H): row t-1 is ∂E/∂h_t from outside. Returns grads, dx (T, In), dEdh, dEdc (T+1, H)
+    (total derivatives; at k = 0 the initial state (h_0, c_0) is a leaf, so ∂E/∂c_0 is via c_1 only)."""
+    W_in, W_rec = p["W_in"], p["W_rec"]
+    h, c, a, x = cache["h"], cache["c"], cache["a"], cache["x"]
+    T, H = x.shape[0], W_rec.shape[1]
+    g = {"W_in": np.zeros_like(W_in), "W_rec": np.zeros_like(W_rec), "b": np.zeros(4 * H)}
+    dx = np.zeros_like(x)
+    dEdh, dEdc = np.zeros((T + 1, H)), np.zeros((T + 1, H))
+    from_next_h, from_next_c = np.array(dh_T, float), np.array(dc_T, float)
+    for t in range(T, 0, -1):
+        ai, af, ag, ao = a[t, :H], a[t, H:2 * H], a[t, 2 * H:3 * H], a[t, 3 * H:]
+        dEdh[t] = dh_ext[t - 1] + from_next_h
+        dEdc[t] = from_next_c + dEdh[t] * _sig(ao) * _dtanh(c[t])
+        da = np.concatenate([dEdc[t] * np.tanh(ag) * _dsig(ai),
+                             dEdc[t] * c[t - 1] * _dsig(af),
+                             dEdc[t] * _sig(ai) * _dtanh(ag),
+                             dEdh[t] * np.tanh(c[t]) * _dsig(ao)])
+        g["W_in"] += np.outer(da, x[t - 1])
+        g["W_rec"] += np.outer(da, h[t - 1])
+        g["b"] += da
+        dx[t - 1] = W_in.T @ da
+        from_next_h = W_rec.T @ da
+        from_next_c = dEdc[t] * _sig(af)
+    dEdh[0], dEdc[0] = from_next_h, from_next_c
+    return g, dx, dEdh, dEdc
+
+
+def gru_layer_forward(p, x, h0, perturb=None):
+    W_in, W_rec, b, b_rec_n = p["W_in"], p["W_rec"], p["b"], p["b_rec_n"]
+    T, H = x.shape[0], W_rec.shape[1]
+    dh = np.zeros((T + 1, H)) if perturb is None else perturb["h"]
+    h = np.zeros((T + 1, H))
+    ax, mh = np.zeros((T + 1, 3 * H)), np.zeros((T + 1, 3 * H))   # input side incl. b, W_rec h
+    h[0] = h0 + dh[0]
+    for t in range(1, T + 1):
+        ax[t] = W_in @ x[t - 1] + b
+        mh[t] = W_rec @ h[t - 1]
+        r = _sig(ax[t, :H] + mh[t, :H])
+        z = _sig(ax[t, H:2 * H] + mh[t, H:2 * H])
+        n = np.tanh(ax[t, 2 * H:] + r * (mh[t, 2 * H:] + b_rec_n))
+        h[t] = (1.0 - z) * n + z * h[t - 1] + dh[t]
+    return {"h": h, "ax": ax, "mh": mh, "x": x}
+
+
+def gru_layer_backward(p, cache, dh_ext, dh_T, dc_T=None):
+    W_in, W_rec, b_rec_n = p["W_in"], p["W_rec"], p["b_rec_n"]
+    h, ax, mh, x = cache["h"], cache["ax"], cache["mh"], cache["x"]
+    T, H = x.shape[0], W_rec.shape[1]
+    g = {"W_in": np.zeros_like(W_in), "W_rec": np.zeros_like(W_rec), "b": np.zeros(3 * H),
+         "b_rec_n": np.zeros(H)}
+    dx = np.zeros_like(x)
+    dEdh = np.zeros((T + 1, H))
+    from_next = np.array(dh_T, float)
+    for t in range(T, 0, -1):
+        pre_r, pre_z = ax[t, :H] + mh[t, :H], ax[t, H:2 * H] + mh[t, H:2 * H]
+        m = mh[t, 2 * H:] + b_rec_n
+        r, z = _sig(pre_r), _sig(pre_z)
+        pre_n = ax[t, 2 * H:] + r * m
+        n = np.tanh(pre_n)
+        dEdh[t] = dh_ext[t - 1] + from_next
+        da_n = dEdh[t] * (1.0 - z) * _dtanh(pre_n)
+        da_z = dEdh[t] * (h[t - 1] - n) * _dsig(pre_z)
+        da_r = da_n * m * _dsig(pre_r)
+        dm = da_n * r
+        d_in = np.concatenate([da_r, da_z, da_n])
+        d_rec = np.concatenate([da_r, da_z, dm])
+        g["W_in"] += np.outer(d_in, x[t - 1])
+        g["b"] += d_in
+        g["W_rec"] += np.outer(d_rec, h[t - 1])
+        g["b_rec_n"] += dm
+        dx[t - 1] = W_in.T @ d_in
+        from_next = W_rec.T @ d_rec + dEdh[t] * z
+    dEdh[0] = from_next
+    return g, dx, dEdh, None
+
+
+def rnn_layer_forward(p, x, h0, form, activation, x0=None, perturb=None):
+    """h0 (standard) or x0 (Pascanu: the pre-activation state, h_0 = σ(x_0); default 0)."""
+    W_in, W_rec, b = p["W_in"], p["W_rec"], p["b"]
+    T, H = x.shape[0], W_rec.shape[1]
+    d = np.zeros((T + 1, H)) if perturb is None else perturb["h"]
+    h, a = np.zeros((T + 1, H)), np.zeros((T + 1, H))
+    if form == "pascanu":
+        a[0] = (np.zeros(H) if x0 is None else x0) + d[0]
+        h[0] = sigma(activation, a[0])
+    else:
+        h[0] = h0 + d[0]
+    for t in range(1, T + 1):
+        a[t] = W_in @ x[t - 1] + W_rec @ h[t - 1] + b
+        if form == "pascanu":
+            a[t] = a[t] + d[t]
+            h[t] = sigma(activation, a[t])
+        else:
+            h[t] = sigma(activation, a[t]) + d[t]
+    return {"h": h, "a": a, "x": x, "form": form, "activation": activation}
+
+
+def rnn_layer_backward(p, cache, dh_ext, dh_T, dc_T=None):
+    """dEdh is ∂E/∂h_k (standard) or ∂E/∂x_k = σ'(x_k) ∂E/∂h_k (Pascanu)."""
+    W_in, W_rec = p["W_in"], p["W_rec"]
+    h, a, x, form, act = cache["h"], cache["a"], cache["x"], cache["form"], cache["activation"]
+    T, H = x.shape[0], W_rec.shape[1]
+    g = {"W_in": np.zeros_like(W_in), "W_rec": np.zeros_like(W_rec), "b": np.zeros(H)}
+    dx = np.zeros_like(x)
+    dstate = np.zeros((T + 1, H))
+    from_next = np.array(dh_T, float)
+    for t in range(T, 0, -1):
+        dh = dh_ext[t - 1] + from_next            # ∂E/∂h_t
+        da = dh * dsigma(act, a[t])
+        dstate[t] = da if form == "pascanu" else dh
+        g["W_in"] += np.outer(da, x[t - 1])
+        g["W_rec"] += np.outer(da, h[t - 1])
+        g["b"] += da
+        dx[t - 1] = W_in.T @ da
+        from_next = W_rec.T @ da
+    dstate[0] = from_next * dsigma(act, a[0]) if form == "pascanu" else from_next
+    return g, dx, dstate, None
+
+
+def param_names(cell, layers, arch):
+    """The parameter names of a model, in layout order."""
+    stacks = ["encoder.", "decoder."] if arch == "encoder_decoder" else [""]
+    names = []
+    for s in stacks:
+        for l in range(layers):
+            pre = s if layers == 1 else f"{s}layers.{l}."
+            names += [pre + "W_in", pre + "W_rec", pre + "b"] + ([pre + "b_rec_n"] if cell == "gru" else [])
+    return names + ["W_out", "b_out"]
+
+
+def _layer_prefixes(stack, layers):
+    return [stack] if layers == 1 else [f"{stack}layers.{l}." for l in range(layers)]
+
+
+def _feedback_sequence(target_seq, loss, O):
+    """Teacher forcing: row 0 is 0, row t the target of step t (one-hot class, or the vector)."""
+    T_out = len(target_seq)
+    fb = np.zeros((T_out, O))
+    for t in range(1, T_out):
+        if loss == "softmax_ce":
+            fb[t, int(target_seq[t - 1])] = 1.0
+        else:
+            fb[t] = np.asarray(target_seq[t - 1], float)
+    return fb
+
+
+class _StackRun:
+    """One stack of layers on one sequence: forward, then backward."""
+
+    def __init__(self, p, prefixes, cell, form, activation):
+        self.p, self.prefixes, self.cell, self.form, self.act = p, prefixes, cell, form, activation
+
+    def layer_params(self, l):
+        pre = self.prefixes[l]
+        return {k: self.p[pre + k] for k in ("W_in", "W_rec", "b", "b_rec_n") if pre + k in self.p}
+
+    def forward(self, x, h0s, c0s, x0s=None, perturb=None):
+        self.caches, inp = [], x
+        for l in range(len(self.prefixes)):
+            pl, pert = self.layer_params(l), (None if perturb is None else perturb[l])
+            if self.cell == "lstm":
+                cache = lstm_layer_forward(pl, inp, h0s[l], c0s[l], pert)
+            elif self.cell == "gru":
+                cache = gru_layer_forward(pl, inp, h0s[l], pert)
+            else:
+                cache = rnn_layer_forward(pl, inp, h0s[l], self.form, self.act,
+                                          None if x0s is None else x0s[l], pert)
+            self.caches.append(cache)
+            inp = cache["h"][1:]
+        return self.caches[-1]["h"]
+
+    def backward(self, dh_top, dh_T, dc_T, grads):
+        back = {"lstm": lstm_layer_backward, "gru": gru_layer_backward, "rnn": rnn_layer_backward}[self.cell]
+        L = len(self.prefixes)
+        dEdh, dEdc, dh0, dc0 = [None] * L, [None] * L, [None] * L, [None] * L
+        ext = dh_top
+        for l in range(L - 1, -1, -1):
+            g, dx, dEdh[l], dEdc[l] = back(self.layer_params(l), self.caches[l], ext, dh_T[l], dc_T[l])
+            for k, v in g.items():
+                grads[self.prefixes[l] + k] += v
+            # what reaches the initial state (a leaf): for the vanilla cell ∂E/∂h_0 = W_rec^T da_1
+            dh0[l] = (self.layer_params(l)["W_rec"].T @ _first_da(self, l, dEdh[l])
+                      if self.cell == "rnn" else dEdh[l][0])
+            dc0[l] = None if dEdc[l] is None else dEdc[l][0]
+            ext = dx
+        return dEdh, dEdc, dh0, dc0
+
+
+def _first_da(run, l, dstate):
+    """Vanilla cell: ∂E/∂a_1 from the recorded state gradient of step 1."""
+    cache = run.caches[l]
+    if run.form == "pascanu":
+        return dstate[1]
+    return dstate[1] * dsigma(run.act, cache["a"][1])
+
+
+def model_loss_and_grad(params, u, target, *, cell, arch, layers, loss, form="standard",
+                        activation="tanh", state0=None, x0=None, perturb=None):
+    """Batch mean E, mean grads, per-layer backprop norms (L, K) = Σ_b ‖∂E/∂state_k‖ (E the batch
+    mean), cell norms (LSTM, else None), outputs y ((B, O) or (T_out, B, O)) and the final state.
+
+    u (T, B, I); target as the model takes it. K = T+1, or T_in + T_out + 1 for encoder_decoder
+    (encoder steps 0..T_in, then decoder steps 1..T_out). state0: (h,) or (h, c) of (L, B, H)
+    arrays starting the first stack (default 0); x0 (L, B, H): Pascanu form's initial
+    pre-activation state instead. perturb[b][stack][l]: see the section comment.
+    """
+    p = _params64(params)
+    u = np.asarray(u, dtype=np.float64)
+    T, B, I = u.shape
+    O, H = p["W_out"].shape
+    L = layers
+    names = param_names(cell, layers, arch)
+    assert set(names) == set(p), (sorted(names), sorted(p))
+    target = np.asarray(target)
+    stacks = ["encoder.", "decoder."] if arch == "encoder_decoder" else [""]
+    runs = [_StackRun(p, _layer_prefixes(s, L), cell, form, activation) for s in stacks]
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    E, norms, cnorms, ys, finals = 0.0, None, None, [], []
+    for b in range(B):
+        tb = target[b] if arch == "many_to_one" else target[:, b]
+        zeros = [np.zeros(H)] * L
+        h0s = zeros if state0 is None else [np.asarray(state0[0][l, b], float) for l in range(L)]
+        c0s = zeros if state0 is None or cell != "lstm" else [np.asarray(state0[1][l, b], float) for l in range(L)]
+        x0s = None if x0 is None else [x0[l, b] for l in range(L)]
+        pert = None if perturb is None else perturb[b]
+        if arch in ("many_to_one", "many_to_many"):
+            top = runs[0].forward(u[:, b], h0s, c0s, x0s, None if pert is None else pert[0])
+        elif arch == "one_to_many":
+            T_out = len(tb)
+            x = np.zeros((T_out, I + O))
+            x[:T, :I] = u[:, b]
+            x[:, I:] = _feedback_sequence(tb, loss, O)
+            top = runs[0].forward(x, h0s, c0s, x0s, None if pert is None else pert[0])
+        else:
+            runs[0].forward(u[:, b], h0s, c0s, x0s, None if pert is None else pert[0])
+            enc = runs[0].caches
+            dh0s = [enc[l]["h"][T] for l in range(L)]
+            dc0s = [enc[l]["c"][T] for l in range(L)] if cell == "lstm" else zeros
+            dec_x0 = [enc[l]["a"][T] for l in range(L)] if (cell == "rnn" and form == "pascanu") else None
+            top = runs[1].forward(_feedback_sequence(tb, loss, O), dh0s, dc0s, dec_x0,
+                                  None if pert is None else pert[1])
+        Tt = top.shape[0] - 1
+        run = runs[-1]
+        finals.append([c["h"][Tt] for c in run.caches] + ([c["c"][Tt] for c in run.caches] if cell == "lstm" else []))
+        steps = [Tt] if arch == "many_to_one" else list(range(1, Tt + 1))
+        y = np.zeros((Tt, O))
+        dh_top = np.zeros((Tt, H))
+        for t in steps:
+            y[t - 1] = p["W_out"] @ top[t] + p["b_out"]
+            Et, gy = step_loss(loss, y[t - 1], tb if arch == "many_to_one" else tb[t - 1])
+            E += Et / B
+            grads["W_out"] += np.outer(gy, top[t]) / B
+            grads["b_out"] += gy / B
+            dh_top[t - 1] = p["W_out"].T @ gy
+        ys.append(y[-1] if arch == "many_to_one" else y)
+        dh_top /= B
+        gb = {k: np.zeros_like(v) for k, v in p.items()}
+        dEdh, dEdc, dh0, dc0 = run.backward(dh_top, [np.zeros(H)] * L, [np.zeros(H)] * L, gb)
+        if arch == "encoder_decoder":
+            # the decoder's initial state is the encoder's final state: its gradient flows on
+            edEdh, edEdc, _, _ = runs[0].backward(np.zeros((T, H)), dh0,
+                                                  dc0 if cell == "lstm" else [np.zeros(H)] * L, gb)
+            dEdh = [np.concatenate([edEdh[l], dEdh[l][1:]]) for l in range(L)]
+            if cell == "lstm":
+                dEdc = [np.concatenate([edEdc[l], dEdc[l][1:]]) for l in range(L)]
+        for k in grads:
+            grads[k] += gb[k]
+        nb = np.array([np.linalg.norm(d, axis=1) for d in dEdh])            # (L, K)
+        norms = nb if norms is None else norms + nb
+        if cell == "lstm":
+            cb = np.array([np.linalg.norm(d, axis=1) for d in dEdc])
+            cnorms = cb if cnorms is None else cnorms + cb
+    y_out = np.stack(ys) if arch == "many_to_one" else np.stack(ys, axis=1)
+    final = tuple(np.stack([np.stack([f[i] for f in finals]) for i in range(k * L, (k + 1) * L)])
+                  for k in range(2 if cell == "lstm" else 1))
+    return E, grads, norms, cnorms, y_out, final

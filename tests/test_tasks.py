@@ -81,8 +81,9 @@ def test_registered_task_contract(name):
             assert batch.target.shape == (B, task.n_out) and batch.target.dtype == np.float64
         elif task.scored == "last":
             assert batch.target.shape == (B,) and batch.target.dtype == np.int64
-        else:
-            assert batch.target.shape == (T, B) and batch.target.dtype == np.int64
+        else:  # output_steps(T) == T except for encoder-decoder tasks
+            assert batch.target.shape == (task.output_steps(T), B)
+            assert batch.target.dtype == np.int64 and task.output_steps(T) >= 1
         if task.loss == "softmax_ce":
             assert batch.target.min() >= 0 and batch.target.max() < task.n_out
 

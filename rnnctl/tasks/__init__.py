@@ -17,6 +17,7 @@ import numpy as np
 
 from rnnctl.errors import ConfigError
 from rnnctl.tasks import synthetic as _synthetic  # noqa: F401  (registers the six tasks)
+from rnnctl.tasks import sequence as _sequence  # noqa: F401  (one_to_many, encoder_decoder tasks)
 from rnnctl.tasks.base import TASKS, Batch, Task, register
 
 __all__ = ["TASKS", "Batch", "Task", "TaskSampler", "make_task", "register"]

@@ -15,6 +15,9 @@ from rnnctl.errors import DataError
 
 LOSSES = ("softmax_ce", "mse", "sigmoid_ce")
 SCORED = ("last", "all")
+# How inputs map to outputs (rnnctl.model): read out at the last step, at every step, from an input
+# at the first step with the outputs fed back, or by an encoder and a decoder of their own lengths.
+ARCHS = ("many_to_one", "many_to_many", "one_to_many", "encoder_decoder")
 
 # name -> Task subclass; filled by @register (see synthetic.py), exported by rnnctl.tasks.
 TASKS: dict[str, type["Task"]] = {}
@@ -32,7 +35,8 @@ def register(cls: type["Task"]) -> type["Task"]:
 @dataclass(frozen=True, eq=False)  # eq=False: `==` on ndarray fields would be ambiguous
 class Batch:
     u: np.ndarray        # (T, B, n_in) float64 inputs, time-major
-    target: np.ndarray   # scored "last", classification: int64 (B,); scored "all": int64 (T, B);
+    target: np.ndarray   # scored "last", classification: int64 (B,); scored "all": int64 (T', B)
+                         # with T' = task.output_steps(T) (= T except encoder-decoder tasks);
                          # "last" regression: float64 (B, n_out)
     length: int          # the nominal length L drawn for this batch (u.shape[0] may exceed it:
                          # addition/multiplication add up to 10%, memorization adds 2*n_positions)
@@ -55,6 +59,18 @@ class Task:
     params: ClassVar[tuple[str, ...]] = ()
     # The paper's regression error rule: squared error summed over outputs strictly above this.
     error_threshold: ClassVar[float] = 0.04
+    # The architecture the task is posed for (model.arch=auto picks it) and every arch it can be
+    # posed in. None: many_to_one when scored "last", many_to_many when "all", and only that one.
+    arch: ClassVar[str | None] = None
+    compatible_archs: ClassVar[tuple[str, ...] | None] = None
+
+    @property
+    def natural_arch(self) -> str:
+        return self.arch or ("many_to_one" if self.scored == "last" else "many_to_many")
+
+    @property
+    def archs(self) -> tuple[str, ...]:
+        return self.compatible_archs or (self.natural_arch,)
 
     # ---- generation -------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator, batch_size: int, length: int) -> Batch:
@@ -74,6 +90,11 @@ class Task:
     def max_steps(self, length: int) -> int:
         """Largest ``u.shape[0]`` a batch of nominal length ``length`` can have."""
         return int(length)
+
+    def output_steps(self, input_steps: int) -> int:
+        """Scored steps (``target.shape[0]``) of a ``scored == "all"`` batch whose u has
+        ``input_steps`` steps: the same number, except for encoder-decoder tasks."""
+        return int(input_steps)
 
     # ---- scoring ----------------------------------------------------------------------------
     def errors(self, y: np.ndarray, target: np.ndarray) -> np.ndarray:
