@@ -29,7 +29,8 @@ import yaml
 from rnnctl.errors import ConfigError
 
 TaskName = Literal["temporal_order", "temporal_order_3bit", "addition", "multiplication",
-                   "random_permutation", "noiseless_memorization"]
+                   "random_permutation", "noiseless_memorization", "sequence_reversal",
+                   "class_to_sequence"]
 # Kept in sync by hand with rnnctl/tasks (not imported: the config must load without numpy).
 TASK_NAMES: tuple[str, ...] = typing.get_args(TaskName)
 
@@ -98,10 +99,12 @@ class TaskConfig(_Section):
     min_length: int | None = opt(None, "shortest T when T is drawn per batch from "
                                        "[min_length, max_length)", POSITIVE)
     max_length: int | None = opt(None, "exclusive upper bound of the per-batch T range", POSITIVE)
-    n_values: int = opt(5, "noiseless_memorization only: distinct symbols per pattern position",
-                        POSITIVE)
+    n_values: int = opt(5, "noiseless_memorization, sequence_reversal, class_to_sequence: "
+                           "distinct symbols (per pattern position)", POSITIVE)
     n_positions: int = opt(10, "noiseless_memorization only: length of the pattern to recall",
                            POSITIVE)
+    n_classes: int = opt(4, "class_to_sequence only: classes, each with its own fixed sequence",
+                         POSITIVE)
 
     def validate(self) -> None:
         given = (self.min_length is not None, self.max_length is not None)
@@ -125,13 +128,22 @@ class TaskConfig(_Section):
 class ModelConfig(_Section):
     """The recurrent network."""
 
-    cell: Literal["rnn"] = opt("rnn", "recurrent cell; the vanilla RNN for now")
+    cell: Literal["rnn", "lstm", "gru"] = opt(
+        "rnn", "recurrent cell: rnn (vanilla, see form and activation), lstm or gru (PyTorch's "
+               "gate order and equations; sigmoid gates, tanh)")
+    layers: int = opt(1, "stacked recurrent layers; each reads the hidden states of the one below",
+                      POSITIVE)
+    arch: Literal["auto", "many_to_one", "many_to_many", "one_to_many", "encoder_decoder"] = opt(
+        "auto", "how inputs map to outputs: auto takes the task's own; many_to_one reads out at "
+                "the last step, many_to_many at every step, one_to_many feeds its outputs back "
+                "(teacher forcing in training), encoder_decoder starts a decoder from an encoder's "
+                "final state")
     form: Literal["standard", "pascanu"] = opt(
-        "standard", "standard: x_t = s(W_rec x_{t-1} + W_in u_t + b); "
+        "standard", "rnn only: standard: x_t = s(W_rec x_{t-1} + W_in u_t + b); "
                     "pascanu: x_t = W_rec s(x_{t-1}) + W_in u_t + b")
     activation: Literal["tanh", "sigmoid", "relu", "linear"] = opt(
-        "tanh", "element-wise nonlinearity s (gamma = 1 for tanh, 1/4 for sigmoid in the "
-                "vanishing bound)")
+        "tanh", "rnn only: element-wise nonlinearity s (gamma = 1 for tanh, 1/4 for sigmoid "
+                "in the vanishing bound)")
     hidden: int = opt(50, "number of hidden units (50 in Pascanu et al. 2013)", POSITIVE)
     dtype: Literal["float64", "float32"] = opt(
         "float64", "precision of parameters and activations; float64 keeps gradient checks exact")
@@ -140,7 +152,23 @@ class ModelConfig(_Section):
                       "al. 2013, sec. 4")
     spectral_radius: float | None = opt(
         None, "if set, rescale W_rec after init to this spectral radius (above 1 invites "
-              "exploding, below 1 vanishing)", POSITIVE)
+              "exploding, below 1 vanishing); lstm/gru: each gate block of W_rec", POSITIVE)
+    forget_bias: float = opt(1.0, "lstm, gru: initial bias of the gate that keeps the state (lstm "
+                                  "forget gate f, gru update gate z); larger values remember longer "
+                                  "at first (Jozefowicz et al. 2015; Tallec & Ollivier 2018)")
+
+    def validate(self) -> None:
+        # A key that does not apply to the chosen cell must keep its default (an ignored value
+        # would make runs that differ in name only).
+        if self.cell != "rnn" and self.form != "standard":
+            raise ConfigError(f"form applies to the rnn cell only; {self.cell} has its own "
+                              f"equations (leave form at standard)", key="form")
+        if self.cell != "rnn" and self.activation != "tanh":
+            raise ConfigError(f"activation applies to the rnn cell only; {self.cell} uses sigmoid "
+                              f"gates and tanh (leave activation at tanh)", key="activation")
+        if self.cell == "rnn" and self.forget_bias != 1.0:
+            raise ConfigError("forget_bias applies to the lstm and gru cells; the rnn cell has no "
+                              "gate (leave it at 1.0)", key="forget_bias")
 
 
 @dataclass(frozen=True, kw_only=True)

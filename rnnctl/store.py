@@ -58,8 +58,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
+def _strict(value):
+    """JSON has no NaN or Infinity: write them as null."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def atomic_write_json(path: Path, data) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json.dumps(_strict(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -236,7 +247,7 @@ class RunFolder:
         name = f"probes/update_{update:07d}.npz"
         atomic_save_npz(self.path / name, arrays)
         with open(self.path / "probes.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({"update": update, "file": name, **summary}) + "\n")
+            f.write(json.dumps(_strict({"update": update, "file": name, **summary}), allow_nan=False) + "\n")
 
     def postmortem(self, arrays: dict) -> None:
         atomic_save_npz(self.path / "postmortem.npz", arrays)
@@ -244,7 +255,7 @@ class RunFolder:
     def metrics(self, record: dict) -> None:
         self.flush()
         with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps(_strict(record), allow_nan=False) + "\n")
 
     def flush(self) -> None:
         if self._trace_rows:

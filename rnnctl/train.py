@@ -18,7 +18,7 @@ import numpy as np
 from .config import config_hash, dump_config
 from .diagnostics import omega, omega_terms, spectral, temporal_contributions, vanishing_bound
 from .errors import ConfigError, Diverged, RunError
-from .model import Model
+from .model import Model, model_from_config
 from .optim import build_optimizer, build_schedule
 from .store import TRACE_COLUMNS
 from .tasks import make_task
@@ -121,11 +121,7 @@ class RunResult:
 def build_model(config, rng: np.random.Generator | None = None) -> Model:
     """The model a config describes, initialized from ``rng`` (default: a generator seeded with config.seed)."""
     task = make_task(config).task
-    m = config.model
-    model = Model(task.n_in, task.n_out, m.hidden, cell=m.cell, form=m.form, activation=m.activation,
-                  loss=task.loss, scored=task.scored, dtype=m.dtype)
-    model.init_params(rng if rng is not None else np.random.default_rng(config.seed), m.init, m.spectral_radius)
-    return model
+    return model_from_config(config.model, task, rng if rng is not None else np.random.default_rng(config.seed))
 
 
 def evaluate(model: Model, sampler, rng: np.random.Generator, sequences: int, batch_size: int) -> dict:
@@ -134,10 +130,11 @@ def evaluate(model: Model, sampler, rng: np.random.Generator, sequences: int, ba
     while done < sequences:
         length = sampler.draw_length(rng)
         # the stored states grow with T: shrink the chunk for long sequences to bound memory
-        cap = max(1, EVAL_MEMORY_BYTES // (8 * (length + 1) * model.hidden))
+        cap = max(1, EVAL_MEMORY_BYTES // (8 * (length + 1) * model.floats_per_step))
         n = min(batch_size, sequences - done, cap)
         batch = sampler.task.sample(rng, n, length)
-        y = model.outputs(batch.u)
+        # one_to_many / encoder_decoder run free for as many steps as the target has
+        y = model.outputs(batch.u, steps=batch.target.shape[0] if model.generates else None)
         errors += int(np.count_nonzero(sampler.task.errors(y, batch.target)))
         loss_sum += model.loss(batch.u, batch.target) * n
         done += n
@@ -161,6 +158,8 @@ class TrainState:
     fired_total: int = 0
     train_seconds: float = 0.0
     window: dict = field(default_factory=lambda: dict(loss=0.0, n=0, fired=0, max_norm=0.0))
+    norms: np.ndarray = field(default_factory=lambda: np.zeros(1024))  # pre-transform norm, per update
+    n_norms: int = 0
     summary: dict = field(default_factory=lambda: {
         "updates": 0, "final_loss": None, "final_error": None, "success": False,
         "success_update": None, "clip_rate": None, "train_loss": None, "diverged_at": None,
@@ -209,6 +208,12 @@ class _Policy:
         raise Diverged(update, what)
 
 
+def _norm_steps(model, sampler) -> int:
+    """Longest time axis of model.backprop_norms (minus 1): encoder_decoder adds the decoder's steps."""
+    steps = sampler.max_steps
+    return steps + (sampler.task.output_steps(steps) if model.arch == "encoder_decoder" else 0)
+
+
 def _omega_applies(config) -> bool:
     if config.train.regularizer.omega <= 0:
         return False
@@ -232,6 +237,9 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
     # never changes the training trajectory.
     init_seq, data_seq, eval_seq = np.random.SeedSequence(config.seed).spawn(3)
     model = build_model(config, np.random.default_rng(init_seq))
+    if use_omega and model.generates:
+        raise ConfigError("Pascanu's regularizer is defined for the single-layer vanilla RNN read out "
+                          "from its input alone (many_to_one, many_to_many)", key="train.regularizer.omega")
     rng_data, rng_eval = np.random.default_rng(data_seq), np.random.default_rng(eval_seq)
     theta = model.theta
     grad = np.zeros_like(theta)
@@ -248,14 +256,15 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
                + (("omega", "omega_steps") if use_omega else ())
                + (("skipped",) if t.gradient.nonfinite == "skip" else ())
                + tuple(f"norm.{g}" for g in groups))
-    probes = log.probe_every > 0 and config.model.cell == "rnn" and getattr(config.model, "layers", 1) == 1
+    probes = (log.probe_every > 0 and config.model.cell == "rnn" and getattr(config.model, "layers", 1) == 1
+              and not model.generates)   # probes replay the single-stack vanilla RNN on u alone
     gamma_bound = vanishing_bound(config.model.activation) if config.model.cell == "rnn" else None
 
     if resume is None:
         layers = getattr(config.model, "layers", 1)
         sink.start({"name": config.name, "seed": config.seed, "config_hash": config_hash(config)},
                    dump_config(config), columns,
-                   (layers, sampler.max_steps + 1) if log.backprop_every else None)
+                   (layers, _norm_steps(model, sampler) + 1) if log.backprop_every else None)
         sink.params("init", _snapshot(model))
         state = TrainState(0, theta, opt.init(theta), method.init(theta),
                            rng_data.bit_generator.state, rng_eval.bit_generator.state)
@@ -318,6 +327,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
                 state.train_seconds += time.perf_counter() - t0
 
                 fired = stats["fired"]
+                _keep_norm(state, stats["norm_before"])
                 sink.trace(_row(columns, update, E, T, stats))
                 state.update = summary["updates"] = update
                 state.fired_total += fired
@@ -397,11 +407,22 @@ def _probe(sink, model, batch, update, log) -> None:
                              "seconds": round(time.perf_counter() - t0, 4)})
 
 
+def _keep_norm(state: TrainState, norm: float) -> None:
+    if state.n_norms == len(state.norms):
+        state.norms = np.concatenate([state.norms, np.zeros_like(state.norms)])
+    state.norms[state.n_norms] = norm
+    state.n_norms += 1
+
+
 def _close(sink, model, status, state: TrainState):
     summary, n = state.summary, state.summary["updates"]
     if n:
         summary["clip_rate"] = state.fired_total / n
         summary["ms_per_update"] = round(1000.0 * state.train_seconds / n, 4)
+    if state.n_norms:  # so that reports need not read the trace
+        norms = state.norms[:state.n_norms]
+        summary["norm_max"] = float(norms.max())
+        summary["norm_median"] = float(np.median(norms))
     # Parameters are only ever updated with a finite gradient, so these are the last finite ones.
     sink.params("final", _snapshot(model))
     sink.finish(status, summary)

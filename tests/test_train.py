@@ -335,3 +335,12 @@ def test_regularizer_changes_only_the_recurrent_gradient(tiny):
     for name in ("W_in", "b", "W_out", "b_out"):
         assert plain.column(f"norm.{name}")[0] == pytest.approx(reg.column(f"norm.{name}")[0], rel=1e-12)
     assert plain.column("norm.W_rec")[0] != pytest.approx(reg.column("norm.W_rec")[0], rel=1e-6)
+
+
+def test_summary_has_the_pre_transform_norm_statistics(tiny):
+    sink = MemorySink()
+    train(tiny("train.gradient.threshold=0.01"), sink)
+    before = sink.column("norm_before")
+    assert sink.summary["norm_max"] == pytest.approx(before.max(), rel=1e-6)
+    assert sink.summary["norm_median"] == pytest.approx(np.median(before), rel=1e-6)
+    assert sink.summary["norm_max"] > 0.01   # pre-clip, not the clipped 0.01

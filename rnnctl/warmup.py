@@ -1,0 +1,49 @@
+"""Compile every Numba kernel once, so that later processes load them from the cache.
+
+Numba compiles a kernel on first call for each combination of argument types (here: float32 and
+float64, integer or float targets) and, with ``cache=True``, stores the machine code beside the
+sources in ``__pycache__`` (or under ``NUMBA_CACHE_DIR`` when that is set, e.g. on a read-only
+install or a cluster's shared disk). Warming up makes the first update of every later run fast.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .model import CELLS, Model
+
+# (loss, scored, target kind) covering every readout kernel and the BPTT paths of each cell
+_READOUTS = (("softmax_ce", "last"), ("softmax_ce", "all"), ("mse", "last"), ("sigmoid_ce", "all"))
+
+
+def _target(rng, loss, scored, T, B, O):
+    lead = (B,) if scored == "last" else (T, B)
+    if loss == "softmax_ce":
+        return rng.integers(0, O, size=lead)
+    if loss == "sigmoid_ce":
+        return (rng.random(lead + (O,)) > 0.5).astype(float)
+    return rng.normal(size=lead + (O,))
+
+
+def warmup(dtypes=("float64", "float32"), progress=None) -> dict[str, float]:
+    """Call every kernel once per dtype; returns seconds per (cell, dtype)."""
+    rng = np.random.default_rng(0)
+    T, B, I, H, O = 3, 2, 2, 3, 2
+    u = rng.normal(size=(T, B, I))
+    seconds = {}
+    for cell in CELLS:
+        for dtype in dtypes:
+            t0 = time.perf_counter()
+            for loss, scored in _READOUTS:
+                m = Model(I, O, H, cell=cell, loss=loss, scored=scored, dtype=dtype)
+                m.init_params(rng, "glorot")
+                m.loss_and_grad(u, _target(rng, loss, scored, T, B, O))
+            if cell == "rnn":
+                for act in ("sigmoid", "relu", "linear"):
+                    Model(I, O, H, activation=act, dtype=dtype).loss_and_grad(u, rng.integers(0, O, size=B))
+            seconds[f"{cell}/{dtype}"] = time.perf_counter() - t0
+            if progress:
+                progress(cell, dtype, seconds[f"{cell}/{dtype}"])
+    return seconds
