@@ -159,6 +159,7 @@ class TrainState:
     train_seconds: float = 0.0
     window: dict = field(default_factory=lambda: dict(loss=0.0, n=0, fired=0, max_norm=0.0))
     norms: np.ndarray = field(default_factory=lambda: np.zeros(1024))  # pre-transform norm, per update
+    pending: Any = None            # truncated BPTT: the batch being worked through, window by window
     n_norms: int = 0
     summary: dict = field(default_factory=lambda: {
         "updates": 0, "final_loss": None, "final_error": None, "success": False,
@@ -252,6 +253,9 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
     lr_at = build_schedule(t.schedule, t.optimizer.lr, t.steps)
     policy = _Policy(t.gradient)
     has_threshold = t.gradient.method == "autoclip" or t.gradient.threshold == "auto"
+    bptt = _Truncation.from_config(config, model)
+    if bptt is not None:
+        bptt.bind(model)
     columns = (TRACE_COLUMNS + ("length",) + (("threshold",) if has_threshold else ())
                + (("omega", "omega_steps") if use_omega else ())
                + (("skipped",) if t.gradient.nonfinite == "skip" else ())
@@ -289,12 +293,19 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
         with _GracefulInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for update in range(state.update + 1, t.steps + 1):
                 t0 = time.perf_counter()
-                batch = sampler.sample(rng_data, t.batch_size)
-                E = model.loss_and_grad_flat(batch.u, batch.target, grad)
+                if bptt is None:
+                    batch = sampler.sample(rng_data, t.batch_size)
+                    E = model.loss_and_grad_flat(batch.u, batch.target, grad)
+                else:  # truncated BPTT: one window of the current batch per update
+                    if state.pending is None:
+                        state.pending = bptt.start(sampler.sample(rng_data, t.batch_size))
+                    batch = bptt.window(state.pending)
+                    E = model.loss_and_grad_flat(batch.u, batch.target, grad, state0=batch.state0)
+                    state.pending = bptt.advance(state.pending, model.last_state)
                 T = batch.u.shape[0]
                 if log.backprop_every and update % log.backprop_every == 0:
                     sink.backprop(update, np.atleast_2d(model.backprop_norms))
-                if probes and (update == 1 or update % log.probe_every == 0):
+                if probes and bptt is None and (update == 1 or update % log.probe_every == 0):
                     _probe(sink, model, batch, update, log)
                 stats: dict = {}
                 if use_omega:
@@ -369,7 +380,9 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
         status = "diverged"
         summary.update(diverged_at=e.update, message=str(e))
         if batch is not None:  # enough to replay the failing update: rnnctl.diagnostics.replay
+            state0 = getattr(batch, "state0", None) or ()
             sink.postmortem({"u": batch.u, "target": batch.target, "update": np.array(e.update),
+                             **{f"state0.{i}": a for i, a in enumerate(state0)},
                              **{f"param.{k}": v for k, v in model.params.items()}})
     except StopRun as e:
         status = "stopped"
@@ -383,6 +396,67 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
         raise
     _close(sink, model, status, state)
     return RunResult(status, summary)
+
+
+@dataclass
+class _Window:
+    u: np.ndarray
+    target: np.ndarray
+    state0: Any
+
+
+class _Truncation:
+    """Truncated BPTT (train.bptt): a batch is worked through in windows, one update each, with
+    the state carried from one window into the next (no gradient flows across).
+
+    Every-step losses: windows of k1 steps, backpropagated through those k1 steps (k2 = k1).
+    Last-step losses: the forward pass runs up to T − k2 without gradient, then one update
+    backpropagates through the last k2 steps, so the error signal reaches back only k2 steps.
+    """
+
+    def __init__(self, k1: int, k2: int, last: bool):
+        self.k1, self.k2, self.last = k1, k2, last
+
+    @classmethod
+    def from_config(cls, config, model) -> "_Truncation | None":
+        b = config.train.bptt
+        if b.k1 is None:
+            return None
+        k2 = b.k2 or b.k1
+        if model.generates:
+            raise ConfigError("truncated BPTT applies to many_to_one and many_to_many models",
+                              key="train.bptt.k1")
+        if model.scored == "all" and k2 != b.k1:
+            raise ConfigError("with a loss at every step, windows do not overlap: set k2 = k1 (or leave "
+                              "it out)", key="train.bptt.k2")
+        return cls(b.k1, k2, model.scored == "last")
+
+    def start(self, batch) -> dict:
+        T = batch.u.shape[0]
+        if self.last:
+            bounds = [(max(0, T - self.k2), T)]
+        else:
+            bounds = [(s, min(s + self.k1, T)) for s in range(0, T, self.k1)]
+        return {"batch": batch, "bounds": bounds, "i": 0, "state": None}
+
+    def window(self, pending) -> _Window:
+        batch, (s, e) = pending["batch"], pending["bounds"][pending["i"]]
+        state = pending["state"]
+        if self.last and s > 0:  # run up to the window without gradient
+            self._model_forward(batch.u[:s])
+            state = self._model.last_state
+        target = batch.target if self.last else batch.target[s:e]
+        return _Window(batch.u[s:e], target, state)
+
+    def advance(self, pending, last_state):
+        pending["i"] += 1
+        pending["state"] = last_state
+        return pending if pending["i"] < len(pending["bounds"]) else None
+
+    def bind(self, model) -> "_Truncation":
+        self._model = model
+        self._model_forward = model.outputs
+        return self
 
 
 def _row(columns, update, E, T, stats) -> tuple:
@@ -446,9 +520,10 @@ def replay_postmortem(run_dir) -> dict:
     with np.load(path) as z:
         model.set_params({k[len("param."):]: z[k] for k in z.files if k.startswith("param.")})
         u, target, update = z["u"], z["target"], int(z["update"])
+        state0 = tuple(z[k] for k in sorted(f for f in z.files if f.startswith("state0."))) or None
     grad = np.zeros_like(model.theta)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        E = model.loss_and_grad_flat(u, target, grad)
+        E = model.loss_and_grad_flat(u, target, grad, state0=state0)
         views = model.layout.views(grad)
         return {"update": update, "loss": E, "norm": global_norm(grad),
                 "norms": {k: global_norm(v.ravel()) for k, v in views.items()},

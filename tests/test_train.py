@@ -344,3 +344,56 @@ def test_summary_has_the_pre_transform_norm_statistics(tiny):
     assert sink.summary["norm_max"] == pytest.approx(before.max(), rel=1e-6)
     assert sink.summary["norm_median"] == pytest.approx(np.median(before), rel=1e-6)
     assert sink.summary["norm_max"] > 0.01   # pre-clip, not the clipped 0.01
+
+
+# --- truncated BPTT ------------------------------------------------------------------------------
+
+MEM = ["task.name=noiseless_memorization", "task.length=6", "task.n_values=3", "task.n_positions=3"]
+
+
+def test_truncation_with_a_window_covering_the_sequence_is_full_bptt(tiny):
+    full, trunc = MemorySink(), MemorySink()
+    train(tiny(*MEM), full)
+    train(tiny(*MEM, "train.bptt.k1=12"), trunc)        # T = 6 + 2·3 = 12
+    assert full.rows == trunc.rows
+
+
+def test_truncation_splits_every_step_losses_into_windows_with_carried_state(tiny):
+    sink = MemorySink()
+    result = train(tiny(*MEM, "train.bptt.k1=5", "train.steps=9", "eval.every=9"), sink)
+    assert result.status == "completed"
+    # T = 12 in windows of 5, 5, 2: three updates per batch
+    assert list(sink.column("length")) == [5, 5, 2] * 3
+    assert sink.backprop_rows[1][1].shape == (1, 6)
+
+
+def test_truncation_of_a_last_step_loss_backpropagates_k2_steps(tiny):
+    full, trunc = MemorySink(), MemorySink()
+    train(tiny("train.steps=5", "eval.every=5"), full)
+    train(tiny("train.steps=5", "eval.every=5", "train.bptt.k1=4", "train.bptt.k2=4"), trunc)
+    assert (trunc.column("length") == 4).all()                    # one update per batch, 4 steps
+    assert trunc.column("loss")[0] == pytest.approx(full.column("loss")[0], rel=1e-12)  # same forward
+    assert trunc.column("norm_before")[0] != pytest.approx(full.column("norm_before")[0], rel=1e-6)
+    norms = trunc.backprop_rows[0][1][0]
+    assert norms.shape == (5,) and (norms > 0).all()
+
+
+def test_truncation_rejects_overlapping_windows_for_every_step_losses(tiny):
+    from rnnctl.errors import ConfigError
+    with pytest.raises(ConfigError, match="train.bptt.k2"):
+        train(tiny(*MEM, "train.bptt.k1=3", "train.bptt.k2=6"), MemorySink())
+
+
+def test_truncated_run_resumes_mid_batch_to_identical_numbers(tiny, tmp_path):
+    from rnnctl.store import RunFolder, read_trace
+    cfg = tiny(*MEM, "train.bptt.k1=5", "train.steps=20", "eval.every=4")
+    whole = RunFolder.create(tmp_path / "a", "x", "whole")
+    train(cfg, whole)
+    cut = RunFolder.create(tmp_path / "b", "x", "cut")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, cut, _InterruptAt(10, graceful=False))   # last checkpoint: update 8, mid-batch
+    again = RunFolder(cut.path)
+    state = again.resume()
+    assert state.update == 8 and state.pending is not None
+    train(cfg, again, resume=state)
+    assert np.array_equal(read_trace(whole.path), read_trace(cut.path))
