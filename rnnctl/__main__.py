@@ -1,3 +1,5 @@
 from rnnctl.cli import app
 
-app(prog_name="rnnctl")
+# Guarded: spawned worker processes (rnnctl sweep) re-import the main module.
+if __name__ == "__main__":
+    app(prog_name="rnnctl")

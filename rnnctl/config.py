@@ -226,6 +226,9 @@ class GradientConfig(_Section):
     def validate(self) -> None:
         if isinstance(self.threshold, float) and self.threshold <= 0:
             raise ConfigError(f"expected a value > 0 (or auto), got {self.threshold!r}", key="threshold")
+        if self.threshold == "auto" and self.method not in ("norm", "value", "per_tensor_norm"):
+            raise ConfigError(f"auto applies to the methods norm, value and per_tensor_norm, not "
+                              f"{self.method}", key="threshold")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,6 +305,13 @@ class Config(_Section):
     train: TrainConfig = section(TrainConfig)
     eval: EvalConfig = section(EvalConfig)
     log: LogConfig = section(LogConfig)
+
+    def validate(self) -> None:
+        # Checked here, not at run time, so that a sweep rejects such a job before starting.
+        if self.train.regularizer.omega > 0 and (self.model.cell != "rnn" or self.model.layers != 1):
+            raise ConfigError("Pascanu's regularizer is defined for the single-layer vanilla RNN "
+                              f"(model.cell is {self.model.cell}, model.layers {self.model.layers})",
+                              key="train.regularizer.omega")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -509,3 +509,14 @@ def test_config_hash_ignores_values_equal_to_defaults():
                                  "model": {"hidden": 50, "form": "standard"},
                                  "train": {"optimizer": {"momentum": 0.0}}})
     assert config_hash(base) == config_hash(explicit)
+
+
+@pytest.mark.parametrize("data, key, fragment", [
+    ({"model": {"cell": "lstm"}, "train": {"regularizer": {"omega": 1.0}}}, "train.regularizer.omega", "vanilla"),
+    ({"model": {"layers": 2}, "train": {"regularizer": {"omega": 1.0}}}, "train.regularizer.omega", "single-layer"),
+    ({"train": {"gradient": {"method": "agc", "threshold": "auto"}}}, "train.gradient.threshold", "not agc"),
+])
+def test_cross_section_rules_fail_before_anything_runs(data, key, fragment):
+    with pytest.raises(ConfigError) as e:
+        config_from_dict({"task": {"name": "addition", "length": 20}, **data})
+    assert e.value.key == key and fragment in str(e.value)
