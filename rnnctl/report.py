@@ -32,6 +32,7 @@ import yaml
 
 from .errors import ConfigError, RunError
 from .store import FINISHED, STATUSES
+from .sweep import short_names
 
 SCHEMA = "rnnctl.report/1"
 PROBLEMS = ("missing", "corrupt")     # statuses the report adds to rnnctl.store.STATUSES
@@ -369,21 +370,6 @@ def _jsonable(v):
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
-
-
-def short_names(keys: list[str]) -> dict[str, str]:
-    """The shortest dotted suffix that tells each key apart: train.gradient.method -> method."""
-    out = {}
-    for k in keys:
-        parts = k.split(".")
-        for n in range(1, len(parts) + 1):
-            tail = ".".join(parts[-n:])
-            if sum(1 for o in keys if o == tail or o.endswith("." + tail)) == 1:
-                out[k] = tail
-                break
-        else:
-            out[k] = k
-    return out
 
 
 #: Fields of a row that --where/--sort/--by accept besides config keys.

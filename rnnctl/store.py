@@ -200,7 +200,7 @@ class RunFolder:
         info = read_run(self.path)
         if info.get("status") in FINISHED:
             raise RunError(f"{self.path} has finished (status {info['status']}); nothing to resume")
-        if info.get("status") == "running" and info.get("host") == platform.node() and _alive(info.get("pid")):
+        if info.get("status") == "running" and alive_here(info):
             raise RunError(f"{self.path} is still running (pid {info['pid']})")
         try:
             with open(self.path / "checkpoint.pkl", "rb") as f:
@@ -292,8 +292,10 @@ def _fmt(v) -> str:
     return format(float(v), ".9g")
 
 
-def _alive(pid) -> bool:
-    if not isinstance(pid, int):
+def alive_here(info: dict) -> bool:
+    """True when run.json ``info`` names a process on this host that is still running."""
+    pid = info.get("pid")
+    if info.get("host") != platform.node() or not isinstance(pid, int):
         return False
     try:
         os.kill(pid, 0)

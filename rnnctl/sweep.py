@@ -54,6 +54,7 @@ import yaml
 
 from .config import Config, apply_overrides, config_from_dict, config_hash, config_to_dict, schema_reference
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, ConfigError, RnnctlError
+from .store import alive_here
 
 SPEC_KEYS = ("name", "runs_dir", "base", "overrides", "grid", "zip", "random", "seeds", "early_stop",
              "description")
@@ -558,16 +559,6 @@ def _read_info(run_dir: Path) -> dict | None:
         return None
 
 
-def _alive_here(info: dict) -> bool:
-    pid = info.get("pid")
-    if info.get("host") != platform.node() or not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -583,7 +574,7 @@ def plan(jobs: list[Job]) -> list[JobPlan]:
             action = "skip"
         elif status == "failed":
             action = "rerun"
-        elif status == "running" and _alive_here(info):
+        elif status == "running" and alive_here(info):
             action = "busy"
         elif (job.run_dir / "checkpoint.pkl").exists():
             action = "resume"   # interrupted, or 'running' whose process is gone (killed)
@@ -720,7 +711,7 @@ def run_job(task: dict, channel=None, stop=None) -> dict:
                        _Hook(task["hook"], task["values"]) if task.get("hook") else None)
     if obs.stop_is_set():  # the sweep was stopped before this job began
         return {"status": (info or {}).get("status") or "pending", "skipped": True}
-    if info is not None and info.get("status") == "running" and _alive_here(info):
+    if info is not None and info.get("status") == "running" and alive_here(info):
         return {"status": "failed", "message": f"{run_dir} is being run by pid {info['pid']}"}
     resumed_from = None
     try:
@@ -892,7 +883,7 @@ def run_sweep(sweep: Sweep, executor: str = "local", workers: int | None = None,
             crash = outcomes.get(j.index, {}).get("crash")
             if crash:
                 row["message"] = crash
-            if final and row["status"] == "running" and not _alive_here(info or {}):
+            if final and row["status"] == "running" and not alive_here(info or {}):
                 row["status"] = "interrupted" if interrupted else "failed"
             elif not final and j.run_id in started_jobs and j.index not in outcomes:
                 row["status"] = "running"
@@ -991,7 +982,7 @@ def run_sweep(sweep: Sweep, executor: str = "local", workers: int | None = None,
         for p in todo:  # killed mid-run: resumable from the last checkpoint
             if (p.job.run_dir / "run.json").exists():
                 info = _read_info(p.job.run_dir) or {}
-                if info.get("status") == "running" and not _alive_here(info) and info.get("host") == platform.node():
+                if info.get("status") == "running" and not alive_here(info) and info.get("host") == platform.node():
                     _mark(p.job.run_dir, "interrupted", "the sweep was interrupted")
     res = record(final=True)
     obs.on_sweep_end(res)
