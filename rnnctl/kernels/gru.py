@@ -17,10 +17,10 @@ Per step one (B, H) x (H, 3H) product serves all gates; input projections are on
 import numpy as np
 from numba import njit
 
-from .activations import sigmoid
+from .activations import sigmoid, tanh
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def gru_forward(W_in, W_rec, b, b_rec_n, u, h, gates, hn, tmp):
     """Fill h[1:], gates and hn given h[0]. tmp (B, 3H) is scratch."""
     T, B, I = u.shape
@@ -34,7 +34,7 @@ def gru_forward(W_in, W_rec, b, b_rec_n, u, h, gates, hn, tmp):
                 r = sigmoid(gt[i, j] + tmp[i, j] + b[j])
                 z = sigmoid(gt[i, H + j] + tmp[i, H + j] + b[H + j])
                 m = tmp[i, 2 * H + j] + b_rec_n[j]
-                n = np.tanh(gt[i, 2 * H + j] + b[2 * H + j] + r * m)
+                n = tanh(gt[i, 2 * H + j] + b[2 * H + j] + r * m)
                 gt[i, j] = r
                 gt[i, H + j] = z
                 gt[i, 2 * H + j] = n
@@ -42,7 +42,7 @@ def gru_forward(W_in, W_rec, b, b_rec_n, u, h, gates, hn, tmp):
                 hc[i, j] = (1.0 - z) * n + z * hp[i, j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec_n, dh_norm,
                  da_in, da_rec, carry, tmp):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from outside the recurrence (index t-1 holds step t).

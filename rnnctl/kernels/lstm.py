@@ -20,10 +20,10 @@ are one (T*B, I) x (I, 4H) product before the loop.
 import numpy as np
 from numba import njit
 
-from .activations import sigmoid
+from .activations import sigmoid, tanh
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def lstm_forward(W_in, W_rec, b, u, h, c, gates, tc, tmp):
     """Fill h[1:], c[1:], gates and tc given h[0], c[0]. tmp (B, 4H) is scratch."""
     T, B, I = u.shape
@@ -34,23 +34,24 @@ def lstm_forward(W_in, W_rec, b, u, h, c, gates, tc, tmp):
         gt = gates[t]
         cp, cn, hn, tct = c[t], c[t + 1], h[t + 1], tc[t]
         for i in range(B):
+            # one simple loop per gate block over a row: short loops over few arrays are what LLVM
+            # vectorizes reliably (σ and tanh in activations.py are branch-free for this)
+            g, p, ci, co, ho, to = gt[i], tmp[i], cp[i], cn[i], hn[i], tct[i]
+            for j in range(2 * H):
+                g[j] = sigmoid(g[j] + p[j] + b[j])
+            for j in range(2 * H, 3 * H):
+                g[j] = tanh(g[j] + p[j] + b[j])
+            for j in range(3 * H, 4 * H):
+                g[j] = sigmoid(g[j] + p[j] + b[j])
             for j in range(H):
-                ig = sigmoid(gt[i, j] + tmp[i, j] + b[j])
-                fg = sigmoid(gt[i, H + j] + tmp[i, H + j] + b[H + j])
-                gg = np.tanh(gt[i, 2 * H + j] + tmp[i, 2 * H + j] + b[2 * H + j])
-                og = sigmoid(gt[i, 3 * H + j] + tmp[i, 3 * H + j] + b[3 * H + j])
-                gt[i, j] = ig
-                gt[i, H + j] = fg
-                gt[i, 2 * H + j] = gg
-                gt[i, 3 * H + j] = og
-                cc = fg * cp[i, j] + ig * gg
-                cn[i, j] = cc
-                th = np.tanh(cc)
-                tct[i, j] = th
-                hn[i, j] = og * th
+                cc = g[H + j] * ci[j] + g[j] * g[2 * H + j]
+                co[j] = cc
+                th = tanh(cc)
+                to[j] = th
+                ho[j] = g[3 * H + j] * th
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def lstm_backward(W_in, W_rec, u, h, c, gates, tc, dh_out, gW_in, gW_rec, gb, dh_norm, dc_norm, dgates,
                   carry_h, carry_c):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from outside the recurrence (readout or layer above; index

@@ -16,7 +16,7 @@ from numba import njit
 from .activations import act, dact_from_output
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp):
     """Fill h[1:] given h[0]. W_in (H, I), W_rec (H, H), b (H,), u (T, B, I), tmp (B, H) scratch."""
     T, B, I = u.shape
@@ -31,7 +31,7 @@ def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp):
                 ht[i, j] = act(ht[i, j] + tmp[i, j] + b[j], act_code)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_rec, gb, dx_norm, dz, carry):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from the readout alone (index t-1 holds step t).
 
