@@ -8,6 +8,7 @@ Heavy modules (numpy, numba) are imported inside commands so that ``rnnctl --hel
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,13 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from . import __version__
+# One BLAS thread unless the user says otherwise, set before numpy loads: NumPy's and SciPy's
+# OpenBLAS (the latter serves Numba's np.dot) each keep a spinning thread pool, and on a small
+# machine the two pools fight for the cores; at this project's sizes that made updates up to 10x
+# slower (see the README's Performance section). OPENBLAS_NUM_THREADS=2 restores threading.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from . import __version__  # noqa: E402
 from .errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RnnctlError
 
 EXIT_CODES_HELP = ("Exit codes: 0 run finished (succeeded or completed), 1 run failed, "
