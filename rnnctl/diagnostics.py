@@ -58,7 +58,7 @@ def _dact(name, h):
     return np.ones_like(h)
 
 
-def _readout_grads(y, target, loss, classes):
+def _readout_grads(y, target, loss):
     """Per-sequence ∂E_t/∂y_t for rows of y (N, O)."""
     if loss == "softmax_ce":
         p = np.exp(y - y.max(axis=1, keepdims=True))
@@ -100,11 +100,11 @@ def temporal_contributions(params, u, target, *, form="standard", activation="ta
     classes = np.issubdtype(np.asarray(target).dtype, np.integer)
     if scored == "last":
         y = h[T] @ W_out.T + b_out
-        e[T - 1] = _readout_grads(y, np.asarray(target), loss, classes) @ W_out
+        e[T - 1] = _readout_grads(y, np.asarray(target), loss) @ W_out
     else:
         y = h[1:].reshape(T * S, H) @ W_out.T + b_out
         tg = np.asarray(target).reshape(T * S, -1) if not classes else np.asarray(target).reshape(T * S)
-        e = (_readout_grads(y, tg, loss, classes) @ W_out).reshape(T, S, H)
+        e = (_readout_grads(y, tg, loss) @ W_out).reshape(T, S, H)
 
     contrib = np.full((T, T + 1), np.nan)
     a_all = np.zeros((T + 1, S, H))                # Σ_t ∂E_t/∂z_k

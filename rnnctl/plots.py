@@ -467,6 +467,14 @@ def _by_panel_line(rep, x, panel, lines):
     return runs, panels, line_vals
 
 
+def _length_panels(runs, x, panels, height):
+    """The sorted lengths, their span, and a figure with one shared-y panel per init."""
+    xs_all = sorted({R._canon(r.value(x)) for r in runs}, key=R._sort_key)
+    span = (max(xs_all) - min(xs_all)) if len(xs_all) > 1 else 1.0
+    fig = _figure(max(min(5.2 * len(panels), 16) + 1.5, 8.5), height)
+    return xs_all, span, fig, fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+
+
 def fig_success_vs_length(rep: R.Report, pair: str | None = None) -> Figure | None:
     """Success rate against sequence length: one line per method, one panel per init (Fig. 7)."""
     x, panel, lines = sweep_axes(rep, pair)
@@ -475,10 +483,7 @@ def fig_success_vs_length(rep: R.Report, pair: str | None = None) -> Figure | No
     runs, panels, line_vals = _by_panel_line(rep, x, panel, lines)
     if not runs:
         return None
-    xs_all = sorted({R._canon(r.value(x)) for r in runs}, key=R._sort_key)
-    span = (max(xs_all) - min(xs_all)) if len(xs_all) > 1 else 1.0
-    fig = _figure(max(min(5.2 * len(panels), 16) + 1.5, 8.5), 5.0)
-    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    xs_all, span, fig, axes = _length_panels(runs, x, panels, 5.0)
     for pi, pv in enumerate(panels):
         ax = axes[pi]
         for li, lv in enumerate(line_vals):
@@ -525,10 +530,7 @@ def fig_updates_to_success(rep: R.Report, pair: str | None = None) -> Figure | N
     ok = [r for r in runs if (r.info or {}).get("success") and (r.info or {}).get("success_update")]
     if not ok or x is None:
         return None
-    xs_all = sorted({R._canon(r.value(x)) for r in runs}, key=R._sort_key)
-    span = (max(xs_all) - min(xs_all)) if len(xs_all) > 1 else 1.0
-    fig = _figure(max(min(5.2 * len(panels), 16) + 1.5, 8.5), 4.8)
-    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    xs_all, span, fig, axes = _length_panels(runs, x, panels, 4.8)
     for pi, pv in enumerate(panels):
         ax = axes[pi]
         for li, lv in enumerate(line_vals):

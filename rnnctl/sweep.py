@@ -42,7 +42,6 @@ import os
 import platform
 import queue
 import shutil
-import signal
 import threading
 import time
 from collections import deque
@@ -54,6 +53,7 @@ import yaml
 
 from .config import Config, apply_overrides, config_from_dict, config_hash, config_to_dict, schema_reference
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, ConfigError, RnnctlError
+from .interrupt import GracefulInterrupt
 from .store import alive_here
 
 SPEC_KEYS = ("name", "runs_dir", "base", "overrides", "grid", "zip", "random", "seeds", "early_stop",
@@ -793,28 +793,6 @@ class SweepResult:
                 "exit_code": self.exit_code, "runs": self.runs}
 
 
-class _Sigint:
-    """First Ctrl-C: stop gracefully (running jobs checkpoint); second: stop now."""
-
-    def __init__(self):
-        self.count = 0
-
-    def __enter__(self):
-        self._old = None
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.count += 1
-        if self.count >= 2:
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-
 def _cost(job: Job) -> float:
     """Rough work of a job, to start the longest first (shorter wall time on few workers)."""
     c = job.config
@@ -920,7 +898,7 @@ def run_sweep(sweep: Sweep, executor: str = "local", workers: int | None = None,
     running: dict[cf.Future, JobPlan] = {}
     ended: set[str] = set()               # no progress shown after a job's end (Dask events lag)
     stop_at = None
-    with _Sigint() as sig:
+    with GracefulInterrupt() as sig:
         try:
             backend.start(events)
             desc = backend.describe()
@@ -935,7 +913,7 @@ def run_sweep(sweep: Sweep, executor: str = "local", workers: int | None = None,
                         "hook": hook}
 
             while pending or running:
-                if sig.count and stop_at is None:
+                if sig.requested and stop_at is None:
                     interrupted, stop_at = True, time.monotonic()
                     obs.on_stop("stopping: running jobs save a checkpoint (Ctrl-C again to stop at once)")
                     backend.request_stop()
@@ -958,8 +936,8 @@ def run_sweep(sweep: Sweep, executor: str = "local", workers: int | None = None,
                     if not out.get("skipped"):
                         ran.add(p.job.index)
                     outcomes[p.job.index] = out
-                    if out["status"] == "interrupted" and not sig.count:
-                        sig.count = 1  # a Ctrl-C reached a worker (terminal): stop the sweep
+                    if out["status"] == "interrupted" and not sig.requested:
+                        sig.requested = 1  # a Ctrl-C reached a worker (terminal): stop the sweep
                     obs.on_job_end(p.job, out)
                     record()
                 if stop_at is not None and running and time.monotonic() - stop_at > stop_grace:

@@ -7,8 +7,6 @@ observer; it never touches files or the terminal itself.
 from __future__ import annotations
 
 import copy
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,11 +16,12 @@ import numpy as np
 from .config import config_hash, dump_config
 from .diagnostics import omega, omega_terms, spectral, temporal_contributions, vanishing_bound
 from .errors import ConfigError, Diverged, RunError
+from .interrupt import GracefulInterrupt
 from .model import Model, model_from_config
 from .optim import build_optimizer, build_schedule
 from .store import TRACE_COLUMNS
 from .tasks import make_task
-from .transforms import Param, build_gradient_transform, global_norm
+from .transforms import Param, build_gradient_transform, chain, global_norm, record_group_norms, record_norm
 
 # Evaluation chunks keep the stored states (T+1, B, H) under this many bytes.
 EVAL_MEMORY_BYTES = 64 * 2**20
@@ -167,29 +166,6 @@ class TrainState:
         "ms_per_update": None, "message": ""})
 
 
-class _GracefulInterrupt:
-    """First Ctrl-C asks the loop to stop after the current update (so the state it saves is
-    consistent); a second one interrupts at once. Only in the main thread, where signals arrive."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __enter__(self):
-        self._old = None
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-
 class _Policy:
     """train.gradient.nonfinite: what a NaN/Inf loss or gradient does to the run."""
 
@@ -215,15 +191,6 @@ def _norm_steps(model, sampler) -> int:
     return steps + (sampler.task.output_steps(steps) if model.arch == "encoder_decoder" else 0)
 
 
-def _omega_applies(config) -> bool:
-    if config.train.regularizer.omega <= 0:
-        return False
-    if config.model.cell != "rnn" or getattr(config.model, "layers", 1) != 1:
-        raise ConfigError("Pascanu's regularizer is defined for the single-layer vanilla RNN",
-                          key="train.regularizer.omega")
-    return True
-
-
 def train(config, sink: Sink, observer: Observer | None = None, resume: TrainState | None = None) -> RunResult:
     """Run one training run as ``config`` describes. Divergence is an outcome, not an exception.
 
@@ -233,7 +200,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
     obs = observer or Observer()
     t, ev, log, reg = config.train, config.eval, config.log, config.train.regularizer
     sampler = make_task(config)
-    use_omega = _omega_applies(config)
+    use_omega = reg.omega > 0  # Config.validate restricts it to the single-layer vanilla RNN
     # Independent streams for init, training data and evaluation data: changing eval settings
     # never changes the training trajectory.
     init_seq, data_seq, eval_seq = np.random.SeedSequence(config.seed).spawn(3)
@@ -249,13 +216,15 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
     layout = [Param(n, slices[n], shape) for n, shape in zip(model.layout.names, model.layout.shapes)]
     groups = model.grad_groups() if hasattr(model, "grad_groups") else dict(slices)
     method = build_gradient_transform(t.gradient, layout)
+    # measurements are transforms around the method, so each figure is taken where it claims to be
+    measure_before = chain(record_norm("norm_before"), record_group_norms(groups, "groups"))
+    measure_after = record_norm("norm_after")
+    before_state, after_state = measure_before.init(theta), measure_after.init(theta)
     opt = build_optimizer(t.optimizer)
     lr_at = build_schedule(t.schedule, t.optimizer.lr, t.steps)
     policy = _Policy(t.gradient)
     has_threshold = t.gradient.method == "autoclip" or t.gradient.threshold == "auto"
     bptt = _Truncation.from_config(config, model)
-    if bptt is not None:
-        bptt.bind(model)
     columns = (TRACE_COLUMNS + ("length",) + (("threshold",) if has_threshold else ())
                + (("omega", "omega_steps") if use_omega else ())
                + (("skipped",) if t.gradient.nonfinite == "skip" else ())
@@ -290,7 +259,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
     batch = None
     try:
         # NaN/Inf are checked for explicitly and become outcomes: numpy need not warn about them
-        with _GracefulInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with GracefulInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for update in range(state.update + 1, t.steps + 1):
                 t0 = time.perf_counter()
                 if bptt is None:
@@ -316,8 +285,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
                     stats["omega"], g_omega, stats["omega_steps"] = omega(
                         model.params["W_rec"], a, err, mult, bound=reg.bound, squared=reg.squared)
                     grad[slices["W_rec"]] += alpha * g_omega.ravel()   # before clipping, as the authors
-                stats["norm_before"] = global_norm(grad)
-                stats["groups"] = {g: global_norm(grad[idx]) for g, idx in groups.items()}
+                measure_before.update(grad, before_state, theta, stats)
                 what = "loss" if not np.isfinite(E) else "gradient" if not np.isfinite(stats["norm_before"]) else None
                 if what and policy.check(update, what):
                     stats.update(norm_after=float("nan"), fired=False, skipped=1)
@@ -327,7 +295,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume: TrainSta
                     continue
                 policy.consecutive = 0
                 state.transform_state = method.update(grad, state.transform_state, theta, stats)
-                stats["norm_after"] = global_norm(grad)
+                measure_after.update(grad, after_state, theta, stats)
                 if not np.isfinite(stats["norm_after"]):
                     raise Diverged(update, "gradient after the transform")
                 np.copyto(backup, theta)
@@ -414,8 +382,8 @@ class _Truncation:
     backpropagates through the last k2 steps, so the error signal reaches back only k2 steps.
     """
 
-    def __init__(self, k1: int, k2: int, last: bool):
-        self.k1, self.k2, self.last = k1, k2, last
+    def __init__(self, model, k1: int, k2: int):
+        self.model, self.k1, self.k2, self.last = model, k1, k2, model.scored == "last"
 
     @classmethod
     def from_config(cls, config, model) -> "_Truncation | None":
@@ -429,7 +397,7 @@ class _Truncation:
         if model.scored == "all" and k2 != b.k1:
             raise ConfigError("with a loss at every step, windows do not overlap: set k2 = k1 (or leave "
                               "it out)", key="train.bptt.k2")
-        return cls(b.k1, k2, model.scored == "last")
+        return cls(model, b.k1, k2)
 
     def start(self, batch) -> dict:
         T = batch.u.shape[0]
@@ -443,8 +411,8 @@ class _Truncation:
         batch, (s, e) = pending["batch"], pending["bounds"][pending["i"]]
         state = pending["state"]
         if self.last and s > 0:  # run up to the window without gradient
-            self._model_forward(batch.u[:s])
-            state = self._model.last_state
+            self.model.outputs(batch.u[:s])
+            state = self.model.last_state
         target = batch.target if self.last else batch.target[s:e]
         return _Window(batch.u[s:e], target, state)
 
@@ -452,11 +420,6 @@ class _Truncation:
         pending["i"] += 1
         pending["state"] = last_state
         return pending if pending["i"] < len(pending["bounds"]) else None
-
-    def bind(self, model) -> "_Truncation":
-        self._model = model
-        self._model_forward = model.outputs
-        return self
 
 
 def _row(columns, update, E, T, stats) -> tuple:
