@@ -2,6 +2,7 @@
 
     pip install -e '.[bench]'          # torch==2.13.0 (CPU) and threadpoolctl
     python benchmarks/bench_vs_torch.py [--quick] [--threads 1,2] [--dtype float32] [--blocks 7]
+                                        [--cells rnn,lstm,gru] [--sizes H:T:B,...]
 
 A step is forward + full BPTT + global-norm clip + SGD on a single-layer many_to_one model with a
 linear readout at the last step and softmax cross-entropy (I=6 inputs, O=4 classes, as in the
@@ -202,11 +203,16 @@ def main():
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--blocks", type=int, default=None, help="timed blocks per config (default 7; quick 3)")
     ap.add_argument("--cells", default="rnn,lstm,gru")
+    ap.add_argument("--sizes", default=None,
+                    help="only these H:T:B sizes of the grid, comma-separated (e.g. 32:50:32,50:100:20)")
     args = ap.parse_args()
     import scipy.linalg.cython_blas  # noqa: F401  (Numba's np.dot calls SciPy's BLAS: list and limit it too)
     import torch
 
     cases = [c for c in (QUICK if args.quick else FULL) if c[0] in args.cells.split(",")]
+    if args.sizes:
+        want = {tuple(int(x) for x in s.split(":")) for s in args.sizes.split(",")}
+        cases = [c for c in cases if c[1:] in want]
     blocks = args.blocks or (3 if args.quick else 7)
     target_s = 0.03 if args.quick else 0.1
     threads = [int(x) for x in args.threads.split(",")]

@@ -26,7 +26,9 @@ Architectures (``arch``):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -55,9 +57,9 @@ class Layout:
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
 
-    @property
+    @cached_property  # read on every loss_and_grad: no per-call products
     def sizes(self) -> tuple[int, ...]:
-        return tuple(int(np.prod(s)) for s in self.shapes)
+        return tuple(math.prod(s) for s in self.shapes)
 
     @property
     def size(self) -> int:
@@ -87,7 +89,7 @@ class _Buffers:
         self._flat: dict = {}
 
     def get(self, key, shape, dtype=None) -> np.ndarray:
-        n = int(np.prod(shape))
+        n = math.prod(shape)
         buf = self._flat.get(key)
         if buf is None or buf.size < n:
             old = 0 if buf is None else buf.size

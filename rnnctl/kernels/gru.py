@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from .activations import sigmoid, tanh
+from .reduce import sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -26,20 +27,28 @@ def gru_forward(W_in, W_rec, b, b_rec_n, u, h, gates, hn, tmp):
     T, B, I = u.shape
     H = W_rec.shape[1]
     np.dot(u.reshape(T * B, I), W_in.T, gates.reshape(T * B, 3 * H))
+    b_r, b_z, b_n = b[:H], b[H:2 * H], b[2 * H:]
+    one = gates.dtype.type(1)  # a float literal would widen float32 work to float64
+    W_rec_T = np.ascontiguousarray(W_rec.T)  # OpenBLAS's transposed-operand path is up to 2x slower on small products
     for t in range(T):
-        np.dot(h[t], W_rec.T, tmp)
-        gt, hnt, hp, hc = gates[t], hn[t], h[t], h[t + 1]
+        np.dot(h[t], W_rec_T, tmp)
         for i in range(B):
+            # views per gate block and loops from 0: an offset index such as g[2 * H + j] gets a
+            # wrap-around select from Numba that stops LLVM's vectorizer (see lstm_forward)
+            g, p = gates[t, i], tmp[i]
+            g_r, g_z, g_n = g[:H], g[H:2 * H], g[2 * H:]
+            p_r, p_z, p_n = p[:H], p[H:2 * H], p[2 * H:]
+            m, h_prev, h_t = hn[t, i], h[t, i], h[t + 1, i]
             for j in range(H):
-                r = sigmoid(gt[i, j] + tmp[i, j] + b[j])
-                z = sigmoid(gt[i, H + j] + tmp[i, H + j] + b[H + j])
-                m = tmp[i, 2 * H + j] + b_rec_n[j]
-                n = tanh(gt[i, 2 * H + j] + b[2 * H + j] + r * m)
-                gt[i, j] = r
-                gt[i, H + j] = z
-                gt[i, 2 * H + j] = n
-                hnt[i, j] = m
-                hc[i, j] = (1.0 - z) * n + z * hp[i, j]
+                g_r[j] = sigmoid(g_r[j] + p_r[j] + b_r[j])
+            for j in range(H):
+                g_z[j] = sigmoid(g_z[j] + p_z[j] + b_z[j])
+            for j in range(H):
+                m[j] = p_n[j] + b_rec_n[j]
+            for j in range(H):
+                g_n[j] = tanh(g_n[j] + b_n[j] + g_r[j] * m[j])
+            for j in range(H):
+                h_t[j] = (one - g_z[j]) * g_n[j] + g_z[j] * h_prev[j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -54,40 +63,40 @@ def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec
     """
     T, B, I = u.shape
     H = W_rec.shape[1]
+    one = gates.dtype.type(1)  # a float literal would widen float32 work to float64
     for t in range(T, 0, -1):
-        gt, hnt, hp, dht = gates[t - 1], hn[t - 1], h[t - 1], dh_out[t - 1]
-        ai, ar = da_in[t - 1], da_rec[t - 1]
         total = 0.0
         for i in range(B):
-            sq = 0.0
+            g, a_in, a_rec = gates[t - 1, i], da_in[t - 1, i], da_rec[t - 1, i]
+            g_r, g_z, g_n = g[:H], g[H:2 * H], g[2 * H:]
+            ai_r, ai_z, ai_n = a_in[:H], a_in[H:2 * H], a_in[2 * H:]
+            ar_r, ar_z, ar_n = a_rec[:H], a_rec[H:2 * H], a_rec[2 * H:]
+            dh, dh_in, m, h_prev = carry[i], dh_out[t - 1, i], hn[t - 1, i], h[t - 1, i]
             for j in range(H):
-                dh = carry[i, j] + dht[i, j]
-                sq += dh * dh
-                r = gt[i, j]
-                z = gt[i, H + j]
-                n = gt[i, 2 * H + j]
-                dn = dh * (1.0 - z) * (1.0 - n * n)      # ∂E/∂(pre-activation of n)
-                dz = dh * (hp[i, j] - n) * z * (1.0 - z)
-                dr = dn * hnt[i, j] * r * (1.0 - r)
-                ai[i, j] = dr
-                ai[i, H + j] = dz
-                ai[i, 2 * H + j] = dn
-                ar[i, j] = dr
-                ar[i, H + j] = dz
-                ar[i, 2 * H + j] = dn * r
-                carry[i, j] = dh * z                     # the direct path z ⊙ h_{t-1}
-            total += np.sqrt(sq)
+                dh[j] += dh_in[j]
+            total += np.sqrt(sumsq(dh))
+            for j in range(H):
+                ai_n[j] = dh[j] * (one - g_z[j]) * (one - g_n[j] * g_n[j])   # ∂E/∂(pre-activation of n)
+            for j in range(H):
+                ai_z[j] = dh[j] * (h_prev[j] - g_n[j]) * g_z[j] * (one - g_z[j])
+            for j in range(H):
+                ai_r[j] = ai_n[j] * m[j] * g_r[j] * (one - g_r[j])
+            for j in range(H):
+                ar_r[j] = ai_r[j]
+            for j in range(H):
+                ar_z[j] = ai_z[j]
+            for j in range(H):
+                ar_n[j] = ai_n[j] * g_r[j]
+            for j in range(H):
+                dh[j] *= g_z[j]                                        # the direct path z ⊙ h_{t-1}
         dh_norm[t] = total
-        np.dot(ar, W_rec, tmp)                           # through the gates: (B, 3H) x (3H, H)
+        np.dot(da_rec[t - 1], W_rec, tmp)                           # through the gates: (B, 3H) x (3H, H)
         for i in range(B):
             for j in range(H):
                 carry[i, j] += tmp[i, j]
     total = 0.0
     for i in range(B):
-        sq = 0.0
-        for j in range(H):
-            sq += carry[i, j] * carry[i, j]
-        total += np.sqrt(sq)
+        total += np.sqrt(sumsq(carry[i]))
     dh_norm[0] = total
     A_in = da_in.reshape(T * B, 3 * H)
     A_rec = da_rec.reshape(T * B, 3 * H)
@@ -100,5 +109,6 @@ def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec
     for r in range(T * B):
         for j in range(3 * H):
             gb[j] += A_in[r, j]
+        a_n = A_rec[r, 2 * H:]
         for j in range(H):
-            gb_rec_n[j] += A_rec[r, 2 * H + j]
+            gb_rec_n[j] += a_n[j]

@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from .activations import sigmoid, tanh
+from .reduce import sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -29,26 +30,32 @@ def lstm_forward(W_in, W_rec, b, u, h, c, gates, tc, tmp):
     T, B, I = u.shape
     H = W_rec.shape[1]
     np.dot(u.reshape(T * B, I), W_in.T, gates.reshape(T * B, 4 * H))
+    b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
+    W_rec_T = np.ascontiguousarray(W_rec.T)  # OpenBLAS's transposed-operand path is up to 2x slower on small products
     for t in range(T):
-        np.dot(h[t], W_rec.T, tmp)
-        gt = gates[t]
-        cp, cn, hn, tct = c[t], c[t + 1], h[t + 1], tc[t]
+        np.dot(h[t], W_rec_T, tmp)
         for i in range(B):
-            # one simple loop per gate block over a row: short loops over few arrays are what LLVM
-            # vectorizes reliably (σ and tanh in activations.py are branch-free for this)
-            g, p, ci, co, ho, to = gt[i], tmp[i], cp[i], cn[i], hn[i], tct[i]
-            for j in range(2 * H):
-                g[j] = sigmoid(g[j] + p[j] + b[j])
-            for j in range(2 * H, 3 * H):
-                g[j] = tanh(g[j] + p[j] + b[j])
-            for j in range(3 * H, 4 * H):
-                g[j] = sigmoid(g[j] + p[j] + b[j])
+            # Per gate block, a view and a loop from 0 over it: an index such as g[2 * H + j] may be
+            # negative as far as LLVM knows, and the wrap-around select that Numba adds for it
+            # stopped vectorization (3x slower). Short loops over few arrays vectorize reliably.
+            g, p = gates[t, i], tmp[i]
+            g_i, g_f, g_g, g_o = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
+            p_i, p_f, p_g, p_o = p[:H], p[H:2 * H], p[2 * H:3 * H], p[3 * H:]
+            c_prev, c_t, h_t, tc_t = c[t, i], c[t + 1, i], h[t + 1, i], tc[t, i]
             for j in range(H):
-                cc = g[H + j] * ci[j] + g[j] * g[2 * H + j]
-                co[j] = cc
-                th = tanh(cc)
-                to[j] = th
-                ho[j] = g[3 * H + j] * th
+                g_i[j] = sigmoid(g_i[j] + p_i[j] + b_i[j])
+            for j in range(H):
+                g_f[j] = sigmoid(g_f[j] + p_f[j] + b_f[j])
+            for j in range(H):
+                g_g[j] = tanh(g_g[j] + p_g[j] + b_g[j])
+            for j in range(H):
+                g_o[j] = sigmoid(g_o[j] + p_o[j] + b_o[j])
+            for j in range(H):
+                c_t[j] = g_f[j] * c_prev[j] + g_i[j] * g_g[j]
+            for j in range(H):
+                tc_t[j] = tanh(c_t[j])
+            for j in range(H):
+                h_t[j] = g_o[j] * tc_t[j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -65,44 +72,40 @@ def lstm_backward(W_in, W_rec, u, h, c, gates, tc, dh_out, gW_in, gW_rec, gb, dh
     """
     T, B, I = u.shape
     H = W_rec.shape[1]
+    one = gates.dtype.type(1)  # a float literal would widen float32 work to float64
     for t in range(T, 0, -1):
-        gt, dg, dht = gates[t - 1], dgates[t - 1], dh_out[t - 1]
-        tct, cp = tc[t - 1], c[t - 1]
         tot_h = 0.0
         tot_c = 0.0
         for i in range(B):
-            sq_h = 0.0
-            sq_c = 0.0
+            # views per gate block, loops from 0 (see lstm_forward: offset indexes stop vectorization)
+            g, dg = gates[t - 1, i], dgates[t - 1, i]
+            g_i, g_f, g_g, g_o = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
+            d_i, d_f, d_g, d_o = dg[:H], dg[H:2 * H], dg[2 * H:3 * H], dg[3 * H:]
+            dh, dc, tc_t, c_prev, dh_in = carry_h[i], carry_c[i], tc[t - 1, i], c[t - 1, i], dh_out[t - 1, i]
             for j in range(H):
-                dh = carry_h[i, j] + dht[i, j]
-                ig = gt[i, j]
-                fg = gt[i, H + j]
-                gg = gt[i, 2 * H + j]
-                og = gt[i, 3 * H + j]
-                th = tct[i, j]
-                dc = carry_c[i, j] + dh * og * (1.0 - th * th)
-                sq_h += dh * dh
-                sq_c += dc * dc
-                dg[i, j] = dc * gg * ig * (1.0 - ig)
-                dg[i, H + j] = dc * cp[i, j] * fg * (1.0 - fg)
-                dg[i, 2 * H + j] = dc * ig * (1.0 - gg * gg)
-                dg[i, 3 * H + j] = dh * th * og * (1.0 - og)
-                carry_c[i, j] = dc * fg
-            tot_h += np.sqrt(sq_h)
-            tot_c += np.sqrt(sq_c)
+                dh[j] += dh_in[j]
+            for j in range(H):
+                dc[j] += dh[j] * g_o[j] * (one - tc_t[j] * tc_t[j])
+            for j in range(H):
+                d_i[j] = dc[j] * g_g[j] * g_i[j] * (one - g_i[j])
+            for j in range(H):
+                d_f[j] = dc[j] * c_prev[j] * g_f[j] * (one - g_f[j])
+            for j in range(H):
+                d_g[j] = dc[j] * g_i[j] * (one - g_g[j] * g_g[j])
+            for j in range(H):
+                d_o[j] = dh[j] * tc_t[j] * g_o[j] * (one - g_o[j])
+            tot_h += np.sqrt(sumsq(dh))
+            tot_c += np.sqrt(sumsq(dc))
+            for j in range(H):
+                dc[j] *= g_f[j]
         dh_norm[t] = tot_h
         dc_norm[t] = tot_c
-        np.dot(dg, W_rec, carry_h)  # ∂E/∂h_{t-1} through the gates: (B, 4H) x (4H, H)
+        np.dot(dgates[t - 1], W_rec, carry_h)  # ∂E/∂h_{t-1} through the gates: (B, 4H) x (4H, H)
     tot_h = 0.0
     tot_c = 0.0
     for i in range(B):
-        sq_h = 0.0
-        sq_c = 0.0
-        for j in range(H):
-            sq_h += carry_h[i, j] * carry_h[i, j]
-            sq_c += carry_c[i, j] * carry_c[i, j]
-        tot_h += np.sqrt(sq_h)
-        tot_c += np.sqrt(sq_c)
+        tot_h += np.sqrt(sumsq(carry_h[i]))
+        tot_c += np.sqrt(sumsq(carry_c[i]))
     dh_norm[0] = tot_h
     dc_norm[0] = tot_c
     dG = dgates.reshape(T * B, 4 * H)

@@ -13,7 +13,8 @@ Shapes are time-major: u (T, B, I), h (T+1, B, H) with h[0] the initial state.
 import numpy as np
 from numba import njit
 
-from .activations import act, dact_from_output
+from .activations import act_row, dact_row
+from .reduce import sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -23,12 +24,11 @@ def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp):
     H = W_rec.shape[0]
     # All input projections in one GEMM: W_in u_t for every t lands in h[1:], then the loop adds to it.
     np.dot(u.reshape(T * B, I), W_in.T, h[1:].reshape(T * B, H))
+    W_rec_T = np.ascontiguousarray(W_rec.T)  # OpenBLAS's transposed-operand path is up to 2x slower on small products
     for t in range(1, T + 1):
-        np.dot(h[t - 1], W_rec.T, tmp)
-        ht = h[t]
+        np.dot(h[t - 1], W_rec_T, tmp)
         for i in range(B):
-            for j in range(H):
-                ht[i, j] = act(ht[i, j] + tmp[i, j] + b[j], act_code)
+            act_row(h[t, i], h[t, i], tmp[i], b, act_code)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -43,30 +43,23 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
     H = W_rec.shape[0]
     carry[:] = 0.0  # ∂E/∂h_t flowing back from steps > t
     for t in range(T, 0, -1):
-        ht = h[t]
-        dzt = dz[t - 1]
-        dht = dh_out[t - 1]
         total = 0.0
         for i in range(B):
-            sq = 0.0
+            g, d, dh_in = carry[i], dz[t - 1, i], dh_out[t - 1, i]
             for j in range(H):
-                g = carry[i, j] + dht[i, j]
-                d = g * dact_from_output(ht[i, j], act_code)
-                dzt[i, j] = d
-                sq += d * d if form_pascanu else g * g
-            total += np.sqrt(sq)
+                g[j] += dh_in[j]                 # ∂E/∂h_t
+            dact_row(d, g, h[t, i], act_code)    # ∂E/∂(pre-activation)
+            total += np.sqrt(sumsq(d) if form_pascanu else sumsq(g))
         dx_norm[t] = total
-        np.dot(dzt, W_rec, carry)  # ∂E/∂h_{t-1} = dz_t W_rec
+        np.dot(dz[t - 1], W_rec, carry)  # ∂E/∂h_{t-1} = dz_t W_rec
     total = 0.0
-    h0 = h[0]
+    row = np.empty(H, carry.dtype)  # carry leaves holding ∂E/∂h_0; x_0's gradient is through h_0 = σ(x_0)
     for i in range(B):
-        sq = 0.0
-        for j in range(H):
-            g = carry[i, j]
-            if form_pascanu:
-                g *= dact_from_output(h0[i, j], act_code)
-            sq += g * g
-        total += np.sqrt(sq)
+        g = carry[i]
+        if form_pascanu:
+            dact_row(row, g, h[0, i], act_code)
+            g = row
+        total += np.sqrt(sumsq(g))
     dx_norm[0] = total
     # Parameter gradients as GEMMs over all T*B rows at once.
     dZ = dz.reshape(T * B, H)
