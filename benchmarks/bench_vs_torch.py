@@ -15,7 +15,9 @@ BLAS pools of NumPy and SciPy, which Numba's np.dot calls, through threadpoolctl
 timed in alternating blocks so machine noise hits them alike; the table gives the median ms per
 step of each, the median over blocks of the ratio torch/rnnctl, and each one's GFLOP/s as a
 fraction of the machine's GEMM peak measured in the same run (a large NumPy matmul, float64 and
-float32). --quick runs a subset in under a minute. The machine may be shared: quote medians and
+float32), and the ceiling: the ratio rnnctl would reach if its GEMM work ran at 100% of that peak
+with everything else free (torch's time over the GEMM work's time at peak), so a target above the
+ceiling cannot be met at that thread count. --quick runs a subset in under a minute. The machine may be shared: quote medians and
 ratios, not single numbers.
 
 On some CPUs this workplace sets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which slow a current
@@ -235,11 +237,15 @@ def main():
         print(f"\nthreads={nt}: GEMM peak {peak64:.1f} GFLOP/s float64, {peak32:.1f} GFLOP/s float32 "
               f"(best of before and after the rows)")
         print(f"{'cell':5s} {'H':>4s} {'T':>4s} {'B':>3s} {'rnnctl ms':>10s} {'torch ms':>10s} "
-              f"{'torch/rnnctl':>12s} {'rnnctl %pk':>10s} {'torch %pk':>9s}")
+              f"{'torch/rnnctl':>12s} {'rnnctl %pk':>10s} {'torch %pk':>9s} {'ceiling':>8s}")
         for cell, H, T, B, ms_r, ms_t, ratio in rows:
             f = flops_per_step(cell, H, T, B) / 1e9
+            # ceiling: the ratio rnnctl would reach if its GEMM work ran at 100% of the measured peak
+            # and everything else were free (= 1 / torch's fraction of peak): a target above it
+            # cannot be met at this thread count
             print(f"{cell:5s} {H:4d} {T:4d} {B:3d} {ms_r * 1e3:10.3f} {ms_t * 1e3:10.3f} {ratio:12.2f} "
-                  f"{100 * f / ms_r / peak:9.1f}% {100 * f / ms_t / peak:8.1f}%", flush=True)
+                  f"{100 * f / ms_r / peak:9.1f}% {100 * f / ms_t / peak:8.1f}% {ms_t * peak / f:8.2f}",
+                  flush=True)
     if limiter is not None:
         limiter.restore_original_limits()
 

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from .activations import sigmoid, tanh
+from .blas import COPY_TRANSPOSE_MAX_H
 from .reduce import sumsq
 
 
@@ -27,9 +28,17 @@ def gru_forward(W_in, W_rec, b, b_rec_n, u, h, gates, hn, tmp):
     T, B, I = u.shape
     H = W_rec.shape[1]
     np.dot(u.reshape(T * B, I), W_in.T, gates.reshape(T * B, 3 * H))
+    if H <= COPY_TRANSPOSE_MAX_H:  # see blas.py
+        _gru_steps(np.ascontiguousarray(W_rec.T), b, b_rec_n, h, gates, hn, tmp)
+    else:
+        _gru_steps(W_rec.T, b, b_rec_n, h, gates, hn, tmp)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gru_steps(W_rec_T, b, b_rec_n, h, gates, hn, tmp):
+    T, B, H = hn.shape
     b_r, b_z, b_n = b[:H], b[H:2 * H], b[2 * H:]
     one = gates.dtype.type(1)  # a float literal would widen float32 work to float64
-    W_rec_T = np.ascontiguousarray(W_rec.T)  # OpenBLAS's transposed-operand path is up to 2x slower on small products
     for t in range(T):
         np.dot(h[t], W_rec_T, tmp)
         for i in range(B):

@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 
 from .activations import sigmoid, tanh
+from .blas import COPY_TRANSPOSE_MAX_H
 from .reduce import sumsq
 
 
@@ -30,8 +31,16 @@ def lstm_forward(W_in, W_rec, b, u, h, c, gates, tc, tmp):
     T, B, I = u.shape
     H = W_rec.shape[1]
     np.dot(u.reshape(T * B, I), W_in.T, gates.reshape(T * B, 4 * H))
+    if H <= COPY_TRANSPOSE_MAX_H:  # see blas.py
+        _lstm_steps(np.ascontiguousarray(W_rec.T), b, h, c, gates, tc, tmp)
+    else:
+        _lstm_steps(W_rec.T, b, h, c, gates, tc, tmp)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _lstm_steps(W_rec_T, b, h, c, gates, tc, tmp):
+    T, B, H = tc.shape
     b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
-    W_rec_T = np.ascontiguousarray(W_rec.T)  # OpenBLAS's transposed-operand path is up to 2x slower on small products
     for t in range(T):
         np.dot(h[t], W_rec_T, tmp)
         for i in range(B):

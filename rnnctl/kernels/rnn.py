@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from .activations import act_row, dact_row
+from .blas import COPY_TRANSPOSE_MAX_H
 from .reduce import sumsq
 
 
@@ -24,10 +25,17 @@ def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp):
     H = W_rec.shape[0]
     # All input projections in one GEMM: W_in u_t for every t lands in h[1:], then the loop adds to it.
     np.dot(u.reshape(T * B, I), W_in.T, h[1:].reshape(T * B, H))
-    W_rec_T = np.ascontiguousarray(W_rec.T)  # OpenBLAS's transposed-operand path is up to 2x slower on small products
-    for t in range(1, T + 1):
+    if H <= COPY_TRANSPOSE_MAX_H:  # see blas.py
+        _rnn_steps(np.ascontiguousarray(W_rec.T), b, act_code, h, tmp)
+    else:
+        _rnn_steps(W_rec.T, b, act_code, h, tmp)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _rnn_steps(W_rec_T, b, act_code, h, tmp):
+    for t in range(1, h.shape[0]):
         np.dot(h[t - 1], W_rec_T, tmp)
-        for i in range(B):
+        for i in range(h.shape[1]):
             act_row(h[t, i], h[t, i], tmp[i], b, act_code)
 
 
