@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from .activations import sigmoid, tanh
-from .blas import COPY_TRANSPOSE_MAX_H
+from .blas import COPY_TRANSPOSE_MAX_SIZE
 from .reduce import sumsq
 
 
@@ -28,7 +28,7 @@ def gru_forward(W_in, W_rec, b, b_rec_n, u, h, gates, hn, tmp):
     T, B, I = u.shape
     H = W_rec.shape[1]
     np.dot(u.reshape(T * B, I), W_in.T, gates.reshape(T * B, 3 * H))
-    if H <= COPY_TRANSPOSE_MAX_H:  # see blas.py
+    if W_rec.size <= COPY_TRANSPOSE_MAX_SIZE:  # see blas.py
         _gru_steps(np.ascontiguousarray(W_rec.T), b, b_rec_n, h, gates, hn, tmp)
     else:
         _gru_steps(W_rec.T, b, b_rec_n, h, gates, hn, tmp)

@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from .activations import sigmoid, tanh
-from .blas import COPY_TRANSPOSE_MAX_H
+from .blas import COPY_TRANSPOSE_MAX_SIZE
 from .reduce import sumsq
 
 
@@ -31,7 +31,7 @@ def lstm_forward(W_in, W_rec, b, u, h, c, gates, tc, tmp):
     T, B, I = u.shape
     H = W_rec.shape[1]
     np.dot(u.reshape(T * B, I), W_in.T, gates.reshape(T * B, 4 * H))
-    if H <= COPY_TRANSPOSE_MAX_H:  # see blas.py
+    if W_rec.size <= COPY_TRANSPOSE_MAX_SIZE:  # see blas.py
         _lstm_steps(np.ascontiguousarray(W_rec.T), b, h, c, gates, tc, tmp)
     else:
         _lstm_steps(W_rec.T, b, h, c, gates, tc, tmp)

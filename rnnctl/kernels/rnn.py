@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .activations import act_row, dact_row
-from .blas import COPY_TRANSPOSE_MAX_H
+from .blas import COPY_TRANSPOSE_MAX_SIZE
 from .reduce import sumsq
 
 
@@ -25,7 +25,7 @@ def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp):
     H = W_rec.shape[0]
     # All input projections in one GEMM: W_in u_t for every t lands in h[1:], then the loop adds to it.
     np.dot(u.reshape(T * B, I), W_in.T, h[1:].reshape(T * B, H))
-    if H <= COPY_TRANSPOSE_MAX_H:  # see blas.py
+    if W_rec.size <= COPY_TRANSPOSE_MAX_SIZE:  # see blas.py
         _rnn_steps(np.ascontiguousarray(W_rec.T), b, act_code, h, tmp)
     else:
         _rnn_steps(W_rec.T, b, act_code, h, tmp)
