@@ -168,3 +168,13 @@ def test_resume_continues_an_interrupted_run_and_refuses_a_finished_one(tiny_pat
     assert len(read_trace(folder.path)) == 30
     r = invoke("resume", folder.path, "-q")
     assert r.exit_code == 1 and "nothing to resume" in r.stderr
+
+
+def test_warmup_compiles_every_cell_and_dtype():
+    result = invoke("warmup")
+    assert result.exit_code == EXIT_OK, result.output
+    for cell in ("rnn", "lstm", "gru"):
+        for dtype in ("float64", "float32"):
+            assert f"{cell:5s} {dtype:8s}" in result.output
+    assert "kernels ready in" in result.output
+    assert invoke("warmup", "--quiet").output == ""
