@@ -35,6 +35,7 @@ import numpy as np
 from .errors import ConfigError, DataError
 from .init import init_input_weights, init_layer, init_rnn, rescale_spectral_radius
 from .kernels.activations import ACTIVATIONS
+from .kernels.blas import small_gemm_limit
 from .kernels.gru import gru_backward, gru_forward
 from .kernels.lstm import lstm_backward, lstm_forward
 from .kernels.readout import sigmoid_ce, softmax_ce, squared_error
@@ -136,20 +137,20 @@ class _Stack:
             h[0] = m._h0_default if h0 is None else h0[l]
             W_in, W_rec, b = p[pre + "W_in"], p[pre + "W_rec"], p[pre + "b"]
             if m.cell == "rnn":
-                rnn_forward(W_in, W_rec, b, inp, m._act, h, tmp)
+                rnn_forward(W_in, W_rec, b, inp, m._act, h, tmp, m.small_mnk)
             elif m.cell == "lstm":
                 c = buf.get((key, "c", l), (T + 1, B, H))
                 c[0] = 0.0 if c0 is None else c0[l]
                 gates = buf.get((key, "gates", l), (T, B, GH))
                 tc = buf.get((key, "tc", l), (T, B, H))
-                lstm_forward(W_in, W_rec, b, inp, h, c, gates, tc, tmp)
+                lstm_forward(W_in, W_rec, b, inp, h, c, gates, tc, tmp, m.small_mnk)
                 self.c.append(c)
                 self.tc.append(tc)
                 self.gates.append(gates)
             else:
                 gates = buf.get((key, "gates", l), (T, B, GH))
                 hn = buf.get((key, "hn", l), (T, B, H))
-                gru_forward(W_in, W_rec, b, p[pre + "b_rec_n"], inp, h, gates, hn, tmp)
+                gru_forward(W_in, W_rec, b, p[pre + "b_rec_n"], inp, h, gates, hn, tmp, m.small_mnk)
                 self.gates.append(gates)
                 self.hn.append(hn)
             self.h.append(h)
@@ -191,14 +192,14 @@ class _Stack:
                     dh_out[T - 1] += dstate[0][l]  # the vanilla kernel starts its carry at 0
                 dA = buf.get((key, "dA"), (T, B, GH))
                 rnn_backward(W_in, W_rec, inp, self.h[l], dh_out, m._act, m.form == "pascanu",
-                             gW_in, gW_rec, gb, norms[l], dA, carry)
+                             gW_in, gW_rec, gb, norms[l], dA, carry, m.small_mnk)
             elif m.cell == "lstm":
                 carry_c = buf.get((key, "carry_c"), (B, H))
                 carry[...] = 0.0 if dstate is None else dstate[0][l]
                 carry_c[...] = 0.0 if dstate is None else dstate[1][l]
                 dA = buf.get((key, "dA"), (T, B, GH))
                 lstm_backward(W_in, W_rec, inp, self.h[l], self.c[l], self.gates[l], self.tc[l], dh_out,
-                              gW_in, gW_rec, gb, norms[l], cell_norms[l], dA, carry, carry_c)
+                              gW_in, gW_rec, gb, norms[l], cell_norms[l], dA, carry, carry_c, m.small_mnk)
                 dc0[l] = carry_c
             else:
                 carry[...] = 0.0 if dstate is None else dstate[0][l]
@@ -206,7 +207,8 @@ class _Stack:
                 dA_rec = buf.get((key, "dA_rec"), (T, B, GH))
                 tmp = buf.get((key, "tmp_h"), (B, H))
                 gru_backward(W_in, W_rec, inp, self.h[l], self.gates[l], self.hn[l], dh_out,
-                             gW_in, gW_rec, gb, g[pre + "b_rec_n"], norms[l], dA, dA_rec, carry, tmp)
+                             gW_in, gW_rec, gb, g[pre + "b_rec_n"], norms[l], dA, dA_rec, carry, tmp,
+                             m.small_mnk)
             dh0[l] = carry
             if l > 0:  # ∂E/∂h_t of the layer below, through this layer's input weights: one GEMM
                 below = buf.get((key, "dh", l - 1), (T, B, H))
@@ -265,6 +267,9 @@ class Model:
         self.params = self.layout.views(self.theta)
         self._grad = np.zeros_like(self.theta)
         self._buf = _Buffers(self.dtype)
+        # kernels split BLAS products into blocks up to this M·N·K (OpenBLAS's small-matrix kernels;
+        # 0 = never; kernels/blas.py). A plain attribute, so tests can force or forbid the split.
+        self.small_mnk = small_gemm_limit()
         L = self.layers
         # Σ_b ‖∂E/∂x_k‖ per layer for k = 0..T from the last loss_and_grad (x_k = h_k except in the
         # vanilla Pascanu form); encoder_decoder: encoder steps 0..T_in then decoder steps 1..T_out.

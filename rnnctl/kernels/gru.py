@@ -18,29 +18,29 @@ import numpy as np
 from numba import njit
 
 from .activations import sigmoid, tanh
-from .blas import COPY_TRANSPOSE_MAX_SIZE
+from .blas import copy_transposed, gemm_rows, gemm_tn
 from .reduce import sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gru_forward(W_in, W_rec, b, b_rec_n, u, h, gates, hn, tmp):
-    """Fill h[1:], gates and hn given h[0]. tmp (B, 3H) is scratch."""
+def gru_forward(W_in, W_rec, b, b_rec_n, u, h, gates, hn, tmp, small_mnk):
+    """Fill h[1:], gates and hn given h[0]. tmp (B, 3H) is scratch; small_mnk: see blas.py."""
     T, B, I = u.shape
     H = W_rec.shape[1]
     np.dot(u.reshape(T * B, I), W_in.T, gates.reshape(T * B, 3 * H))
-    if W_rec.size <= COPY_TRANSPOSE_MAX_SIZE:  # see blas.py
-        _gru_steps(np.ascontiguousarray(W_rec.T), b, b_rec_n, h, gates, hn, tmp)
+    if copy_transposed(W_rec.size, small_mnk):  # see blas.py
+        _gru_steps(np.ascontiguousarray(W_rec.T), b, b_rec_n, h, gates, hn, tmp, small_mnk)
     else:
-        _gru_steps(W_rec.T, b, b_rec_n, h, gates, hn, tmp)
+        _gru_steps(W_rec.T, b, b_rec_n, h, gates, hn, tmp, small_mnk)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _gru_steps(W_rec_T, b, b_rec_n, h, gates, hn, tmp):
+def _gru_steps(W_rec_T, b, b_rec_n, h, gates, hn, tmp, small_mnk):
     T, B, H = hn.shape
     b_r, b_z, b_n = b[:H], b[H:2 * H], b[2 * H:]
     one = gates.dtype.type(1)  # a float literal would widen float32 work to float64
     for t in range(T):
-        np.dot(h[t], W_rec_T, tmp)
+        gemm_rows(h[t], W_rec_T, tmp, small_mnk)
         for i in range(B):
             # views per gate block and loops from 0: an offset index such as g[2 * H + j] gets a
             # wrap-around select from Numba that stops LLVM's vectorizer (see lstm_forward)
@@ -62,7 +62,7 @@ def _gru_steps(W_rec_T, b, b_rec_n, h, gates, hn, tmp):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec_n, dh_norm,
-                 da_in, da_rec, carry, tmp):
+                 da_in, da_rec, carry, tmp, small_mnk):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from outside the recurrence (index t-1 holds step t).
 
     carry (B, H): on entry ∂E/∂h_T from beyond the sequence (zero for a plain sequence), on exit
@@ -99,7 +99,7 @@ def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec
             for j in range(H):
                 dh[j] *= g_z[j]                                        # the direct path z ⊙ h_{t-1}
         dh_norm[t] = total
-        np.dot(da_rec[t - 1], W_rec, tmp)                           # through the gates: (B, 3H) x (3H, H)
+        gemm_rows(da_rec[t - 1], W_rec, tmp, small_mnk)                           # through the gates: (B, 3H) x (3H, H)
         for i in range(B):
             for j in range(H):
                 carry[i, j] += tmp[i, j]
@@ -109,8 +109,8 @@ def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec
     dh_norm[0] = total
     A_in = da_in.reshape(T * B, 3 * H)
     A_rec = da_rec.reshape(T * B, 3 * H)
-    np.dot(A_rec.T, h[:T].reshape(T * B, H), gW_rec)
-    np.dot(A_in.T, u.reshape(T * B, I), gW_in)
+    gemm_tn(A_rec, h[:T].reshape(T * B, H), gW_rec, small_mnk)
+    gemm_tn(A_in, u.reshape(T * B, I), gW_in, small_mnk)
     for j in range(3 * H):
         gb[j] = 0.0
     for j in range(H):

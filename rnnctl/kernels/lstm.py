@@ -21,28 +21,29 @@ import numpy as np
 from numba import njit
 
 from .activations import sigmoid, tanh
-from .blas import COPY_TRANSPOSE_MAX_SIZE
+from .blas import copy_transposed, gemm_rows, gemm_tn
 from .reduce import sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def lstm_forward(W_in, W_rec, b, u, h, c, gates, tc, tmp):
-    """Fill h[1:], c[1:], gates and tc given h[0], c[0]. tmp (B, 4H) is scratch."""
+def lstm_forward(W_in, W_rec, b, u, h, c, gates, tc, tmp, small_mnk):
+    """Fill h[1:], c[1:], gates and tc given h[0], c[0]. tmp (B, 4H) is scratch; small_mnk: see
+    blas.py."""
     T, B, I = u.shape
     H = W_rec.shape[1]
     np.dot(u.reshape(T * B, I), W_in.T, gates.reshape(T * B, 4 * H))
-    if W_rec.size <= COPY_TRANSPOSE_MAX_SIZE:  # see blas.py
-        _lstm_steps(np.ascontiguousarray(W_rec.T), b, h, c, gates, tc, tmp)
+    if copy_transposed(W_rec.size, small_mnk):  # see blas.py
+        _lstm_steps(np.ascontiguousarray(W_rec.T), b, h, c, gates, tc, tmp, small_mnk)
     else:
-        _lstm_steps(W_rec.T, b, h, c, gates, tc, tmp)
+        _lstm_steps(W_rec.T, b, h, c, gates, tc, tmp, small_mnk)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _lstm_steps(W_rec_T, b, h, c, gates, tc, tmp):
+def _lstm_steps(W_rec_T, b, h, c, gates, tc, tmp, small_mnk):
     T, B, H = tc.shape
     b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     for t in range(T):
-        np.dot(h[t], W_rec_T, tmp)
+        gemm_rows(h[t], W_rec_T, tmp, small_mnk)
         for i in range(B):
             # Per gate block, a view and a loop from 0 over it: an index such as g[2 * H + j] may be
             # negative as far as LLVM knows, and the wrap-around select that Numba adds for it
@@ -69,7 +70,7 @@ def _lstm_steps(W_rec_T, b, h, c, gates, tc, tmp):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def lstm_backward(W_in, W_rec, u, h, c, gates, tc, dh_out, gW_in, gW_rec, gb, dh_norm, dc_norm, dgates,
-                  carry_h, carry_c):
+                  carry_h, carry_c, small_mnk):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from outside the recurrence (readout or layer above; index
     t-1 holds step t).
 
@@ -109,7 +110,7 @@ def lstm_backward(W_in, W_rec, u, h, c, gates, tc, dh_out, gW_in, gW_rec, gb, dh
                 dc[j] *= g_f[j]
         dh_norm[t] = tot_h
         dc_norm[t] = tot_c
-        np.dot(dgates[t - 1], W_rec, carry_h)  # ∂E/∂h_{t-1} through the gates: (B, 4H) x (4H, H)
+        gemm_rows(dgates[t - 1], W_rec, carry_h, small_mnk)  # ∂E/∂h_{t-1} through the gates: (B, 4H) x (4H, H)
     tot_h = 0.0
     tot_c = 0.0
     for i in range(B):
@@ -118,8 +119,8 @@ def lstm_backward(W_in, W_rec, u, h, c, gates, tc, dh_out, gW_in, gW_rec, gb, dh
     dh_norm[0] = tot_h
     dc_norm[0] = tot_c
     dG = dgates.reshape(T * B, 4 * H)
-    np.dot(dG.T, h[:T].reshape(T * B, H), gW_rec)
-    np.dot(dG.T, u.reshape(T * B, I), gW_in)
+    gemm_tn(dG, h[:T].reshape(T * B, H), gW_rec, small_mnk)
+    gemm_tn(dG, u.reshape(T * B, I), gW_in, small_mnk)
     for j in range(4 * H):
         gb[j] = 0.0
     for r in range(T * B):

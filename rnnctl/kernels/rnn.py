@@ -14,33 +14,35 @@ import numpy as np
 from numba import njit
 
 from .activations import act_row, dact_row
-from .blas import COPY_TRANSPOSE_MAX_SIZE
+from .blas import copy_transposed, gemm_rows, gemm_tn
 from .reduce import sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp):
-    """Fill h[1:] given h[0]. W_in (H, I), W_rec (H, H), b (H,), u (T, B, I), tmp (B, H) scratch."""
+def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp, small_mnk):
+    """Fill h[1:] given h[0]. W_in (H, I), W_rec (H, H), b (H,), u (T, B, I), tmp (B, H) scratch;
+    small_mnk: see blas.py."""
     T, B, I = u.shape
     H = W_rec.shape[0]
     # All input projections in one GEMM: W_in u_t for every t lands in h[1:], then the loop adds to it.
     np.dot(u.reshape(T * B, I), W_in.T, h[1:].reshape(T * B, H))
-    if W_rec.size <= COPY_TRANSPOSE_MAX_SIZE:  # see blas.py
-        _rnn_steps(np.ascontiguousarray(W_rec.T), b, act_code, h, tmp)
+    if copy_transposed(W_rec.size, small_mnk):  # see blas.py
+        _rnn_steps(np.ascontiguousarray(W_rec.T), b, act_code, h, tmp, small_mnk)
     else:
-        _rnn_steps(W_rec.T, b, act_code, h, tmp)
+        _rnn_steps(W_rec.T, b, act_code, h, tmp, small_mnk)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rnn_steps(W_rec_T, b, act_code, h, tmp):
+def _rnn_steps(W_rec_T, b, act_code, h, tmp, small_mnk):
     for t in range(1, h.shape[0]):
-        np.dot(h[t - 1], W_rec_T, tmp)
+        gemm_rows(h[t - 1], W_rec_T, tmp, small_mnk)
         for i in range(h.shape[1]):
             act_row(h[t, i], h[t, i], tmp[i], b, act_code)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_rec, gb, dx_norm, dz, carry):
+def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_rec, gb, dx_norm, dz, carry,
+                 small_mnk):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from the readout alone (index t-1 holds step t).
 
     Writes gradients gW_in (H, I), gW_rec (H, H), gb (H,) and dx_norm (T+1,), where dx_norm[k] is
@@ -59,7 +61,7 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
             dact_row(d, g, h[t, i], act_code)    # ∂E/∂(pre-activation)
             total += np.sqrt(sumsq(d) if form_pascanu else sumsq(g))
         dx_norm[t] = total
-        np.dot(dz[t - 1], W_rec, carry)  # ∂E/∂h_{t-1} = dz_t W_rec
+        gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
     total = 0.0
     row = np.empty(H, carry.dtype)  # carry leaves holding ∂E/∂h_0; x_0's gradient is through h_0 = σ(x_0)
     for i in range(B):
@@ -71,8 +73,8 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
     dx_norm[0] = total
     # Parameter gradients as GEMMs over all T*B rows at once.
     dZ = dz.reshape(T * B, H)
-    np.dot(dZ.T, h[:T].reshape(T * B, H), gW_rec)
-    np.dot(dZ.T, u.reshape(T * B, I), gW_in)
+    gemm_tn(dZ, h[:T].reshape(T * B, H), gW_rec, small_mnk)
+    gemm_tn(dZ, u.reshape(T * B, I), gW_in, small_mnk)
     for j in range(H):
         gb[j] = 0.0
     for r in range(T * B):
