@@ -75,6 +75,7 @@ def drop_stale(dirs, digest: str, stems) -> list[str]:
 
 def refresh(modules) -> list[str]:
     """Drop stale cache entries of the jitted functions defined in ``modules``."""
-    dispatchers = [v for m in modules for v in vars(m).values() if isinstance(v, numba.core.dispatcher.Dispatcher)]
+    dispatchers = [v for m in modules for v in vars(m).values()
+                   if isinstance(v, numba.core.dispatcher.Dispatcher)]
     stems = {m.__name__.rsplit(".", 1)[-1] for m in modules}
     return drop_stale(cache_dirs(dispatchers), source_digest(), stems)

@@ -99,7 +99,7 @@ def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec
             for j in range(H):
                 dh[j] *= g_z[j]                                        # the direct path z ⊙ h_{t-1}
         dh_norm[t] = total
-        gemm_rows(da_rec[t - 1], W_rec, tmp, small_mnk)                           # through the gates: (B, 3H) x (3H, H)
+        gemm_rows(da_rec[t - 1], W_rec, tmp, small_mnk)  # through the gates: (B, 3H) x (3H, H)
         for i in range(B):
             for j in range(H):
                 carry[i, j] += tmp[i, j]

@@ -110,7 +110,8 @@ def lstm_backward(W_in, W_rec, u, h, c, gates, tc, dh_out, gW_in, gW_rec, gb, dh
                 dc[j] *= g_f[j]
         dh_norm[t] = tot_h
         dc_norm[t] = tot_c
-        gemm_rows(dgates[t - 1], W_rec, carry_h, small_mnk)  # ∂E/∂h_{t-1} through the gates: (B, 4H) x (4H, H)
+        # ∂E/∂h_{t-1} through the gates: (B, 4H) x (4H, H)
+        gemm_rows(dgates[t - 1], W_rec, carry_h, small_mnk)
     tot_h = 0.0
     tot_c = 0.0
     for i in range(B):

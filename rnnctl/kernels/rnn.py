@@ -63,7 +63,8 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
         dx_norm[t] = total
         gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
     total = 0.0
-    row = np.empty(H, carry.dtype)  # carry leaves holding ∂E/∂h_0; x_0's gradient is through h_0 = σ(x_0)
+    # carry leaves holding ∂E/∂h_0; in the Pascanu form x_0's gradient goes on through h_0 = σ(x_0)
+    row = np.empty(H, carry.dtype)
     for i in range(B):
         g = carry[i]
         if form_pascanu:
