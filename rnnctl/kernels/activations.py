@@ -6,7 +6,7 @@ Every derivative is written in terms of h = σ(z), so BPTT needs only the stored
 ``tanh``, ``sigmoid`` and ``exp_neg`` are for jitted code: Numba picks the float64 or the float32
 implementation by the argument's type, so float32 work stays in float32 (16 AVX-512 lanes instead of
 8, and a polynomial half as long). Called from plain Python they are NumPy's functions.
-``act_row``/``dact_row`` apply the activation chosen by its code to a whole row.
+``act_add``/``dact_row`` apply the activation chosen by its code to a whole block.
 """
 
 import numpy as np
@@ -158,29 +158,30 @@ overload(sigmoid, jit_options=_JIT)(_by_type(lambda z: _sigmoid32(z), lambda z: 
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def act_row(out, a, p, b, code):
-    """out[j] = σ(a[j] + p[j] + b[j]) over one row (out may be a). One loop per activation: a switch
-    inside the loop, or a call LLVM does not inline, stops vectorization (measured 10x slower)."""
-    zero = out.dtype.type(0)  # a float literal would widen float32 work to float64
-    n = out.shape[0]
+def act_add(z, p, code):
+    """z[j] = σ(z[j] + p[j]) in place, over a whole 1-D block (a step's B x H at once: per row of
+    H = 50 the scalar tail of each vector loop cost a third of the time). One loop per activation:
+    a switch inside the loop, or a call LLVM does not inline, stops vectorization (10x slower)."""
+    zero = z.dtype.type(0)  # a float literal would widen float32 work to float64
+    n = z.shape[0]
     if code == TANH:
         for j in range(n):
-            out[j] = tanh(a[j] + p[j] + b[j])
+            z[j] = tanh(z[j] + p[j])
     elif code == SIGMOID:
         for j in range(n):
-            out[j] = sigmoid(a[j] + p[j] + b[j])
+            z[j] = sigmoid(z[j] + p[j])
     elif code == RELU:
         for j in range(n):
-            z = a[j] + p[j] + b[j]
-            out[j] = z if z > zero else zero * z
+            v = z[j] + p[j]
+            z[j] = v if v > zero else zero * v
     else:
         for j in range(n):
-            out[j] = a[j] + p[j] + b[j]
+            z[j] = z[j] + p[j]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def dact_row(out, g, h, code):
-    """out[j] = g[j] σ'(z_j) over one row, with σ' written through the output h = σ(z)."""
+    """out[j] = g[j] σ'(z_j) over a 1-D block, with σ' written through the output h = σ(z)."""
     one, zero = out.dtype.type(1), out.dtype.type(0)
     n = out.shape[0]
     if code == TANH:

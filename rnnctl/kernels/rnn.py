@@ -13,7 +13,7 @@ Shapes are time-major: u (T, B, I), h (T+1, B, H) with h[0] the initial state.
 import numpy as np
 from numba import njit
 
-from .activations import act_row, dact_row
+from .activations import act_add, dact_row
 from .blas import copy_transposed, gemm_rows, gemm_tn
 from .reduce import sumsq
 
@@ -24,20 +24,26 @@ def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp, small_mnk):
     small_mnk: see blas.py."""
     T, B, I = u.shape
     H = W_rec.shape[0]
-    # All input projections in one GEMM: W_in u_t for every t lands in h[1:], then the loop adds to it.
-    np.dot(u.reshape(T * B, I), W_in.T, h[1:].reshape(T * B, H))
+    # All input projections and the bias at once: W_in u_t + b for every t lands in h[1:], then the
+    # loop adds W_rec h_{t-1} to it.
+    X = h[1:].reshape(T * B, H)
+    np.dot(u.reshape(T * B, I), W_in.T, X)
+    for r in range(T * B):
+        x = X[r]
+        for j in range(H):
+            x[j] += b[j]
     if copy_transposed(W_rec.size, small_mnk):  # see blas.py
-        _rnn_steps(np.ascontiguousarray(W_rec.T), b, act_code, h, tmp, small_mnk)
+        _rnn_steps(np.ascontiguousarray(W_rec.T), act_code, h, tmp, small_mnk)
     else:
-        _rnn_steps(W_rec.T, b, act_code, h, tmp, small_mnk)
+        _rnn_steps(W_rec.T, act_code, h, tmp, small_mnk)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rnn_steps(W_rec_T, b, act_code, h, tmp, small_mnk):
+def _rnn_steps(W_rec_T, act_code, h, tmp, small_mnk):
+    _, B, H = h.shape
     for t in range(1, h.shape[0]):
         gemm_rows(h[t - 1], W_rec_T, tmp, small_mnk)
-        for i in range(h.shape[1]):
-            act_row(h[t, i], h[t, i], tmp[i], b, act_code)
+        act_add(h[t].reshape(B * H), tmp.reshape(B * H), act_code)  # the whole step as one block
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -53,13 +59,14 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
     H = W_rec.shape[0]
     carry[:] = 0.0  # ∂E/∂h_t flowing back from steps > t
     for t in range(T, 0, -1):
+        # the whole step as one block of B x H (see act_add)
+        g, dh_in = carry.reshape(B * H), dh_out[t - 1].reshape(B * H)
+        for j in range(B * H):
+            g[j] += dh_in[j]                                             # ∂E/∂h_t
+        dact_row(dz[t - 1].reshape(B * H), g, h[t].reshape(B * H), act_code)  # ∂E/∂(pre-activation)
         total = 0.0
         for i in range(B):
-            g, d, dh_in = carry[i], dz[t - 1, i], dh_out[t - 1, i]
-            for j in range(H):
-                g[j] += dh_in[j]                 # ∂E/∂h_t
-            dact_row(d, g, h[t, i], act_code)    # ∂E/∂(pre-activation)
-            total += np.sqrt(sumsq(d) if form_pascanu else sumsq(g))
+            total += np.sqrt(sumsq(dz[t - 1, i]) if form_pascanu else sumsq(carry[i]))
         dx_norm[t] = total
         gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
     total = 0.0
