@@ -19,7 +19,7 @@ from numba import njit
 
 from .activations import sigmoid, tanh
 from .blas import copy_transposed, gemm_rows, gemm_tn
-from .reduce import sumsq
+from .reduce import sum_row_norms
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -74,16 +74,16 @@ def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec
     H = W_rec.shape[1]
     one = gates.dtype.type(1)  # a float literal would widen float32 work to float64
     for t in range(T, 0, -1):
-        total = 0.0
+        dh_all, dh_in = carry.reshape(B * H), dh_out[t - 1].reshape(B * H)
+        for j in range(B * H):
+            dh_all[j] += dh_in[j]                                            # ∂E/∂h_t
+        dh_norm[t] = sum_row_norms(carry)
         for i in range(B):
             g, a_in, a_rec = gates[t - 1, i], da_in[t - 1, i], da_rec[t - 1, i]
             g_r, g_z, g_n = g[:H], g[H:2 * H], g[2 * H:]
             ai_r, ai_z, ai_n = a_in[:H], a_in[H:2 * H], a_in[2 * H:]
             ar_r, ar_z, ar_n = a_rec[:H], a_rec[H:2 * H], a_rec[2 * H:]
-            dh, dh_in, m, h_prev = carry[i], dh_out[t - 1, i], hn[t - 1, i], h[t - 1, i]
-            for j in range(H):
-                dh[j] += dh_in[j]
-            total += np.sqrt(sumsq(dh))
+            dh, m, h_prev = carry[i], hn[t - 1, i], h[t - 1, i]
             for j in range(H):
                 ai_n[j] = dh[j] * (one - g_z[j]) * (one - g_n[j] * g_n[j])   # ∂E/∂(pre-activation of n)
             for j in range(H):
@@ -98,15 +98,11 @@ def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec
                 ar_n[j] = ai_n[j] * g_r[j]
             for j in range(H):
                 dh[j] *= g_z[j]                                        # the direct path z ⊙ h_{t-1}
-        dh_norm[t] = total
         gemm_rows(da_rec[t - 1], W_rec, tmp, small_mnk)  # through the gates: (B, 3H) x (3H, H)
         for i in range(B):
             for j in range(H):
                 carry[i, j] += tmp[i, j]
-    total = 0.0
-    for i in range(B):
-        total += np.sqrt(sumsq(carry[i]))
-    dh_norm[0] = total
+    dh_norm[0] = sum_row_norms(carry)
     A_in = da_in.reshape(T * B, 3 * H)
     A_rec = da_rec.reshape(T * B, 3 * H)
     gemm_tn(A_rec, h[:T].reshape(T * B, H), gW_rec, small_mnk)

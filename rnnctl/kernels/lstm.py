@@ -22,7 +22,7 @@ from numba import njit
 
 from .activations import sigmoid, tanh
 from .blas import copy_transposed, gemm_rows, gemm_tn
-from .reduce import sumsq
+from .reduce import sum_row_norms
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -84,18 +84,21 @@ def lstm_backward(W_in, W_rec, u, h, c, gates, tc, dh_out, gW_in, gW_rec, gb, dh
     H = W_rec.shape[1]
     one = gates.dtype.type(1)  # a float literal would widen float32 work to float64
     for t in range(T, 0, -1):
-        tot_h = 0.0
-        tot_c = 0.0
+        dh_all, dh_in = carry_h.reshape(B * H), dh_out[t - 1].reshape(B * H)
+        for j in range(B * H):
+            dh_all[j] += dh_in[j]                                            # ∂E/∂h_t
+        for i in range(B):
+            dh, dc, o, tc_t = carry_h[i], carry_c[i], gates[t - 1, i, 3 * H:], tc[t - 1, i]
+            for j in range(H):
+                dc[j] += dh[j] * o[j] * (one - tc_t[j] * tc_t[j])            # ∂E/∂c_t
+        dh_norm[t] = sum_row_norms(carry_h)
+        dc_norm[t] = sum_row_norms(carry_c)
         for i in range(B):
             # views per gate block, loops from 0 (see lstm_forward: offset indexes stop vectorization)
             g, dg = gates[t - 1, i], dgates[t - 1, i]
             g_i, g_f, g_g, g_o = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
             d_i, d_f, d_g, d_o = dg[:H], dg[H:2 * H], dg[2 * H:3 * H], dg[3 * H:]
-            dh, dc, tc_t, c_prev, dh_in = carry_h[i], carry_c[i], tc[t - 1, i], c[t - 1, i], dh_out[t - 1, i]
-            for j in range(H):
-                dh[j] += dh_in[j]
-            for j in range(H):
-                dc[j] += dh[j] * g_o[j] * (one - tc_t[j] * tc_t[j])
+            dh, dc, tc_t, c_prev = carry_h[i], carry_c[i], tc[t - 1, i], c[t - 1, i]
             for j in range(H):
                 d_i[j] = dc[j] * g_g[j] * g_i[j] * (one - g_i[j])
             for j in range(H):
@@ -104,21 +107,12 @@ def lstm_backward(W_in, W_rec, u, h, c, gates, tc, dh_out, gW_in, gW_rec, gb, dh
                 d_g[j] = dc[j] * g_i[j] * (one - g_g[j] * g_g[j])
             for j in range(H):
                 d_o[j] = dh[j] * tc_t[j] * g_o[j] * (one - g_o[j])
-            tot_h += np.sqrt(sumsq(dh))
-            tot_c += np.sqrt(sumsq(dc))
             for j in range(H):
-                dc[j] *= g_f[j]
-        dh_norm[t] = tot_h
-        dc_norm[t] = tot_c
+                dc[j] *= g_f[j]                                              # on to c_{t-1}
         # ∂E/∂h_{t-1} through the gates: (B, 4H) x (4H, H)
         gemm_rows(dgates[t - 1], W_rec, carry_h, small_mnk)
-    tot_h = 0.0
-    tot_c = 0.0
-    for i in range(B):
-        tot_h += np.sqrt(sumsq(carry_h[i]))
-        tot_c += np.sqrt(sumsq(carry_c[i]))
-    dh_norm[0] = tot_h
-    dc_norm[0] = tot_c
+    dh_norm[0] = sum_row_norms(carry_h)
+    dc_norm[0] = sum_row_norms(carry_c)
     dG = dgates.reshape(T * B, 4 * H)
     gemm_tn(dG, h[:T].reshape(T * B, H), gW_rec, small_mnk)
     gemm_tn(dG, u.reshape(T * B, I), gW_in, small_mnk)

@@ -18,3 +18,18 @@ def sumsq(v):
         x = np.float64(v[j])
         s += x * x
     return s
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def sum_row_norms(X):
+    """Σ_i ‖X[i]‖₂ over the rows of a 2-D array, accumulated in float64: one call per step
+    where a call per row cost ~15 ns each (a tenth of a B=32, H=32 vanilla step)."""
+    total = 0.0
+    for i in range(X.shape[0]):
+        row = X[i]
+        s = 0.0
+        for j in range(row.shape[0]):
+            x = np.float64(row[j])
+            s += x * x
+        total += np.sqrt(s)
+    return total

@@ -15,7 +15,7 @@ from numba import njit
 
 from .activations import act_add, dact_row
 from .blas import copy_transposed, gemm_rows, gemm_tn
-from .reduce import sumsq
+from .reduce import sum_row_norms, sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -64,10 +64,7 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
         for j in range(B * H):
             g[j] += dh_in[j]                                             # ∂E/∂h_t
         dact_row(dz[t - 1].reshape(B * H), g, h[t].reshape(B * H), act_code)  # ∂E/∂(pre-activation)
-        total = 0.0
-        for i in range(B):
-            total += np.sqrt(sumsq(dz[t - 1, i]) if form_pascanu else sumsq(carry[i]))
-        dx_norm[t] = total
+        dx_norm[t] = sum_row_norms(dz[t - 1]) if form_pascanu else sum_row_norms(carry)
         gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
     total = 0.0
     # carry leaves holding ∂E/∂h_0; in the Pascanu form x_0's gradient goes on through h_0 = σ(x_0)
