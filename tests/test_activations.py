@@ -7,7 +7,7 @@ from numba import njit
 
 from rnnctl.kernels.activations import (
     ACTIVATIONS, RELU, SIGMOID, TANH, act_add, dact_row, exp_neg, sigmoid, tanh)
-from rnnctl.kernels.reduce import sumsq
+from rnnctl.kernels.reduce import sum_row_norms, sumsq
 
 
 @njit(error_model="numpy")
@@ -117,3 +117,11 @@ def test_sumsq(dtype):
     v = np.random.default_rng(1).standard_normal(1001).astype(dtype)
     assert sumsq(v) == pytest.approx(float(np.sum(v.astype(np.float64) ** 2)), rel=1e-13)
     assert sumsq(v[:0]) == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sum_row_norms(dtype):
+    X = np.random.default_rng(2).standard_normal((7, 33)).astype(dtype)
+    want = float(np.sum(np.linalg.norm(X.astype(np.float64), axis=1)))
+    assert sum_row_norms(X) == pytest.approx(want, rel=1e-13)
+    assert sum_row_norms(X[:0]) == 0.0
