@@ -6,7 +6,7 @@ Every derivative is written in terms of h = σ(z), so BPTT needs only the stored
 ``tanh``, ``sigmoid`` and ``exp_neg`` are for jitted code: Numba picks the float64 or the float32
 implementation by the argument's type, so float32 work stays in float32 (16 AVX-512 lanes instead of
 8, and a polynomial half as long). Called from plain Python they are NumPy's functions.
-``act_add``/``dact_row`` apply the activation chosen by its code to a whole block.
+``act_add``/``dact_row`` apply the activation chosen by its code to a whole block (``add_into`` adds one).
 """
 
 import numpy as np
@@ -177,6 +177,13 @@ def act_add(z, p, code):
     else:
         for j in range(n):
             z[j] = z[j] + p[j]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def add_into(z, p):
+    """z += p over a 1-D block (a step's B x H at once, like act_add)."""
+    for j in range(z.shape[0]):
+        z[j] += p[j]
 
 
 @njit(cache=True, inline="always", error_model="numpy")

@@ -17,7 +17,7 @@ Per step one (B, H) x (H, 3H) product serves all gates; input projections are on
 import numpy as np
 from numba import njit
 
-from .activations import sigmoid, tanh
+from .activations import add_into, sigmoid, tanh
 from .blas import copy_transposed, gemm_rows, gemm_tn
 from .reduce import sum_row_norms
 
@@ -74,9 +74,7 @@ def gru_backward(W_in, W_rec, u, h, gates, hn, dh_out, gW_in, gW_rec, gb, gb_rec
     H = W_rec.shape[1]
     one = gates.dtype.type(1)  # a float literal would widen float32 work to float64
     for t in range(T, 0, -1):
-        dh_all, dh_in = carry.reshape(B * H), dh_out[t - 1].reshape(B * H)
-        for j in range(B * H):
-            dh_all[j] += dh_in[j]                                            # ∂E/∂h_t
+        add_into(carry.reshape(B * H), dh_out[t - 1].reshape(B * H))  # ∂E/∂h_t, the step as one block
         dh_norm[t] = sum_row_norms(carry)
         for i in range(B):
             g, a_in, a_rec = gates[t - 1, i], da_in[t - 1, i], da_rec[t - 1, i]

@@ -20,7 +20,7 @@ are one (T*B, I) x (I, 4H) product before the loop.
 import numpy as np
 from numba import njit
 
-from .activations import sigmoid, tanh
+from .activations import add_into, sigmoid, tanh
 from .blas import copy_transposed, gemm_rows, gemm_tn
 from .reduce import sum_row_norms
 
@@ -84,9 +84,7 @@ def lstm_backward(W_in, W_rec, u, h, c, gates, tc, dh_out, gW_in, gW_rec, gb, dh
     H = W_rec.shape[1]
     one = gates.dtype.type(1)  # a float literal would widen float32 work to float64
     for t in range(T, 0, -1):
-        dh_all, dh_in = carry_h.reshape(B * H), dh_out[t - 1].reshape(B * H)
-        for j in range(B * H):
-            dh_all[j] += dh_in[j]                                            # ∂E/∂h_t
+        add_into(carry_h.reshape(B * H), dh_out[t - 1].reshape(B * H))  # ∂E/∂h_t, the step as one block
         for i in range(B):
             dh, dc, o, tc_t = carry_h[i], carry_c[i], gates[t - 1, i, 3 * H:], tc[t - 1, i]
             for j in range(H):

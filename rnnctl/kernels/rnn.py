@@ -13,7 +13,7 @@ Shapes are time-major: u (T, B, I), h (T+1, B, H) with h[0] the initial state.
 import numpy as np
 from numba import njit
 
-from .activations import act_add, dact_row
+from .activations import act_add, add_into, dact_row
 from .blas import copy_transposed, gemm_rows, gemm_tn
 from .reduce import sum_row_norms, sumsq
 
@@ -60,9 +60,8 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
     carry[:] = 0.0  # ∂E/∂h_t flowing back from steps > t
     for t in range(T, 0, -1):
         # the whole step as one block of B x H (see act_add)
-        g, dh_in = carry.reshape(B * H), dh_out[t - 1].reshape(B * H)
-        for j in range(B * H):
-            g[j] += dh_in[j]                                             # ∂E/∂h_t
+        g = carry.reshape(B * H)
+        add_into(g, dh_out[t - 1].reshape(B * H))                         # ∂E/∂h_t
         dact_row(dz[t - 1].reshape(B * H), g, h[t].reshape(B * H), act_code)  # ∂E/∂(pre-activation)
         dx_norm[t] = sum_row_norms(dz[t - 1]) if form_pascanu else sum_row_norms(carry)
         gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
