@@ -475,6 +475,16 @@ def _length_panels(runs, x, panels, height):
     return xs_all, span, fig, fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
 
 
+def _finish_length_panel(ax, first: bool, xs_all, x, ylabel: str, title: str) -> None:
+    """Ticks at the swept lengths, labels (y on the first panel only, the axis is shared), grid."""
+    ax.set_xticks(xs_all)
+    ax.set_xlabel(f"sequence length ({x})")
+    if first:
+        ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+
+
 def fig_success_vs_length(rep: R.Report, pair: str | None = None) -> Figure | None:
     """Success rate against sequence length: one line per method, one panel per init (Fig. 7)."""
     x, panel, lines = sweep_axes(rep, pair)
@@ -507,12 +517,8 @@ def fig_success_vs_length(rep: R.Report, pair: str | None = None) -> Figure | No
                 ax.annotate(f"{p[1]}/{p[2]}", (xx, yy), textcoords="offset points", xytext=(0, dy),
                             ha="center", fontsize=8, color=col, fontweight="bold")
         ax.set_ylim(-6, 106)
-        ax.set_xticks(xs_all)
-        ax.set_xlabel(f"sequence length ({x})")
-        if pi == 0:
-            ax.set_ylabel("rate of success (%)")
-        ax.set_title(_panel_label(rep, panel, pv, runs) or "all runs", fontsize=10)
-        ax.grid(True, alpha=0.3)
+        _finish_length_panel(ax, pi == 0, xs_all, x, "rate of success (%)",
+                             _panel_label(rep, panel, pv, runs) or "all runs")
     axes[-1].legend(fontsize=8, title=R.short_names(lines)[lines[0]] if lines else None, title_fontsize=8,
                     loc="lower left")
     task = next((r.config.get("task.name") for r in runs if r.config), "")
@@ -547,12 +553,8 @@ def fig_updates_to_success(rep: R.Report, pair: str | None = None) -> Figure | N
                     means.append((xv + off, float(np.mean(v))))
             if means:
                 ax.plot(*zip(*means), color=col, lw=1, alpha=0.7)
-        ax.set_xticks(xs_all)
-        ax.set_xlabel(f"sequence length ({x})")
-        if pi == 0:
-            ax.set_ylabel("updates to success")
-        ax.set_title(_panel_label(rep, panel, pv, runs) or "successful runs", fontsize=10)
-        ax.grid(True, alpha=0.3)
+        _finish_length_panel(ax, pi == 0, xs_all, x, "updates to success",
+                             _panel_label(rep, panel, pv, runs) or "successful runs")
         ax.set_ylim(bottom=0)
     axes[-1].legend(fontsize=8, loc="upper left")
     _title(fig, "Updates to success (successful runs only; one marker per run, line: mean)")
