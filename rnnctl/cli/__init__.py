@@ -1,0 +1,59 @@
+"""Command-line interface: parse, load the config, call the library, render.
+
+Data goes to stdout, progress and diagnostics to stderr. Library errors (RnnctlError) become a
+one-line message and the exit code of their class; nothing here is imported by the library.
+Heavy modules (numpy, numba) are imported inside commands so that ``rnnctl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.console import Console
+
+# One BLAS thread unless the user says otherwise, set before numpy loads: NumPy's and SciPy's
+# OpenBLAS (the latter serves Numba's np.dot) each keep a spinning thread pool, and on a small
+# machine the two pools fight for the cores; at this project's sizes that made updates up to 10x
+# slower (see the README's Performance section). OPENBLAS_NUM_THREADS=2 restores threading.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from .. import __version__  # noqa: E402
+from ..errors import RnnctlError
+
+EXIT_CODES_HELP = ("Exit codes: 0 run finished (succeeded or completed), 1 run failed, "
+                   "2 bad usage or config, 3 diverged (NaN/Inf), 4 some runs of a sweep failed, "
+                   "130 interrupted.")
+
+app = typer.Typer(
+    name="rnnctl",
+    help="A lab bench for studying how recurrent networks train. " + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def _version(value: bool):
+    if value:
+        print(f"rnnctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit.")):
+    """rnnctl: train, sweep and report on recurrent networks."""
+
+
+def fail(e: RnnctlError):
+    from rich.markup import escape  # messages may hold brackets: "pip install 'rnnctl[dask]'"
+    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(e.exit_code)
+
+
+
+# The commands register themselves on ``app`` (one module per command family).
+from . import run, sweep, tools, report  # noqa: E402,F401,I001  (this order is --help's)

@@ -1,0 +1,82 @@
+"""rnnctl sweep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from ..errors import EXIT_INTERRUPTED, EXIT_OK, RnnctlError
+from . import app, err, fail, out
+
+
+SWEEP_EXIT_HELP = ("Exit codes: 0 every run finished (succeeded, completed, diverged or stopped: all "
+                   "outcomes of a study), 2 bad spec or config (nothing is run), 4 some runs failed, "
+                   "130 interrupted (run the same command again to resume).")
+
+
+@app.command(epilog=SWEEP_EXIT_HELP)
+def sweep(
+    spec: Path = typer.Argument(..., help="Sweep spec (YAML), e.g. configs/sweeps/clipping_vs_length.yaml."),
+    overrides: Optional[List[str]] = typer.Argument(
+        None, help="Overrides of the base config as dotted key=value; name=... and runs_dir=... set the "
+                   "sweep's own.", show_default=False),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the expanded job table and exit; run nothing."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w",
+                                          help="Parallel jobs (default: the number of cores)."),
+    executor: str = typer.Option("local", "--executor", "-e",
+                                 help="local (worker processes), dask, or thread (in-process, for debugging)."),
+    address: Optional[str] = typer.Option(None, "--address",
+                                          help="Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Plain log lines instead of the live table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (or, with --dry-run, the jobs) as JSON."),
+):
+    """Run every combination of a sweep spec (grid, zip, random, seeds) as its own run, in parallel.
+
+    A run is named by the hash of its config: running the same sweep again skips finished runs, resumes interrupted ones and reruns failed ones.
+    """  # noqa: E501 (one line: Typer keeps the line breaks of a help paragraph)
+    from ..executors import make_backend
+    from ..sweep import LiveView, LogView, expand, job_table, load_sweep, plan, result_table, run_sweep
+    wide = out if out.is_terminal else Console(width=240)  # piped tables keep every column
+    try:
+        sw = load_sweep(spec, list(overrides or []))
+        jobs = expand(sw)
+        make_backend(executor, workers, address)  # check the options before anything starts
+    except RnnctlError as e:
+        fail(e)
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if dry_run:
+        plans = plan(jobs)
+        if as_json:
+            print(json.dumps([{"job": p.job.index, "run_id": p.job.run_id, "values": p.job.values,
+                               "action": p.action, "state": p.state} for p in plans], indent=2))
+        else:
+            wide.print(job_table(plans, sw))
+        merged = sw.combinations - len(jobs)
+        todo = sum(p.runs for p in plans)
+        err.print(f"{len(jobs)} jobs" + (f" ({merged} identical combinations merged)" if merged else "")
+                  + f", {len(jobs) - todo} finished, {todo} to run; nothing was run (--dry-run)", highlight=False)
+        raise typer.Exit(EXIT_OK)
+
+    view = LogView(err) if quiet or not err.is_terminal else LiveView(err)
+    try:
+        result = run_sweep(sw, executor=executor, workers=workers, address=address, observer=view, jobs=jobs)
+    except RnnctlError as e:
+        fail(e)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        wide.print(result_table(result, sw))
+    if result.interrupted:
+        err.print(f"interrupted: run the same command again to resume ({sw.folder})", highlight=False,
+                  markup=False)
+    elif result.unfinished:
+        err.print(f"[bold red]{len(result.unfinished)} of {len(result.runs)} runs did not finish[/]; run the "
+                  "same command again to rerun them", highlight=False)
+    raise typer.Exit(result.exit_code)
+
+

@@ -1,0 +1,43 @@
+"""rnnctl keys and rnnctl warmup."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from . import app, err, out
+
+
+@app.command()
+def keys(markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table, as in the README.")):
+    """List every config key with its type, default and meaning."""
+    from ..config import schema_reference
+    rows = schema_reference()
+    if markdown:
+        esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+        print("| key | type | default | meaning |\n|---|---|---|---|")
+        for key, kind, default, help_ in rows:
+            print(f"| `{key}` | {esc(kind)} | {esc(default)} | {esc(help_)} |")
+        return
+    from rich.table import Table
+    table = Table("key", "type", "default", "meaning", title="config keys (set in YAML or as key=value)")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
+
+@app.command()
+def warmup(quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing.")):
+    """Compile every Numba kernel into the cache (run once after installing, and on cluster workers).
+
+    The cache lives in __pycache__ beside rnnctl's sources, or under NUMBA_CACHE_DIR when set.
+    """
+    from ..warmup import warmup as run_warmup
+    t0 = time.perf_counter()
+    report = None if quiet else (lambda cell, dtype, s: err.print(f"{cell:5s} {dtype:8s} {s:6.2f} s", highlight=False))
+    run_warmup(progress=report)
+    if not quiet:
+        err.print(f"kernels ready in {time.perf_counter() - t0:.1f} s", highlight=False)
+

@@ -1,0 +1,50 @@
+"""Run folders and sweep folders: the only code in rnnctl that names their files.
+
+Layout and statuses (``layout``), atomic writes (``atomic``), run.json and a run's life from
+outside it (``runinfo``), the training loop's sink (``folder.RunFolder``), plain-data
+checkpoints (``checkpoint``), readers of every file (``readers``), finding runs and the sweep
+folder's files (``discover``), and what code ran (``provenance``).
+
+Names are loaded on first use: the light parts (layout, runinfo, discover) import no NumPy, so
+the CLI and the sweep driver can use them at start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+
+from .layout import FINISHED, STATUSES, TRACE_COLUMNS, UNFINISHED, is_run_folder, is_sweep_folder, run_path
+
+_LAZY = {
+    "atomic": ("atomic_write", "atomic_write_text", "atomic_write_json", "atomic_save_npz", "now_iso", "strict"),
+    "runinfo": ("read_run", "read_run_or_none", "write_run", "has_checkpoint", "mark", "mark_failed_start",
+                "clear", "alive_here"),
+    "discover": ("PROBLEMS", "RunRecord", "flatten", "find_runs", "read_run_record", "read_config_dict",
+                 "read_jobs", "write_jobs", "write_sweep_spec", "read_sweep_spec", "sweep_spec_path",
+                 "write_sweep_summary", "read_sweep_summary", "short_error"),
+    "folder": ("RunFolder",),
+    "checkpoint": ("Checkpoint", "save_checkpoint", "load_checkpoint", "remove_checkpoint"),
+    "npyfile": ("GrowingNpy",),
+    "provenance": ("versions", "provenance"),
+    "readers": ("read_config_text", "config_path", "read_trace", "read_metrics", "has_backprop",
+                "read_backprop", "read_probes", "read_probe", "read_probe_index", "has_params",
+                "read_params", "has_postmortem", "read_postmortem"),
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+__all__ = ["FINISHED", "STATUSES", "TRACE_COLUMNS", "UNFINISHED", "is_run_folder", "is_sweep_folder",
+           "run_path", "new_run_id", *_WHERE]
+
+
+def new_run_id(config_hash: str) -> str:
+    """Sortable by start time; the config hash tells runs of different configs apart at a glance."""
+    return datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + config_hash[:8]
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,205 @@
+"""RunFolder: one run's folder, written by the training loop through the sink interface
+(``rnnctl.training.sinks.Sink``). Whole files are written atomically; growing logs
+(metrics.jsonl, trace.csv) are appended line by line and flushed, so a crash loses at most the
+unflushed tail and never corrupts what was written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import RunError
+from . import layout as L
+from .atomic import atomic_save_npz, atomic_write_text, json_line, now_iso
+from .checkpoint import Checkpoint, load_checkpoint, remove_checkpoint, save_checkpoint
+from .npyfile import GrowingNpy
+from .provenance import provenance
+from .runinfo import alive_here, clear, read_run, write_run
+
+
+class RunFolder:
+    """One run's folder; also the training loop's sink."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._trace_rows: list[str] = []
+        self._bp_rows: list[np.ndarray] = []
+        self._bp_updates: list[int] = []
+        self._info: dict = {}
+        self._t0 = time.perf_counter()
+        self._wall_before = 0.0  # wall time of earlier segments of a resumed run
+
+    @classmethod
+    def create(cls, runs_dir, name: str, run_id: str) -> "RunFolder":
+        """Make a new, empty folder. Never reuses an existing one: a clash gets a numeric suffix."""
+        parent = L.run_path(runs_dir, name, run_id).parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"cannot create run folder under {parent}: {e}") from e
+        for n in range(1000):
+            path = parent / (run_id if n == 0 else f"{run_id}-{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise RunError(f"cannot create run folder {path}: {e}") from e
+            return cls(path)
+        raise RunError(f"cannot find a free run folder name for {parent / run_id}")
+
+    @classmethod
+    def at(cls, path) -> "RunFolder":
+        """The folder at ``path``, made if absent (rnnctl sweep: run ids are config hashes, so an
+        earlier attempt's folder is reused; the caller resumes or clears what it left)."""
+        path = Path(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"cannot create run folder {path}: {e}") from e
+        return cls(path)
+
+    # -- state of the folder ----------------------------------------------------------------------
+    def info(self) -> dict:
+        return read_run(self.path)
+
+    def has_checkpoint(self) -> bool:
+        return (self.path / L.CHECKPOINT).exists()
+
+    def clear(self) -> None:
+        clear(self.path)
+
+    # -- the Sink interface -----------------------------------------------------------------------
+    def start(self, info: dict, config_text: str, columns: tuple = L.TRACE_COLUMNS,
+              backprop_shape: tuple | None = None) -> None:
+        atomic_write_text(self.path / L.CONFIG, config_text)
+        (self.path / L.TRACE).write_text(",".join(columns) + "\n")
+        (self.path / L.METRICS).touch()
+        if backprop_shape is not None:
+            GrowingNpy.create(self.path / L.BACKPROP_NORMS, backprop_shape, np.float32)
+            GrowingNpy.create(self.path / L.BACKPROP_UPDATES, (), np.int64)
+        self._info = {"status": "running", **info, "started": now_iso(), "ended": None,
+                      "wall_time": None, "host": platform.node(), "pid": os.getpid(),
+                      "command": sys.argv, **provenance()}
+        self._t0 = time.perf_counter()
+        write_run(self.path, self._info)
+
+    def resume(self, changes: dict | None = None) -> Checkpoint:
+        """Reopen an unfinished run: load its checkpoint and cut the logs back to it.
+
+        Returns the ``Checkpoint`` to hand to ``rnnctl.train(..., resume=...)``. ``changes`` (e.g.
+        {"train.steps": 5000}) are recorded in run.json's ``resumed`` list.
+        """
+        info = read_run(self.path)
+        if info.get("status") in L.FINISHED:
+            raise RunError(f"{self.path} has finished (status {info['status']}); nothing to resume")
+        if info.get("status") == "running" and alive_here(info):
+            raise RunError(f"{self.path} is still running (pid {info['pid']})")
+        state = load_checkpoint(self.path)
+        self._truncate_to(state.update)
+        self._wall_before = info.get("wall_time") or 0.0
+        entry = {"at": now_iso(), "update": state.update, **({"changes": changes} if changes else {})}
+        self._info = {**info, "status": "running", "pid": os.getpid(), "host": platform.node(),
+                      **provenance(), "resumed": [*info.get("resumed", []), entry]}
+        self._t0 = time.perf_counter()
+        write_run(self.path, self._info)
+        return state
+
+    def _truncate_to(self, update: int) -> None:
+        """Rows written after the checkpoint are redone by the resumed run."""
+        p = self.path
+        _truncate_lines(p / L.TRACE, lambda line: int(line.split(",", 1)[0]) <= update, header=True)
+        _truncate_lines(p / L.METRICS, lambda line: json.loads(line)["update"] <= update)
+        if (p / L.PROBES_INDEX).exists():
+            _truncate_lines(p / L.PROBES_INDEX, lambda line: json.loads(line)["update"] <= update)
+        if (p / L.BACKPROP_UPDATES).exists():
+            updates = np.load(p / L.BACKPROP_UPDATES)
+            keep = int(np.searchsorted(updates, update, side="right"))
+            GrowingNpy.open(p / L.BACKPROP_UPDATES).truncate(keep)
+            GrowingNpy.open(p / L.BACKPROP_NORMS).truncate(keep)
+
+    def checkpoint(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        self.flush()  # the trace on disk then reaches at least meta["update"]
+        save_checkpoint(self.path, arrays, meta)
+
+    def params(self, kind: str, arrays: dict[str, np.ndarray]) -> None:
+        atomic_save_npz(L.params_file(self.path, kind), arrays)
+
+    def trace(self, row: tuple) -> None:
+        self._trace_rows.append(",".join(_fmt(v) for v in row) + "\n")
+
+    def backprop(self, update: int, norms: np.ndarray) -> None:
+        self._bp_updates.append(update)
+        self._bp_rows.append(norms)
+
+    def probe(self, update: int, arrays: dict, summary: dict) -> None:
+        (self.path / L.PROBES_DIR).mkdir(exist_ok=True)
+        name = L.probe_name(update)
+        atomic_save_npz(self.path / name, arrays)
+        with open(self.path / L.PROBES_INDEX, "a", encoding="utf-8") as f:
+            f.write(json_line({"update": update, "file": name, **summary}))
+
+    def postmortem(self, arrays: dict) -> None:
+        atomic_save_npz(self.path / L.POSTMORTEM, arrays)
+
+    def metrics(self, record: dict) -> None:
+        self.flush()
+        with open(self.path / L.METRICS, "a", encoding="utf-8") as f:
+            f.write(json_line(record))
+
+    def flush(self) -> None:
+        if self._trace_rows:
+            with open(self.path / L.TRACE, "a", encoding="utf-8") as f:
+                f.writelines(self._trace_rows)
+            self._trace_rows.clear()
+        if self._bp_rows:
+            rows = GrowingNpy.open(self.path / L.BACKPROP_NORMS)
+            width = rows.row_shape[-1]
+            block = np.full((len(self._bp_rows), *rows.row_shape), np.nan, np.float32)
+            with np.errstate(over="ignore"):  # beyond float32's range is stored as inf
+                for i, r in enumerate(self._bp_rows):  # NaN-pad each batch's T+1 to T_max+1
+                    r = np.asarray(r)[..., :width]
+                    block[i, ..., :r.shape[-1]] = r
+            rows.append(block)
+            GrowingNpy.open(self.path / L.BACKPROP_UPDATES).append(np.array(self._bp_updates))
+            self._bp_rows.clear()
+            self._bp_updates.clear()
+
+    def finish(self, status: str, summary: dict) -> None:
+        self.flush()
+        wall = self._wall_before + time.perf_counter() - self._t0
+        self._info.update(status=status, ended=now_iso(), wall_time=round(wall, 3), **summary)
+        write_run(self.path, self._info)
+        if status in L.FINISHED:
+            remove_checkpoint(self.path)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(int(v))
+    if isinstance(v, (int, np.integer)):
+        return str(v)
+    return format(float(v), ".9g")
+
+
+def _truncate_lines(path: Path, keep, header: bool = False) -> None:
+    """Keep the lines for which ``keep(line)`` holds (and a header line); drop a torn last line."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    head, body = (lines[:1], lines[1:]) if header else ([], lines)
+    kept = []
+    for line in body:
+        if not line.endswith("\n"):
+            break  # torn by a crash mid-write
+        try:
+            if keep(line):
+                kept.append(line)
+        except (ValueError, KeyError):
+            break
+    atomic_write_text(path, "".join(head + kept))

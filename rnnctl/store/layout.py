@@ -1,0 +1,78 @@
+"""What a run folder and a sweep folder hold: every file name, status and fixed trace column.
+
+This module is the only place in rnnctl that spells a run-folder file name; everything else asks
+``rnnctl.store`` for a path or a reader. Standard library only: the CLI and the sweep driver use
+it without loading NumPy.
+
+A run folder ``<runs_dir>/<name>/<run-id>/``:
+  config.yaml         the resolved config
+  run.json            status, seed, times, versions and provenance, final summary
+  metrics.jsonl       one JSON object per evaluation
+  trace.csv           one row per update: update, loss, norm_before, norm_after, fired, length,
+                      then the method's and regularizer's figures and norm.<group> per parameter
+  backprop_norms.npy  (n, layers, T_max + 1) float32: Σ_b ‖∂E/∂x_k‖ per recorded update, NaN past
+                      each batch's length; backprop_updates.npy (n,) holds the update numbers
+  probes/             update_<n>.npz per probe (temporal contributions), listed in probes.jsonl
+  postmortem.npz      for a diverged run: the batch that broke it and the parameters before it
+  params_init.npz     named parameter arrays at the start
+  params_final.npz    named parameter arrays at the end (last finite ones for a diverged run)
+  checkpoint.json     the training state's scalars and RNG states at the last evaluation; it names
+                      checkpoint-<update>.npz, which holds the state's arrays. Kept while a run is
+                      unfinished (interrupted, failed or killed) so that ``rnnctl resume`` can go on.
+
+A sweep folder ``<runs_dir>/<sweep name>/`` holds the run folders of its jobs and:
+  sweep.yaml          the spec, re-runnable; jobs.jsonl one line per job; summary.json the outcome
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONFIG = "config.yaml"
+RUN_INFO = "run.json"
+METRICS = "metrics.jsonl"
+TRACE = "trace.csv"
+BACKPROP_NORMS = "backprop_norms.npy"
+BACKPROP_UPDATES = "backprop_updates.npy"
+PROBES_DIR = "probes"
+PROBES_INDEX = "probes.jsonl"
+POSTMORTEM = "postmortem.npz"
+CHECKPOINT = "checkpoint.json"
+CHECKPOINT_ARRAYS = "checkpoint-{update:07d}.npz"
+CHECKPOINT_ARRAYS_GLOB = "checkpoint-*.npz"
+LEGACY_CHECKPOINT = "checkpoint.pkl"     # rnnctl 0.1 pickled the training state: refused, never loaded
+PARAMS = "params_{kind}.npz"             # kind: init | final
+
+SWEEP_SPEC = "sweep.yaml"
+SWEEP_JOBS = "jobs.jsonl"
+SWEEP_SUMMARY = "summary.json"
+
+# Files whose presence makes a folder a run folder (any one of them: a damaged run still counts).
+RUN_MARKERS = (RUN_INFO, CONFIG, TRACE)
+
+TRACE_COLUMNS = ("update", "loss", "norm_before", "norm_after", "fired")  # always first
+STATUSES = ("running", "completed", "succeeded", "diverged", "stopped", "failed", "interrupted")
+FINISHED = ("completed", "succeeded", "diverged", "stopped")
+UNFINISHED = ("running", "failed", "interrupted")
+
+
+def run_path(runs_dir, name: str, run_id: str) -> Path:
+    """Where the run ``run_id`` of experiment ``name`` lives."""
+    return Path(runs_dir) / name / run_id
+
+
+def params_file(run_dir, kind: str) -> Path:
+    return Path(run_dir) / PARAMS.format(kind=kind)
+
+
+def probe_name(update: int) -> str:
+    return f"{PROBES_DIR}/update_{update:07d}.npz"
+
+
+def is_run_folder(path) -> bool:
+    path = Path(path)
+    return any((path / f).exists() for f in RUN_MARKERS)
+
+
+def is_sweep_folder(path) -> bool:
+    return (Path(path) / SWEEP_JOBS).exists()

@@ -1,0 +1,87 @@
+"""run.json: reading it, marking a run's status from outside the run, and whether its process lives.
+
+Standard library only: the sweep driver plans jobs from these without loading NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+
+from ..errors import RunError
+from .atomic import atomic_write_json, now_iso
+from .layout import CHECKPOINT, LEGACY_CHECKPOINT, RUN_INFO
+
+
+def read_run(path) -> dict:
+    """run.json of a run folder, as a dict. RunError when it is missing or unreadable."""
+    try:
+        info = json.loads((Path(path) / RUN_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise RunError(f"cannot read {Path(path) / RUN_INFO}: {e}") from e
+    if not isinstance(info, dict):
+        raise RunError(f"cannot read {Path(path) / RUN_INFO}: expected a JSON object")
+    return info
+
+
+def read_run_or_none(path) -> dict | None:
+    """run.json, or None when there is none or it cannot be read."""
+    try:
+        return read_run(path)
+    except RunError:
+        return None
+
+
+def write_run(path, info: dict) -> None:
+    atomic_write_json(Path(path) / RUN_INFO, info)
+
+
+def has_checkpoint(path) -> bool:
+    """True when the run folder holds a checkpoint to resume from (or a legacy one to refuse)."""
+    path = Path(path)
+    return (path / CHECKPOINT).exists() or (path / LEGACY_CHECKPOINT).exists()
+
+
+def mark(path, status: str, message: str, only_if=("running",)) -> bool:
+    """Set the status of a run whose process is gone (or never started); True when written."""
+    info = read_run_or_none(path)
+    if info is None or info.get("status") not in only_if:
+        return False
+    info.update(status=status, message=message, ended=info.get("ended") or now_iso())
+    write_run(path, info)
+    return True
+
+
+def mark_failed_start(path, name: str, config_hash: str, message: str) -> None:
+    """A run that failed before its folder was started: a run.json saying so, and nothing else."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    write_run(path, {"status": "failed", "name": name, "config_hash": config_hash,
+                     "started": now_iso(), "ended": now_iso(), "host": platform.node(),
+                     "pid": os.getpid(), "message": message})
+
+
+def clear(path) -> None:
+    """Empty a run folder for a fresh start (a failed run, or one without a checkpoint)."""
+    for p in Path(path).iterdir():
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def alive_here(info: dict) -> bool:
+    """True when run.json ``info`` names a process on this host that is still running."""
+    pid = info.get("pid")
+    if info.get("host") != platform.node() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
