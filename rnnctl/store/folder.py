@@ -112,6 +112,11 @@ class RunFolder:
         write_run(self.path, self._info)
         return state
 
+    def rewrite_config(self, config_text: str) -> None:
+        """Replace config.yaml (rnnctl resume ... train.steps=N extends a run: the folder then
+        describes what the run now computes; run.json's ``resumed`` list records the change)."""
+        atomic_write_text(self.path / L.CONFIG, config_text)
+
     def _truncate_to(self, update: int) -> None:
         """Rows written after the checkpoint are redone by the resumed run."""
         p = self.path
