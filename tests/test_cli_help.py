@@ -77,6 +77,15 @@ def test_show_completion_prints_a_script_for_the_shell_given(shell, marker, monk
     assert marker in r.stdout and "_RNNCTL_COMPLETE" in r.stdout
 
 
+@pytest.mark.parametrize("shell, marker", [("bash", "complete -o default -F _rnnctl_completion rnnctl"),
+                                           ("zsh", "#compdef rnnctl")])
+def test_the_completion_variable_prints_a_named_shells_script(shell, marker):
+    # the README's way to get a named shell's script without detection: _RNNCTL_COMPLETE=source_bash
+    r = runner.invoke(app, [], env={"_RNNCTL_COMPLETE": f"source_{shell}"}, prog_name="rnnctl")
+    assert r.exit_code == 0, r.output
+    assert marker in r.stdout
+
+
 def _run(args, env):
     """`rnnctl ARGS` in a fresh interpreter (this worktree's code), with the modules it loaded."""
     code = ("import sys\n"
