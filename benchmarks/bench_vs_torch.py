@@ -20,9 +20,10 @@ with everything else free (torch's time over the GEMM work's time at peak), so a
 ceiling cannot be met at that thread count. --quick runs a subset in under a minute. The machine may be shared: quote medians and
 ratios, not single numbers.
 
-On some CPUs this workplace sets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which slow a current
-OpenBLAS; the header prints them and the BLAS kernel threadpoolctl reports. To measure without
-them, unset both in that command alone: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...`.
+Some systems set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment (a cluster's module
+files, a container image), and on some CPUs they slow a current OpenBLAS; the header prints them
+and the BLAS kernel threadpoolctl reports. To measure without them, unset both in that command
+alone: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python ...`.
 """
 
 from __future__ import annotations

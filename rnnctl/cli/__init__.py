@@ -30,7 +30,9 @@ app = typer.Typer(
     help="A lab bench for studying how recurrent networks train. " + EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # Typer's shell completion: --install-completion / --show-completion (bash, zsh, fish,
+    # PowerShell). Completing a word runs `rnnctl` itself, so it stays as light as --help.
+    add_completion=True,
 )
 err = Console(stderr=True)
 out = Console()

@@ -1,0 +1,165 @@
+"""The documentation ships with the repository and stays true to it.
+
+A user's clone holds only the repository: the README, docs/ and the shipped configs must not send
+a reader to notes elsewhere, every relative link must reach a file (and a heading) in the
+repository, and every config, doc or script path the README names must exist.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+DOCS = sorted((REPO / "docs").glob("**/*.md"))
+PAGES = [README, *DOCS]
+CONFIGS = sorted((REPO / "configs").glob("**/*.yaml"))
+SCRIPTS = sorted((REPO / "benchmarks").glob("*.py")) + sorted((REPO / "rnnctl").glob("**/*.py"))
+
+# Pointers to places that exist only where rnnctl was developed, never in a user's clone.
+FORBIDDEN = [
+    (re.compile(r"\.\./shared\b"), "a path into ../shared"),
+    (re.compile(r"\bshared/[\w-]+\.md\b"), "a developers' note outside the repository"),
+    (re.compile(r"(?<![\w.])/work/"), "a path on the machine rnnctl was developed on"),
+    (re.compile(r"\bworkplace\b", re.IGNORECASE), "the word 'workplace' (speak of rnnctl and its users)"),
+]
+
+FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def prose(text: str) -> str:
+    """Markdown without fenced blocks and inline code (where brackets are not links)."""
+    return CODE_SPAN.sub(" ", FENCE.sub(" ", text))
+
+
+def links(path: Path) -> list[str]:
+    return LINK.findall(prose(path.read_text()))
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: markup dropped, lower case, punctuation removed, spaces
+    to hyphens (letters of any script, digits, '-' and '_' are kept)."""
+    text = re.sub(r"`([^`]*)`", r"\1", heading)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"[*_]{1,3}([^*_]+)[*_]{1,3}", r"\1", text).strip().lower()
+    return re.sub(r" ", "-", re.sub(r"[^\w\- ]", "", text))
+
+
+def anchors(path: Path) -> set[str]:
+    seen: dict[str, int] = {}
+    out = set()
+    for line in FENCE.sub("", path.read_text()).splitlines():
+        m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if m:
+            base = slug(m.group(1))
+            n = seen.get(base, 0)
+            seen[base] = n + 1
+            out.add(base if n == 0 else f"{base}-{n}")
+    return out
+
+
+def test_there_is_documentation():
+    names = {p.name for p in DOCS}
+    assert {"architecture.md", "pascanu2013.md"} <= names
+
+
+@pytest.mark.parametrize("path", PAGES + CONFIGS + SCRIPTS, ids=rel)
+def test_no_pointer_outside_the_repository(path):
+    text = path.read_text()
+    found = [f"line {text[:m.start()].count(chr(10)) + 1}: {what} ({m.group(0)!r})"
+             for pattern, what in FORBIDDEN for m in pattern.finditer(text)]
+    assert not found, f"{rel(path)}:\n  " + "\n  ".join(found)
+
+
+@pytest.mark.parametrize("path", PAGES, ids=rel)
+def test_every_relative_link_reaches_a_file_in_the_repository(path):
+    bad = []
+    for target in links(path):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):      # https:, mailto:, ...
+            continue
+        file_part, _, anchor = target.partition("#")
+        dest = (path.parent / file_part).resolve() if file_part else path
+        if file_part.startswith("/") or REPO not in (dest, *dest.parents):
+            bad.append(f"{target}: outside the repository")
+        elif not dest.exists():
+            bad.append(f"{target}: no such file")
+        elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+            bad.append(f"{target}: no heading #{anchor} in {rel(dest)}")
+    assert not bad, f"{rel(path)}:\n  " + "\n  ".join(bad)
+
+
+def test_the_readme_links_the_docs():
+    targets = {t.partition("#")[0] for t in links(README)}
+    for page in DOCS:
+        assert rel(page) in targets, f"the README does not link {rel(page)}"
+
+
+def _expand_braces(path: str) -> list[str]:
+    m = re.search(r"\{([^{}]*)\}", path)
+    if not m:
+        return [path]
+    return [p for alt in m.group(1).split(",")
+            for p in _expand_braces(path[:m.start()] + alt + path[m.end():])]
+
+
+REPO_PATH = re.compile(r"(?<![\w./<-])((?:configs|docs|benchmarks|\.ci)/[\w{},./-]*[\w}])")
+
+
+def _named_paths(text: str) -> set[str]:
+    out = set()
+    for m in REPO_PATH.finditer(text):
+        path = m.group(1)
+        if "<" in path or path.endswith("/"):
+            continue
+        out.update(_expand_braces(path))
+    return out
+
+
+def test_the_readme_names_the_shipped_configs():
+    named = _named_paths(README.read_text())
+    assert {"configs/quickstart.yaml", "configs/sweeps/pascanu_fig7.yaml"} <= named
+
+
+@pytest.mark.parametrize("path", PAGES, ids=rel)
+def test_every_config_doc_and_script_path_named_exists(path):
+    missing = sorted(p for p in _named_paths(path.read_text()) if not (REPO / p).exists())
+    assert not missing, f"{rel(path)} names paths that do not exist: {missing}"
+
+
+def test_the_shipped_configs_table_lists_files_that_exist():
+    # the table row "`configs/pascanu/temporal_order_3bit.yaml`, `addition.yaml`, ..." names the
+    # later files by their bare name, in the folder of the first
+    for line in README.read_text().splitlines():
+        cells = re.findall(r"`([^`]+\.yaml)`", line.split("|")[1]) if line.startswith("| `configs/") else []
+        if not cells:
+            continue
+        folder = Path(cells[0]).parent
+        for name in cells:
+            for path in _expand_braces(name if "/" in name else str(folder / name)):
+                assert (REPO / path).exists(), f"README's configs table: {path} does not exist"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=rel)
+def test_docs_a_config_points_to_exist(path):
+    named = {p for p in _named_paths(path.read_text()) if p.startswith("docs/")}
+    assert all((REPO / p).exists() for p in named), f"{rel(path)} names a missing page: {named}"
+
+
+@pytest.mark.parametrize("path", PAGES, ids=rel)
+def test_parent_relative_paths_stay_in_the_repository(path):
+    """A `../x` in the docs is only fine as a path inside the repository, e.g. a sweep spec's
+    `base: ../pascanu/temporal_order.yaml` (relative to the spec in configs/sweeps/)."""
+    dirs = [path.parent, *{c.parent for c in CONFIGS}]
+    bad = []
+    for m in re.finditer(r"(?:\.\./)+[\w./-]*\w", path.read_text()):
+        hits = [(d / m.group(0)).resolve() for d in dirs]
+        if not any(REPO in h.parents and h.exists() for h in hits):
+            bad.append(m.group(0))
+    assert not bad, f"{rel(path)}: relative paths that lead nowhere in the repository: {bad}"
