@@ -657,7 +657,7 @@ class _JobObserver:
                            "error": float(record["error"])})
         es = self.early_stop
         if es is not None and record["update"] >= es["after"] and record["error"] > es["error_above"]:
-            from .training import StopRun
+            from .train import StopRun
             raise StopRun(f"early stop: eval error {record['error']:.4g} > {es['error_above']} "
                           f"after {record['update']} updates")
 
@@ -716,7 +716,7 @@ def run_job(task: dict, channel=None, stop=None) -> dict:
     resumed_from = None
     try:
         from .config import config_from_dict
-        from .training import train
+        from .train import train
         cfg = config_from_dict(task["config"])
         folder = RunFolder.create(run_dir.parent.parent, run_dir.parent.name, run_dir.name, exist_ok=True)
         state = None

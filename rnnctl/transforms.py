@@ -47,12 +47,17 @@ def global_norm(g: np.ndarray) -> float:
     return float(np.sqrt(np.dot(g, g)))
 
 
+def max_abs(g: np.ndarray) -> float:
+    """‖g‖_∞ = max_i |g_i|, as max(max g, −min g): no temporary the size of g."""
+    return float(max(g.max(), -g.min())) if g.size else 0.0
+
+
 def norm_p(g: np.ndarray, p) -> float:
     if p == 2:
         return global_norm(g)
     if p == 1:
         return float(np.sum(np.abs(g)))
-    return float(np.max(np.abs(g))) if g.size else 0.0  # "inf"
+    return max_abs(g)  # "inf"
 
 
 def _stateless(update) -> GradientTransform:
@@ -98,7 +103,7 @@ def scale_by_global_norm(threshold: float, p=2) -> GradientTransform:
 def clip_by_value(threshold: float) -> GradientTransform:
     """Element-wise clipping (Mikolov 2012): g_i ← clamp(g_i, −c, c)."""
     def update(g, state, params, stats):
-        fired = bool(np.max(np.abs(g)) > threshold) if g.size else False
+        fired = max_abs(g) > threshold
         if fired:
             np.clip(g, -threshold, threshold, out=g)
         stats["fired"] = fired

@@ -21,7 +21,7 @@ from rnnctl.config import config_hash, load_config
 from rnnctl.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ConfigError
 from rnnctl.executors import EXECUTORS
 from rnnctl.store import FINISHED, RunFolder, read_run, read_trace
-from rnnctl.training import Observer, train
+from rnnctl.train import Observer, train
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -340,12 +340,12 @@ def test_a_failing_job_does_not_stop_the_others_and_is_rerun_next_time(spec):
 
 
 def test_a_job_that_fails_before_its_run_starts_is_recorded_failed(spec, monkeypatch):
-    import rnnctl.training
+    import rnnctl.train
 
     def broken(config, sink, observer=None, resume=None):
         raise ValueError("cannot even start")
 
-    monkeypatch.setattr(rnnctl.training, "train", broken)
+    monkeypatch.setattr(rnnctl.train, "train", broken)
     s, result = run(spec("seeds: 2\n"))
     assert statuses(result) == ["failed", "failed"] and result.exit_code == EXIT_PARTIAL
     assert all(r["message"] == "ValueError: cannot even start" for r in result.runs)
