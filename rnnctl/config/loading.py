@@ -63,7 +63,9 @@ def _apply(data: dict, parsed: list[tuple[str, Any, str]]) -> dict:
                                   key=path, source=f"override '{text}'")
         node[leaf] = value
         # `task.length=100` on a file with min_length/max_length means "use length 100 instead"
-        for group in getattr(_section_class(parents), "alternatives", ()):
+        # (an override of any other key, e.g. task.name, leaves the file's lengths alone)
+        groups = getattr(_section_class(parents), "alternatives", ())
+        for group in groups if any(leaf in g for g in groups) else ():
             if leaf not in group:
                 for other in group:
                     if join(".".join(parents), other) not in set_by_override:
