@@ -61,8 +61,8 @@ def test_check_runnable_rejects_what_would_fail_at_run_time(changes, key, words)
 @pytest.mark.parametrize("changes, key, words", NOT_RUNNABLE)
 def test_each_rule_is_one_that_training_enforces(changes, key, words):
     """The same configs, given to train(), fail with the same key: check_runnable only moves the
-    failure before anything runs (on this branch train() is still rnnctl.train.train)."""
-    from rnnctl.train import MemorySink, train
+    failure before anything runs."""
+    from rnnctl.training import MemorySink, train
     cfg = config_from_dict({**BASE, **changes, "train": {**changes.get("train", {}), "steps": 1},
                             "eval": {"every": 1, "sequences": 2, "batch_size": 2}})
     with pytest.raises(ConfigError) as info:

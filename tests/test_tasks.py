@@ -441,10 +441,10 @@ def first_symbol():
 
 def test_a_task_registered_from_python_trains_from_a_yaml_file(first_symbol, tmp_path):
     """Registered with the decorator, named in a YAML file, loaded, built and trained (through
-    rnnctl.train.train and a MemorySink: the training entry point on this branch)."""
+    rnnctl.training.train and a MemorySink)."""
     from rnnctl.config import check_runnable, load_config
     from rnnctl.registry import TASKS as registry
-    from rnnctl.train import MemorySink, train
+    from rnnctl.training import MemorySink, train
     assert TASKS is registry and TASKS["first_symbol_test"] is first_symbol
     assert registry.help("first_symbol_test") == "Recall the first of L symbols (a test task)."
     path = tmp_path / "mine.yaml"
