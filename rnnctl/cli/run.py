@@ -24,9 +24,11 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
 ):
     """Train one model as CONFIG describes; write a run folder under runs_dir/name/."""
-    from ..config import config_hash, dump_config, load_config
+    from ..config import check_runnable, config_hash, dump_config, load_config
     try:
         cfg = load_config(config, list(overrides or []))
+        if dry_run:  # the rules that need the task (task and arch fit, lengths, ...) too
+            check_runnable(cfg)
     except RnnctlError as e:
         fail(e)
     if dry_run:
