@@ -1,6 +1,6 @@
 """LSTM and GRU cells, stacked layers and architecture types (rnnctl.model, rnnctl.kernels).
 
-Trusted sides: the per-step NumPy oracle in tests/reference.py (``model_loss_and_grad``, which
+Trusted sides: the per-step NumPy oracle in tests/oracles/model.py (``model_loss_and_grad``, which
 shares no code with the kernels and is itself checked by finite differences here), central finite
 differences of the model's own loss, and torch.nn.LSTM / torch.nn.GRU where torch is installed.
 """
@@ -17,10 +17,7 @@ from rnnctl.errors import ConfigError, DataError
 from rnnctl.model import ARCHS, CELLS, Model, model_from_config, resolve_arch
 from rnnctl.tasks import TASKS
 
-try:
-    from . import reference as ref
-except ImportError:
-    import reference as ref
+from oracles import model as ref
 
 I, O, H, B = 3, 4, 5, 3
 T_IN, T_OUT = 6, 4   # encoder_decoder lengths (different on purpose); one_to_many: u has 2 steps
@@ -128,7 +125,7 @@ def test_grad_groups_partition_parameters_and_gate_blocks(cell, layers, arch):
     for name in params:
         covered[groups[name]] += 1
     assert np.all(covered == 1)
-    gates = CELLS[cell]
+    gates = model.gate_names  # named gate blocks; () for the one block of the vanilla cell
     blocks = [k for k in groups if k not in slices]
     if not gates:
         assert blocks == []
@@ -459,7 +456,7 @@ def test_init_per_gate_block(cell, scheme):
     model = Model(7, 3, Hb, cell=cell, layers=2)
     model.theta[:] = 9.0
     model.init_params(np.random.default_rng(0), scheme, forget_bias=2.5)
-    G = len(CELLS[cell])
+    G = CELLS.get(cell).n_gates
     for pre in ("layers.0.", "layers.1."):
         W = model.params[pre + "W_rec"]
         for k in range(G):
@@ -487,7 +484,7 @@ def test_init_per_gate_block(cell, scheme):
 def test_spectral_radius_rescales_every_block_of_every_layer(cell):
     model = Model(4, 3, 12, cell=cell, layers=2, arch="encoder_decoder")
     model.init_params(np.random.default_rng(1), "glorot", spectral_radius=0.7)
-    G = max(1, len(CELLS[cell]))
+    G = CELLS.get(cell).n_gates
     for name, W in model.params.items():
         if name.endswith("W_rec"):
             for k in range(G):
@@ -586,7 +583,7 @@ ARCH_TASKS = {"many_to_one": "temporal_order", "many_to_many": "noiseless_memori
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_combination_trains_from_a_config(cell, layers, arch):
-    from rnnctl.train import MemorySink, train
+    from rnnctl.training import MemorySink, train
     cfg = config_from_dict({
         "task": {"name": ARCH_TASKS[arch], "min_length": 10, "max_length": 13, "n_positions": 2},
         "model": {"cell": cell, "layers": layers, "arch": arch, "hidden": 6, "init": "orthogonal"},
@@ -605,7 +602,7 @@ def test_every_combination_trains_from_a_config(cell, layers, arch):
 def test_vanilla_only_diagnostics_skip_or_refuse_generating_archs():
     """Temporal-contribution probes and Pascanu's Ω replay a single vanilla stack read out from u
     alone: probes are skipped for one_to_many / encoder_decoder, Ω is a config error."""
-    from rnnctl.train import MemorySink, train
+    from rnnctl.training import MemorySink, train
     base = {"task": {"name": "class_to_sequence", "length": 5},
             "model": {"hidden": 4, "arch": "one_to_many"},
             "train": {"steps": 2, "batch_size": 2},

@@ -407,3 +407,67 @@ def test_memorization_params_come_from_config_and_only_go_to_it():
     # other tasks ignore n_values / n_positions (their constructors take no arguments)
     t = make_task(task_config("temporal_order", length=20, n_values=3, n_positions=4))
     assert (t.task.n_in, t.task.n_out) == (6, 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# A task registered from Python: valid in YAML, trains end to end
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def first_symbol():
+    """A Task subclass registered with rnnctl.tasks.register for one test, then removed."""
+    from rnnctl.registry import TASKS as registry
+    from rnnctl.tasks import register
+    from rnnctl.tasks.base import one_hot
+
+    @register
+    class FirstSymbol(Task):
+        """Recall the first of L symbols (a test task)."""
+
+        name = "first_symbol_test"
+        loss, scored, min_length = "softmax_ce", "last", 2
+        params = ("n_values",)   # a config key (task.n_values) the task takes
+
+        def __init__(self, *, n_values: int = 5):
+            self.n_values = self.n_in = self.n_out = n_values
+
+        def _generate(self, rng, batch_size, length):
+            symbols = rng.integers(0, self.n_values, size=(length, batch_size))
+            return Batch(u=one_hot(symbols, self.n_values), target=symbols[0].astype(np.int64),
+                         length=length)
+
+    yield FirstSymbol
+    registry.unregister("first_symbol_test")
+
+
+def test_a_task_registered_from_python_trains_from_a_yaml_file(first_symbol, tmp_path):
+    """Registered with the decorator, named in a YAML file, loaded, built and trained (through
+    rnnctl.training.train and a MemorySink)."""
+    from rnnctl.config import check_runnable, load_config
+    from rnnctl.registry import TASKS as registry
+    from rnnctl.training import MemorySink, train
+    assert TASKS is registry and TASKS["first_symbol_test"] is first_symbol
+    assert registry.help("first_symbol_test") == "Recall the first of L symbols (a test task)."
+    path = tmp_path / "mine.yaml"
+    path.write_text("task: {name: first_symbol_test, length: 6, n_values: 3}\n"
+                    "model: {hidden: 8}\n"
+                    "train: {steps: 8, batch_size: 4, optimizer: {lr: 0.1}}\n"
+                    "eval: {every: 4, sequences: 16, batch_size: 8, stop_on_success: false}\n")
+    cfg = load_config(path)
+    check_runnable(cfg)
+    sampler = make_task(cfg)
+    assert isinstance(sampler.task, first_symbol) and sampler.task.n_in == 3
+    sink = MemorySink()
+    result = train(cfg, sink)
+    assert result.status == "completed" and result.summary["updates"] == 8
+    assert len(sink.rows) == 8 and len(sink.records) == 2
+    assert sink.saved_params["init"]["W_in"].shape == (8, 3)
+
+
+def test_register_refuses_a_taken_name_and_non_tasks(first_symbol):
+    from rnnctl.tasks import register
+    clash = type("Clash", (Task,), {"name": "addition"})
+    with pytest.raises(ValueError, match="'addition' is already registered by Addition"):
+        register(clash)
+    with pytest.raises(TypeError):
+        register(object)
+    assert register(first_symbol) is first_symbol   # the same class again is a no-op
