@@ -102,7 +102,7 @@ class Cell:
             s[name][0] = state0[i] if state0 is not None else (
                 self.initial_h(form, activation) if i == 0 else 0.0)
         tmp = np.zeros((B, self.n_gates * H), dtype)
-        self.forward_unchecked(P, x, s, tmp, ACTIVATIONS[activation], int(small_mnk))
+        self.forward_unchecked(P, x, s, tmp, ACTIVATIONS.get(activation, 0), int(small_mnk))
         return s
 
     def backward(self, params, x, stored, dh_out, dstate=None, *, form: str = "standard",
@@ -130,7 +130,7 @@ class Cell:
         cnorms = np.zeros(T + 1) if self.cell_norms else None
         dA, d0 = self.backward_unchecked(P, G, x, s, dh, norms, cnorms, dstate,
                                          lambda key, shape: np.zeros(shape, dtype), None,
-                                         ACTIVATIONS[activation], form == "pascanu", int(small_mnk))
+                                         ACTIVATIONS.get(activation, 0), form == "pascanu", int(small_mnk))
         names = ("W_in", "W_rec", "b") + self.extra
         dx = (dA.reshape(T * B, -1) @ P[0]).reshape(T, B, I)
         return {"grads": dict(zip(names, G)), "norms": norms, "cell_norms": cnorms, "dx": dx,
