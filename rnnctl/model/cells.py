@@ -34,8 +34,7 @@ _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 class Cell:
     """One recurrent cell; subclasses set the attributes and the two unchecked passes."""
 
-    name = ""
-    help = ""
+    name = ""                        # its name in rnnctl.registry.CELLS (help and metadata live there)
     gates: tuple[str, ...] = ("",)   # gate blocks in W_in, W_rec, b; ("",): one unnamed block
     vanilla = False                  # takes model.form and model.activation
     keep_gate: int | None = None     # block whose bias starts at forget_bias (the gate that keeps)
@@ -181,7 +180,7 @@ def _check(arr, name: str, shape, dtype, ndim: int | None = None) -> np.ndarray:
 class VanillaCell(Cell):
     """h_t = σ(W_in x_t + W_rec h_{t-1} + b), both of the paper's forms (rnnctl/kernels/rnn.py)."""
 
-    name, help, vanilla = "rnn", "vanilla cell, both forms (standard, pascanu) and four activations", True
+    name, vanilla = "rnn", True
 
     def check_options(self, form, activation):
         if form not in FORMS:
@@ -211,7 +210,7 @@ class VanillaCell(Cell):
 class LSTMCell(Cell):
     """LSTM in PyTorch's gate order and equations (rnnctl/kernels/lstm.py)."""
 
-    name, help = "lstm", "LSTM, PyTorch's gate order and equations"
+    name = "lstm"
     gates, keep_gate, state = ("i", "f", "g", "o"), 1, ("h", "c")
     stored, cell_norms = 7, True     # h, c, the 4 gates, tanh(c)
 
@@ -237,7 +236,7 @@ class GRUCell(Cell):
     """GRU in PyTorch's gate order and equations, with b_rec_n inside the reset gate's product
     (rnnctl/kernels/gru.py)."""
 
-    name, help = "gru", "GRU, PyTorch's gate order and equations"
+    name = "gru"
     gates, keep_gate, extra = ("r", "z", "n"), 1, ("b_rec_n",)
     stored = 5                       # h, the 3 gates, W_rec_n h_{t-1} + b_rec_n
 
