@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from rnnctl.config import load_config
-from rnnctl.store import RunFolder
+from rnnctl.store import RunFolder, read_probe_index
 from rnnctl.training import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,8 +52,7 @@ def main():
                 times[name].append(one(overrides, args.updates, args.length, tmp)[0])
         probe_cfg = ["log.probe_every=1", "log.backprop_every=0", "log.probe_sequences=4"]
         _, folder = one(probe_cfg, max(args.repeats, 3), args.length, tmp)
-        import json
-        probe_s = [json.loads(line)["seconds"] for line in (folder.path / "probes.jsonl").read_text().splitlines()]
+        probe_s = [entry["seconds"] for entry in read_probe_index(folder.path)]
     base = statistics.median(times["untraced"])
     print(f"Pascanu size: H=50, B=20, T={args.length}, tanh; {args.updates} updates x {args.repeats} repeats")
     print(f"{'variant':32s} {'ms/update':>10s} {'ratio':>7s}")

@@ -218,7 +218,6 @@ def test_a_method_registered_from_python_builds_through_the_pipeline(tiny, halve
     assert state[-1]["inner"][0]["n"] == 1
 
 
-@pytest.mark.xfail(reason="needs config branch", raises=ConfigError, strict=False)
 def test_a_method_registered_from_python_trains_from_a_config(halve):
     from rnnctl.config import config_from_dict
     cfg = config_from_dict({

@@ -374,20 +374,30 @@ def test_truncation_rejects_overlapping_windows_for_every_step_losses(tiny):
 
 # --- the public API ------------------------------------------------------------------------------
 
-def test_readme_example_rnnctl_train_is_the_function_even_after_the_training_modules_load(tiny):
+def test_readme_example_rnnctl_train_is_the_function_even_after_the_training_modules_load(tiny_path):
     """Issue 11: rnnctl.train(cfg, sink) failed with "'module' object is not callable" once the
-    submodule rnnctl.train had been imported. The loop lives in rnnctl.training now."""
-    import importlib
+    submodule rnnctl.train had been imported. The loop lives in rnnctl.training now, and the
+    package has no submodule named train. Checked in a fresh interpreter, as a user runs it."""
+    import subprocess
+    import sys
+    from pathlib import Path
 
     import rnnctl
-    for module in ("rnnctl.training", "rnnctl.training.loop", "rnnctl.training.session"):
-        importlib.import_module(module)
-    assert callable(rnnctl.train) and rnnctl.train is train
-    result = rnnctl.train(tiny("train.steps=3", "eval.every=3"), rnnctl.MemorySink())
-    assert result.status == "completed"
-    for name in ("evaluate", "build_model", "MemorySink", "Observer", "StopRun", "RunFolder", "make_task",
-                 "Model", "load_config", "config_from_dict", "TRANSFORMS", "REGISTRIES"):
-        assert getattr(rnnctl, name) is not None
+    package = Path(rnnctl.__file__).parent
+    assert not (package / "train.py").exists() and not (package / "train").exists()
+    code = f"""
+import rnnctl.training, rnnctl.training.loop, rnnctl.training.session, rnnctl.training.postmortem
+import rnnctl
+cfg = rnnctl.load_config({str(tiny_path)!r}, ["train.steps=3", "eval.every=3"])
+result = rnnctl.train(cfg, rnnctl.MemorySink())
+assert rnnctl.train is rnnctl.training.train and result.status == "completed"
+for name in ("evaluate", "build_model", "MemorySink", "Observer", "StopRun", "RunFolder", "make_task",
+             "Model", "load_config", "config_from_dict", "TRANSFORMS", "REGISTRIES"):
+    getattr(rnnctl, name)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_importing_rnnctl_loads_no_numpy():

@@ -25,17 +25,13 @@ def train(
 ):
     """Train one model as CONFIG describes; write a run folder under runs_dir/name/."""
     from ..config import check_runnable, config_hash, dump_config, load_config
+    from ..store import RunFolder, new_run_id
     try:
         cfg = load_config(config, list(overrides or []))
-        if dry_run:  # the rules that need the task (task and arch fit, lengths, ...) too
-            check_runnable(cfg)
-    except RnnctlError as e:
-        fail(e)
-    if dry_run:
-        sys.stdout.write(dump_config(cfg))
-        raise typer.Exit(EXIT_OK)
-    from ..store import RunFolder, new_run_id   # NumPy from here on: not for --dry-run
-    try:
+        check_runnable(cfg)   # the rules that need the task (task and arch fit, ...): before any folder exists
+        if dry_run:
+            sys.stdout.write(dump_config(cfg))
+            raise typer.Exit(EXIT_OK)
         folder = RunFolder.create(cfg.runs_dir, cfg.name, new_run_id(config_hash(cfg)))
     except RnnctlError as e:
         fail(e)
