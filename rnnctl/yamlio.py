@@ -14,6 +14,7 @@ the line PyYAML reports. Standard library and PyYAML only: the CLI imports this 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,12 @@ def load_yaml(text_or_path: str | Path, source: str | None = None, *,
               what: str = "config file") -> tuple[Any, dict[str, int]]:
     """Parse YAML -> (data, lines) with ``lines`` mapping each dotted key to its 1-based line.
 
-    ``text_or_path``: a ``pathlib.Path`` is read (``what`` names it in errors: "config file",
-    "sweep spec"); a ``str`` is the YAML text itself. ``source`` names the origin in errors
+    ``text_or_path``: a path (``pathlib.Path``, any ``os.PathLike``) is read (``what`` names it in
+    errors: "config file", "sweep spec"); a ``str`` is the YAML text itself. ``source`` names the origin in errors
     (default: the path). An empty document gives ``(None, {})``. Raises ConfigError for an
     unreadable file, invalid YAML (with its line) and duplicate keys (both lines).
     """
-    if isinstance(text_or_path, Path):
+    if isinstance(text_or_path, os.PathLike):
         source = source or str(text_or_path)
         text = read_text(text_or_path, what)
     else:

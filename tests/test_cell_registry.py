@@ -164,7 +164,7 @@ class LeakyCell(VanillaCell):
     """The vanilla cell under another name, with only linear and relu allowed: a cell registered
     from Python (here it reuses the vanilla kernels, so its numbers must equal rnn's)."""
 
-    name, help = "leaky_test", "test cell"
+    name = "leaky_test"
 
     def check_options(self, form, activation):
         super().check_options(form, activation)
@@ -175,7 +175,7 @@ class LeakyCell(VanillaCell):
 @pytest.fixture
 def leaky():
     cell = LeakyCell()
-    CELLS.register(cell.name, cell, gates=cell.gates, vanilla=True)
+    CELLS.register(cell.name, cell, help="a test cell", gates=cell.gates, vanilla=True)
     yield cell
     CELLS.unregister(cell.name)
 

@@ -120,3 +120,21 @@ def test_check_runnable_checks_a_python_tasks_declarations(attrs, arch, key, wor
     finally:
         TASKS.unregister("odd_task")
     assert err.key == key and words in err.message
+
+
+def test_check_runnable_needs_no_kernels():
+    """--dry-run calls it: the tasks (NumPy) answer, Numba is not loaded."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys; from rnnctl.config import check_runnable, load_config; "
+            "check_runnable(load_config('configs/quickstart.yaml')); print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.strip()
+    assert out == "False"
+
+
+def test_the_losses_tasks_may_declare_are_the_models():
+    from rnnctl.model import LOSSES
+    from rnnctl.tasks.base import LOSSES as declared
+    assert set(LOSSES) == set(declared)

@@ -5,8 +5,8 @@ the chosen architecture, lengths below what the task can generate, Pascanu's Ω 
 on an architecture they are not defined for. Each of these used to surface only at run time, after
 a run folder existed (or half a sweep had run). ``check_runnable`` builds the task (cheap: no
 model, no data) and checks them all, so that ``--dry-run``, ``train()`` and a sweep's expansion
-reject such a config first. It imports rnnctl.tasks and rnnctl.model (and so NumPy) when called;
-importing rnnctl.config stays free of them.
+reject such a config first. It imports rnnctl.tasks (and so NumPy, but not Numba) when called;
+importing rnnctl.config stays free of it.
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ def check_runnable(cfg: Config) -> None:
 
 
 def _check(cfg: Config) -> None:
-    from rnnctl.model import LOSSES, resolve_arch
-    from rnnctl.registry import CELLS
+    # NumPy, not Numba: the tasks know their archs, lengths and losses without the model's kernels
     from rnnctl.tasks import make_task
+    from rnnctl.tasks.base import GENERATING, LOSSES, resolve_arch
 
-    CELLS.get(cfg.model.cell)  # a registered cell whose target imports
     sampler = make_task(cfg)   # the task's own parameter and length rules (task.length >= minimum)
     task = sampler.task
     if task.loss not in LOSSES:
@@ -41,7 +40,7 @@ def _check(cfg: Config) -> None:
                           f"provide (available: {', '.join(LOSSES)})", key="task.name")
     arch = resolve_arch(cfg.model.arch, task)  # task and architecture fit
     _check_task_shape(task, arch, sampler.max_steps)
-    generates = arch in ("one_to_many", "encoder_decoder")
+    generates = arch in GENERATING
     if cfg.train.regularizer.omega > 0 and generates:
         raise ConfigError("Pascanu's regularizer is defined for the single-layer vanilla RNN read out "
                           f"from its input alone (many_to_one, many_to_many); this model is {arch}",
@@ -62,8 +61,9 @@ def _check_task_shape(task, arch: str, steps: int) -> None:
     steps (a task registered from Python may declare archs it cannot serve)."""
     where = f"task {task.name!r} posed as {arch}"
     if (task.scored == "last") != (arch == "many_to_one"):
-        raise ConfigError(f"{where}: the task is scored at {'the last step' if task.scored == 'last' else 'every step'}, "
-                          f"which only {'many_to_one' if task.scored == 'last' else 'the other archs'} read out",
+        scored, readers = (("the last step", "many_to_one reads") if task.scored == "last"
+                           else ("every step", "the other archs read"))
+        raise ConfigError(f"{where}: the task is scored at {scored}, which only {readers} out",
                           key="model.arch")
     out = task.output_steps(steps)
     if arch == "many_to_many" and out != steps:

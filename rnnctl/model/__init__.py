@@ -6,7 +6,7 @@
     stack.py     one stack of layers of one cell: forward and BPTT layer by layer
     inputs.py    losses, architectures, and the checks of u, targets and states
     generate.py  free-running generation (one_to_many, encoder_decoder)
-    network.py   Model, resolve_arch, model_from_config
+    network.py   Model, model_from_config (and resolve_arch, from rnnctl.tasks.base)
 
     >>> from rnnctl.model import Model
     >>> m = Model(6, 4, 50, cell="lstm"); m.init_params(rng, "orthogonal")
@@ -18,7 +18,7 @@ from rnnctl.registry import CELLS
 from .cells import FORMS, GRU, LSTM, RNN, Cell
 from .inputs import ARCHS, GENERATING, LOSSES, SCORED
 from .layout import Buffers, Layout
-from .network import Model, model_from_config, resolve_arch
+from .network import Model, model_from_config, resolve_arch  # resolve_arch: rnnctl.tasks.base
 
 __all__ = ["Model", "model_from_config", "resolve_arch", "Layout", "Buffers", "Cell", "RNN", "LSTM",
            "GRU", "CELLS", "ARCHS", "GENERATING", "LOSSES", "SCORED", "FORMS"]

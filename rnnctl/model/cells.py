@@ -34,8 +34,7 @@ _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 class Cell:
     """One recurrent cell; subclasses set the attributes and the two unchecked passes."""
 
-    name = ""
-    help = ""
+    name = ""                        # its name in rnnctl.registry.CELLS (help and metadata live there)
     gates: tuple[str, ...] = ("",)   # gate blocks in W_in, W_rec, b; ("",): one unnamed block
     vanilla = False                  # takes model.form and model.activation
     keep_gate: int | None = None     # block whose bias starts at forget_bias (the gate that keeps)
@@ -102,7 +101,7 @@ class Cell:
             s[name][0] = state0[i] if state0 is not None else (
                 self.initial_h(form, activation) if i == 0 else 0.0)
         tmp = np.zeros((B, self.n_gates * H), dtype)
-        self.forward_unchecked(P, x, s, tmp, ACTIVATIONS[activation], int(small_mnk))
+        self.forward_unchecked(P, x, s, tmp, ACTIVATIONS.get(activation, 0), int(small_mnk))
         return s
 
     def backward(self, params, x, stored, dh_out, dstate=None, *, form: str = "standard",
@@ -130,7 +129,7 @@ class Cell:
         cnorms = np.zeros(T + 1) if self.cell_norms else None
         dA, d0 = self.backward_unchecked(P, G, x, s, dh, norms, cnorms, dstate,
                                          lambda key, shape: np.zeros(shape, dtype), None,
-                                         ACTIVATIONS[activation], form == "pascanu", int(small_mnk))
+                                         ACTIVATIONS.get(activation, 0), form == "pascanu", int(small_mnk))
         names = ("W_in", "W_rec", "b") + self.extra
         dx = (dA.reshape(T * B, -1) @ P[0]).reshape(T, B, I)
         return {"grads": dict(zip(names, G)), "norms": norms, "cell_norms": cnorms, "dx": dx,
@@ -181,7 +180,7 @@ def _check(arr, name: str, shape, dtype, ndim: int | None = None) -> np.ndarray:
 class VanillaCell(Cell):
     """h_t = σ(W_in x_t + W_rec h_{t-1} + b), both of the paper's forms (rnnctl/kernels/rnn.py)."""
 
-    name, help, vanilla = "rnn", "vanilla cell, both forms (standard, pascanu) and four activations", True
+    name, vanilla = "rnn", True
 
     def check_options(self, form, activation):
         if form not in FORMS:
@@ -211,7 +210,7 @@ class VanillaCell(Cell):
 class LSTMCell(Cell):
     """LSTM in PyTorch's gate order and equations (rnnctl/kernels/lstm.py)."""
 
-    name, help = "lstm", "LSTM, PyTorch's gate order and equations"
+    name = "lstm"
     gates, keep_gate, state = ("i", "f", "g", "o"), 1, ("h", "c")
     stored, cell_norms = 7, True     # h, c, the 4 gates, tanh(c)
 
@@ -237,7 +236,7 @@ class GRUCell(Cell):
     """GRU in PyTorch's gate order and equations, with b_rec_n inside the reset gate's product
     (rnnctl/kernels/gru.py)."""
 
-    name, help = "gru", "GRU, PyTorch's gate order and equations"
+    name = "gru"
     gates, keep_gate, extra = ("r", "z", "n"), 1, ("b_rec_n",)
     stored = 5                       # h, the 3 gates, W_rec_n h_{t-1} + b_rec_n
 

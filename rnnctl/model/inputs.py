@@ -8,12 +8,10 @@ import numpy as np
 
 from rnnctl.errors import DataError
 from rnnctl.kernels.readout import sigmoid_ce, softmax_ce, squared_error
+from rnnctl.tasks.base import ARCHS, GENERATING, SCORED  # noqa: F401  (what tasks may declare)
 
-# loss name -> (kernel, whether targets are class indices)
+# loss name -> (kernel, whether targets are class indices); the names are rnnctl.tasks.base.LOSSES
 LOSSES = {"softmax_ce": (softmax_ce, True), "sigmoid_ce": (sigmoid_ce, False), "mse": (squared_error, False)}
-SCORED = ("last", "all")
-ARCHS = ("many_to_one", "many_to_many", "one_to_many", "encoder_decoder")
-GENERATING = ("one_to_many", "encoder_decoder")  # archs that feed their outputs back
 
 
 def check_u(model, u) -> np.ndarray:

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnctl.errors import ConfigError, DataError
+from rnnctl.errors import DataError
 from rnnctl.init import init_model
 from rnnctl.kernels.activations import ACTIVATIONS
 from rnnctl.kernels.blas import small_gemm_limit
 from rnnctl.registry import CELLS
+from rnnctl.tasks.base import resolve_arch
 
 from .generate import generate
 from .inputs import ARCHS, GENERATING, LOSSES, SCORED, check_inputs, check_state, check_u, feedback
@@ -38,7 +39,12 @@ from .stack import Stack
 
 
 class Model:
-    """Recurrent layers of one cell with a linear readout, scored by an architecture's rule."""
+    """Recurrent layers of one cell with a linear readout, scored by an architecture's rule.
+
+    ``cell`` is the cell's name and ``cell_def`` its rnnctl.model.cells.Cell, looked up in
+    rnnctl.registry.CELLS once, here; ``theta`` the flat parameter vector and ``params`` its
+    named views (``layout``); ``stacks`` one Stack (two for encoder_decoder).
+    """
 
     def __init__(self, n_in: int, n_out: int, hidden: int = 50, *, cell: str = "rnn", form: str = "standard",
                  activation: str = "tanh", loss: str = "softmax_ce", scored: str | None = None,
@@ -278,20 +284,6 @@ class Model:
         """Loss E (Σ_t E_t per sequence, averaged over the batch) and a dict of gradients named like ``params``."""
         E = self.loss_and_grad_flat(u, target, self._grad, state0)
         return E, {k: v.copy() for k, v in self.layout.views(self._grad).items()}
-
-
-def resolve_arch(arch: str, task) -> str:
-    """``model.arch`` for ``task``: 'auto' takes the task's natural arch; an arch the task cannot be
-    posed in is a ConfigError naming model.arch."""
-    natural, allowed = task.natural_arch, task.archs
-    if arch == "auto":
-        return natural
-    if arch not in ARCHS:
-        raise ConfigError(f"unknown arch '{arch}' (available: auto, {', '.join(ARCHS)})", key="model.arch")
-    if arch not in allowed:
-        raise ConfigError(f"task '{task.name}' cannot be posed as {arch}; it supports "
-                          f"{', '.join(allowed)} (auto picks {natural})", key="model.arch")
-    return arch
 
 
 def model_from_config(model_config, task, rng: np.random.Generator) -> Model:

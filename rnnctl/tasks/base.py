@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from rnnctl.errors import DataError
+from rnnctl.errors import ConfigError, DataError
 from rnnctl.registry import TASKS
 
 LOSSES = ("softmax_ce", "mse", "sigmoid_ce")
@@ -19,6 +19,22 @@ SCORED = ("last", "all")
 # How inputs map to outputs (rnnctl.model): read out at the last step, at every step, from an input
 # at the first step with the outputs fed back, or by an encoder and a decoder of their own lengths.
 ARCHS = ("many_to_one", "many_to_many", "one_to_many", "encoder_decoder")
+GENERATING = ("one_to_many", "encoder_decoder")  # archs that feed their outputs back
+
+
+def resolve_arch(arch: str, task) -> str:
+    """``model.arch`` for ``task``: 'auto' takes the task's natural arch; an arch the task cannot be
+    posed in is a ConfigError naming model.arch. (Here, not in rnnctl.model, so that the config's
+    check_runnable can ask without loading the kernels.)"""
+    natural, allowed = task.natural_arch, task.archs
+    if arch == "auto":
+        return natural
+    if arch not in ARCHS:
+        raise ConfigError(f"unknown arch '{arch}' (available: auto, {', '.join(ARCHS)})", key="model.arch")
+    if arch not in allowed:
+        raise ConfigError(f"task '{task.name}' cannot be posed as {arch}; it supports "
+                          f"{', '.join(allowed)} (auto picks {natural})", key="model.arch")
+    return arch
 
 
 def register(cls: type["Task"]) -> type["Task"]:
