@@ -953,7 +953,7 @@ def postmortem(run_dir: str | Path) -> dict | None:
     run_dir = Path(run_dir)
     if not (run_dir / "postmortem.npz").exists():
         return None
-    from .train import replay_postmortem
+    from .training.postmortem import replay_postmortem
     try:
         out = replay_postmortem(run_dir)
     except Exception as e:  # noqa: BLE001 - a damaged post-mortem is reported, not raised

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from rnnctl.optim import OPTIMIZERS, SCHEDULES, adam, build_optimizer, build_schedule, sgd
-from rnnctl.transforms import METHODS, Param, adaptive_clip, autoclip, build_gradient_transform, \
+from rnnctl.optim import adam, build_optimizer, build_schedule, sgd
+from rnnctl.registry import OPTIMIZERS, SCHEDULES, TRANSFORMS
+from rnnctl.transforms import Param, adaptive_clip, autoclip, build_gradient_transform, \
     chain, clip_by_value, global_norm, norm_p, record_norm, scale_by_global_norm, scale_per_tensor
 
 
@@ -133,7 +134,7 @@ def test_threshold_auto_is_refused_where_it_has_no_meaning(method):
         build_gradient_transform(Cfg(method=method, threshold="auto"), LAYOUT)
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", TRANSFORMS.names())
 def test_every_method_reports_fired_and_never_grows_the_gradient(method):
     rng = np.random.default_rng(2)
     g0 = rng.normal(scale=5.0, size=22)
