@@ -97,7 +97,7 @@ def test_ctrl_c_interrupts_the_sweep_and_the_next_invocation_resumes(spec, tmp_p
         after = read_run(j.run_dir)
         assert after["status"] in FINISHED and after["resumed"][0]["update"] == i["updates"]
         assert after["updates"] == 8000
-        assert len(read_trace(j.run_dir)) == 8000
+        assert len(read_trace(j.run_dir)["update"]) == 8000
 
 
 def test_ctrl_c_in_a_terminal_while_the_last_jobs_run_exits_130(spec, tmp_path):
