@@ -120,3 +120,36 @@ def init_layer(rng: np.random.Generator, scheme: str, W_in, W_rec, gates: int) -
     for k in range(gates):
         init_input_weights(rng, scheme, W_in[k * H:(k + 1) * H])
         init_recurrent_weights(rng, scheme, W_rec[k * H:(k + 1) * H])
+
+
+def init_model(model, rng: np.random.Generator, scheme: str, spectral_radius: float | None = None,
+               *, forget_bias: float = 1.0) -> None:
+    """Fill a ``rnnctl.model.Model``'s parameters in place (drawn in float64, then cast).
+
+    Gate blocks are drawn one by one, each as a vanilla cell's W_in / W_rec (``init_layer``); a
+    vanilla model's first layer and W_out are drawn exactly as the single-layer vanilla model always
+    drew them (``init_rnn``), so its runs reproduce. ``spectral_radius`` rescales every W_rec block
+    of every layer; biases start at 0 except the block of the gate that keeps the state (the cell's
+    ``keep_gate``: the LSTM's forget gate f, the GRU's update gate z in h_t = (1 − z) n + z h_{t−1}),
+    which starts at ``forget_bias``.
+    """
+    cell, H = model.cell_def, model.hidden
+    p = {k: np.zeros(v.shape) for k, v in model.params.items()}
+    layers = [(st, l) for st in model.stacks for l in range(model.layers)]
+    if cell.vanilla:
+        st, _ = layers.pop(0)
+        init_rnn(rng, scheme, p[st.names[0] + "W_in"], p[st.names[0] + "W_rec"], p["W_out"])
+    for st, l in layers:
+        init_layer(rng, scheme, p[st.names[l] + "W_in"], p[st.names[l] + "W_rec"], cell.n_gates)
+    if not cell.vanilla:
+        init_input_weights(rng, scheme, p["W_out"])
+    for st in model.stacks:
+        for pre in st.names:
+            if spectral_radius is not None:
+                for k in range(cell.n_gates):
+                    rescale_spectral_radius(p[pre + "W_rec"][k * H:(k + 1) * H], spectral_radius)
+            if cell.keep_gate is not None:
+                k = cell.keep_gate
+                p[pre + "b"][k * H:(k + 1) * H] = forget_bias
+    for k, v in p.items():
+        model.params[k][...] = v

@@ -58,13 +58,22 @@ class Registry:
         """
         def add(o):
             old = self._entries.get(name)
-            if old is not None and not replace and old.target is not o and not (
-                    isinstance(old.target, str) and self._resolved(old) is o):
+            if old is not None and not replace and old.target is not o and not self._declared_as(old, o):
                 raise ValueError(f"{self.kind} name {name!r} is already registered")
             merged = {**(old.meta if old else {}), **meta}
             self._entries[name] = Entry(name, o, merged, help or (old.help if old else ""))
             return o
         return add if obj is None else add(obj)
+
+    def _declared_as(self, entry: Entry, o: Any) -> bool:
+        """Whether ``entry`` is a declaration whose target is ``o``. Compared by name first: a
+        module that registers its own classes as it is imported (rnnctl.tasks) must not import
+        itself again half-way."""
+        if not isinstance(entry.target, str):
+            return False
+        if entry.target == f"{getattr(o, '__module__', '')}:{getattr(o, '__qualname__', '')}":
+            return True
+        return self._resolved(entry) is o
 
     def unregister(self, name: str) -> None:
         self._entries.pop(name, None)
@@ -86,6 +95,14 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __getitem__(self, name: str) -> Any:
+        """``get`` (so a registry reads like the dict rnnctl.tasks.TASKS used to be)."""
+        return self.get(name)
+
+    def items(self):
+        """(name, component) pairs, every target imported."""
+        return [(name, self.get(name)) for name in self._entries]
 
     def check(self, name: Any) -> str:
         """``name`` if registered, else a ConfigError naming the key, the choices and the nearest."""
@@ -137,14 +154,20 @@ for _name, _gates, _help in (
     CELLS.declare(_name, f"rnnctl.model.cells:{_name.upper()}", _help, gates=_gates,
                   vanilla=_name == "rnn")
 
-for _name, _cls in (("temporal_order", "synthetic:TemporalOrder"),
-                    ("temporal_order_3bit", "synthetic:TemporalOrder3Bit"),
-                    ("addition", "synthetic:Addition"), ("multiplication", "synthetic:Multiplication"),
-                    ("random_permutation", "synthetic:RandomPermutation"),
-                    ("noiseless_memorization", "synthetic:NoiselessMemorization"),
-                    ("sequence_reversal", "sequence:SequenceReversal"),
-                    ("class_to_sequence", "sequence:ClassToSequence")):
-    TASKS.declare(_name, f"rnnctl.tasks.{_cls}")
+for _name, _cls, _help in (
+        ("temporal_order", "synthetic:TemporalOrder", "which of AA, AB, BA, BB was shown (Hochreiter "
+                                                      "& Schmidhuber 1997)"),
+        ("temporal_order_3bit", "synthetic:TemporalOrder3Bit", "the order of three A/B symbols"),
+        ("addition", "synthetic:Addition", "the mean of two marked numbers in a stream (regression)"),
+        ("multiplication", "synthetic:Multiplication", "the product of two marked numbers (regression)"),
+        ("random_permutation", "synthetic:RandomPermutation", "remember the first symbol for T steps"),
+        ("noiseless_memorization", "synthetic:NoiselessMemorization",
+         "reproduce a pattern after a blank delay (scored at every step)"),
+        ("sequence_reversal", "sequence:SequenceReversal", "write a symbol sequence backwards "
+                                                            "(encoder_decoder)"),
+        ("class_to_sequence", "sequence:ClassToSequence", "write a class's fixed symbol sequence "
+                                                          "(one_to_many)")):
+    TASKS.declare(_name, f"rnnctl.tasks.{_cls}", _help)
 
 # threshold: the method reads train.gradient.threshold (c); auto: threshold=auto can set c for it
 for _name, _threshold, _auto, _help in (

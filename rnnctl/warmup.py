@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-from .model import CELLS, Model
+from .model import Model
+from .registry import CELLS
 
 # (loss, scored, target kind) covering every readout kernel and the BPTT paths of each cell
 _READOUTS = (("softmax_ce", "last"), ("softmax_ce", "all"), ("mse", "last"), ("sigmoid_ce", "all"))
@@ -33,14 +34,14 @@ def warmup(dtypes=("float64", "float32"), progress=None) -> dict[str, float]:
     T, B, I, H, O = 3, 2, 2, 3, 2
     u = rng.normal(size=(T, B, I))
     seconds = {}
-    for cell in CELLS:
+    for cell in CELLS.names():
         for dtype in dtypes:
             t0 = time.perf_counter()
             for loss, scored in _READOUTS:
                 m = Model(I, O, H, cell=cell, loss=loss, scored=scored, dtype=dtype)
                 m.init_params(rng, "glorot")
                 m.loss_and_grad(u, _target(rng, loss, scored, T, B, O))
-            if cell == "rnn":
+            if CELLS.get(cell).vanilla:
                 for act in ("sigmoid", "relu", "linear"):
                     Model(I, O, H, activation=act, dtype=dtype).loss_and_grad(u, rng.integers(0, O, size=B))
             seconds[f"{cell}/{dtype}"] = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 """LSTM and GRU cells, stacked layers and architecture types (rnnctl.model, rnnctl.kernels).
 
-Trusted sides: the per-step NumPy oracle in tests/reference.py (``model_loss_and_grad``, which
+Trusted sides: the per-step NumPy oracle in tests/oracles/model.py (``model_loss_and_grad``, which
 shares no code with the kernels and is itself checked by finite differences here), central finite
 differences of the model's own loss, and torch.nn.LSTM / torch.nn.GRU where torch is installed.
 """
@@ -17,10 +17,7 @@ from rnnctl.errors import ConfigError, DataError
 from rnnctl.model import ARCHS, CELLS, Model, model_from_config, resolve_arch
 from rnnctl.tasks import TASKS
 
-try:
-    from . import reference as ref
-except ImportError:
-    import reference as ref
+from oracles import model as ref
 
 I, O, H, B = 3, 4, 5, 3
 T_IN, T_OUT = 6, 4   # encoder_decoder lengths (different on purpose); one_to_many: u has 2 steps
@@ -128,7 +125,7 @@ def test_grad_groups_partition_parameters_and_gate_blocks(cell, layers, arch):
     for name in params:
         covered[groups[name]] += 1
     assert np.all(covered == 1)
-    gates = CELLS[cell]
+    gates = model.gate_names  # named gate blocks; () for the one block of the vanilla cell
     blocks = [k for k in groups if k not in slices]
     if not gates:
         assert blocks == []
@@ -459,7 +456,7 @@ def test_init_per_gate_block(cell, scheme):
     model = Model(7, 3, Hb, cell=cell, layers=2)
     model.theta[:] = 9.0
     model.init_params(np.random.default_rng(0), scheme, forget_bias=2.5)
-    G = len(CELLS[cell])
+    G = CELLS.get(cell).n_gates
     for pre in ("layers.0.", "layers.1."):
         W = model.params[pre + "W_rec"]
         for k in range(G):
@@ -487,7 +484,7 @@ def test_init_per_gate_block(cell, scheme):
 def test_spectral_radius_rescales_every_block_of_every_layer(cell):
     model = Model(4, 3, 12, cell=cell, layers=2, arch="encoder_decoder")
     model.init_params(np.random.default_rng(1), "glorot", spectral_radius=0.7)
-    G = max(1, len(CELLS[cell]))
+    G = CELLS.get(cell).n_gates
     for name, W in model.params.items():
         if name.endswith("W_rec"):
             for k in range(G):

@@ -8,10 +8,7 @@ import pytest
 from rnnctl.diagnostics import omega, omega_terms, spectral, temporal_contributions, vanishing_bound
 from rnnctl.model import Model
 
-try:
-    from . import reference as ref
-except ImportError:  # tests/ run as rootdir modules
-    import reference as ref
+from oracles import model as ref
 
 
 def _params(rng, I=3, H=4, O=3, scale=0.6):

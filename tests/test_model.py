@@ -1,6 +1,6 @@
 """Correctness of the vanilla-RNN kernels behind rnnctl.model.Model.
 
-The trusted side is tests/reference.py, a per-step NumPy oracle written from the equations (it shares
+The trusted side is tests/oracles/model.py, a per-step NumPy oracle written from the equations (it shares
 no code with the kernels), plus central finite differences of the kernel's own loss.
 """
 
@@ -15,10 +15,7 @@ import pytest
 from rnnctl.errors import DataError
 from rnnctl.model import Model
 
-try:  # tests/ as a package, or (no __init__.py, pytest's default) tests/ itself on sys.path
-    from . import reference as ref
-except ImportError:
-    import reference as ref
+from oracles import model as ref  # tests/ is on sys.path (no __init__.py: pytest's rootdir import)
 
 FORMS = ("standard", "pascanu")
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")

@@ -10,22 +10,28 @@ from . import app, err, out
 
 
 @app.command()
-def keys(markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown table, as in the README.")):
-    """List every config key with its type, default and meaning."""
-    from ..config import schema_reference
-    rows = schema_reference()
+def keys(markdown: bool = typer.Option(False, "--markdown", help="Print Markdown tables, as in the README.")):
+    """List every config key with its type, default and meaning, then the names each registry offers."""
+    from ..config import registry_reference, schema_reference
+    rows, names = schema_reference(), registry_reference()
     if markdown:
         esc = lambda s: s.replace("|", "\\|")  # noqa: E731
         print("| key | type | default | meaning |\n|---|---|---|---|")
         for key, kind, default, help_ in rows:
             print(f"| `{key}` | {esc(kind)} | {esc(default)} | {esc(help_)} |")
+        print("\n| key | name | meaning |\n|---|---|---|")
+        for key, name, help_ in names:
+            print(f"| `{key}` | `{name}` | {esc(help_)} |")
         return
     from rich.table import Table
     table = Table("key", "type", "default", "meaning", title="config keys (set in YAML or as key=value)")
     for row in rows:
         table.add_row(*row)
     out.print(table)
-
+    table = Table("key", "name", "meaning", title="names from the registries (rnnctl.registry)")
+    for row in names:
+        table.add_row(*row)
+    out.print(table)
 
 
 @app.command()

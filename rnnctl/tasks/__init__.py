@@ -1,4 +1,4 @@
-"""Task registry and the per-batch length sampler.
+"""Tasks (registered in rnnctl.registry.TASKS) and the per-batch length sampler.
 
     >>> sampler = make_task(config)            # config.task.{name, length, min_length, ...}
     >>> batch = sampler.sample(rng, 20)        # Batch(u (T, B, n_in), target, length)
@@ -11,14 +11,12 @@ with max_length excluded; min_length == max_length means that fixed length.
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 
 from rnnctl.errors import ConfigError
 from rnnctl.tasks import synthetic as _synthetic  # noqa: F401  (registers the six tasks)
 from rnnctl.tasks import sequence as _sequence  # noqa: F401  (one_to_many, encoder_decoder tasks)
-from rnnctl.tasks.base import TASKS, Batch, Task, register
+from rnnctl.tasks.base import TASKS, Batch, Task, register  # TASKS is rnnctl.registry.TASKS
 
 __all__ = ["TASKS", "Batch", "Task", "TaskSampler", "make_task", "register"]
 
@@ -90,15 +88,11 @@ class TaskSampler:
 
 def make_task(config) -> TaskSampler:
     """Build the sampler from ``config.task`` (attributes name, length, min_length, max_length,
-    n_values, n_positions). Tasks receive only the fields listed in their ``params``
+    n_values, n_positions, n_classes). The task is looked up in rnnctl.registry.TASKS (a task
+    registered from Python included) and receives only the fields listed in its ``params``
     (memorization: n_values, n_positions); None means "the task's default"."""
     tc = config.task
-    name = tc.name
-    if name not in TASKS:
-        close = difflib.get_close_matches(str(name), list(TASKS), n=1)
-        raise ConfigError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}",
-                          key="task.name", suggestion=close[0] if close else None)
-    cls = TASKS[name]
+    cls = TASKS.get(tc.name)  # ConfigError naming task.name, the choices and the closest
     kwargs = {p: getattr(tc, p) for p in cls.params if getattr(tc, p, None) is not None}
     task = cls(**kwargs)
     return TaskSampler(task, length=tc.length, min_length=tc.min_length,

@@ -12,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from rnnctl.errors import DataError
+from rnnctl.registry import TASKS
 
 LOSSES = ("softmax_ce", "mse", "sigmoid_ce")
 SCORED = ("last", "all")
@@ -19,16 +20,20 @@ SCORED = ("last", "all")
 # at the first step with the outputs fed back, or by an encoder and a decoder of their own lengths.
 ARCHS = ("many_to_one", "many_to_many", "one_to_many", "encoder_decoder")
 
-# name -> Task subclass; filled by @register (see synthetic.py), exported by rnnctl.tasks.
-TASKS: dict[str, type["Task"]] = {}
-
 
 def register(cls: type["Task"]) -> type["Task"]:
-    """Class decorator: add ``cls`` to TASKS under ``cls.name`` (names must be unique)."""
-    if cls.name in TASKS and TASKS[cls.name] is not cls:
+    """Class decorator: add ``cls`` to rnnctl.registry.TASKS under ``cls.name``; from then on
+    ``task.name: <cls.name>`` is valid in a config. Names must be unique. The first line of the
+    class docstring is the name's help in ``rnnctl keys`` unless the name was declared with one
+    (the built-in tasks are declared in rnnctl/registry.py, so the config knows them without NumPy)."""
+    if not (isinstance(cls, type) and issubclass(cls, Task)) or not isinstance(getattr(cls, "name", None), str):
+        raise TypeError(f"register takes a Task subclass with a name, got {cls!r}")
+    summary = "" if cls.name in TASKS else (cls.__doc__ or "").strip().split("\n")[0]
+    try:
+        TASKS.register(cls.name, cls, help=summary)
+    except ValueError:
         raise ValueError(f"task name {cls.name!r} is already registered by "
-                         f"{TASKS[cls.name].__qualname__}")
-    TASKS[cls.name] = cls
+                         f"{TASKS.get(cls.name).__qualname__}") from None
     return cls
 
 

@@ -1,0 +1,74 @@
+"""``check_runnable``: the config rules that need the task or the model, checked before anything runs.
+
+A Config that validates can still describe a run that cannot start: a task that cannot be posed in
+the chosen architecture, lengths below what the task can generate, Pascanu's Ω or truncated BPTT
+on an architecture they are not defined for. Each of these used to surface only at run time, after
+a run folder existed (or half a sweep had run). ``check_runnable`` builds the task (cheap: no
+model, no data) and checks them all, so that ``--dry-run``, ``train()`` and a sweep's expansion
+reject such a config first. It imports rnnctl.tasks and rnnctl.model (and so NumPy) when called;
+importing rnnctl.config stays free of them.
+"""
+
+from __future__ import annotations
+
+from rnnctl.errors import ConfigError
+
+from .schema import Config
+
+
+def check_runnable(cfg: Config) -> None:
+    """Raise ConfigError (key, and file:line when the config came from a file) for the first rule
+    the config breaks that only the task or the model can tell; return None when it can run."""
+    try:
+        _check(cfg)
+    except ConfigError as e:
+        origins = getattr(cfg, "_origins", None)  # set by load_config / config_from_dict
+        if origins is None or e.source is not None:
+            raise
+        raise origins.error(e.message, e.key, e.suggestion) from None
+
+
+def _check(cfg: Config) -> None:
+    from rnnctl.model import LOSSES, resolve_arch
+    from rnnctl.registry import CELLS
+    from rnnctl.tasks import make_task
+
+    CELLS.get(cfg.model.cell)  # a registered cell whose target imports
+    sampler = make_task(cfg)   # the task's own parameter and length rules (task.length >= minimum)
+    task = sampler.task
+    if task.loss not in LOSSES:
+        raise ConfigError(f"task {task.name!r} has loss {task.loss!r}, which the model does not "
+                          f"provide (available: {', '.join(LOSSES)})", key="task.name")
+    arch = resolve_arch(cfg.model.arch, task)  # task and architecture fit
+    _check_task_shape(task, arch, sampler.max_steps)
+    generates = arch in ("one_to_many", "encoder_decoder")
+    if cfg.train.regularizer.omega > 0 and generates:
+        raise ConfigError("Pascanu's regularizer is defined for the single-layer vanilla RNN read out "
+                          f"from its input alone (many_to_one, many_to_many); this model is {arch}",
+                          key="train.regularizer.omega")
+    bptt = cfg.train.bptt
+    if bptt.k1 is not None:
+        if generates:
+            raise ConfigError(f"truncated BPTT applies to many_to_one and many_to_many models; this "
+                              f"model is {arch}", key="train.bptt.k1")
+        if arch != "many_to_one" and bptt.k2 is not None and bptt.k2 != bptt.k1:
+            raise ConfigError("with a loss at every step, windows do not overlap: set k2 = k1 (or leave "
+                              "it out)", key="train.bptt.k2")
+
+
+def _check_task_shape(task, arch: str, steps: int) -> None:
+    """What the model will ask of every batch, checked on the task's declarations: its scoring
+    matches the architecture's, and a many_to_many / one_to_many model gets as many targets as
+    steps (a task registered from Python may declare archs it cannot serve)."""
+    where = f"task {task.name!r} posed as {arch}"
+    if (task.scored == "last") != (arch == "many_to_one"):
+        raise ConfigError(f"{where}: the task is scored at {'the last step' if task.scored == 'last' else 'every step'}, "
+                          f"which only {'many_to_one' if task.scored == 'last' else 'the other archs'} read out",
+                          key="model.arch")
+    out = task.output_steps(steps)
+    if arch == "many_to_many" and out != steps:
+        raise ConfigError(f"{where}: its targets have {out} steps for {steps} input steps; "
+                          f"many_to_many reads out at every input step", key="model.arch")
+    if arch == "one_to_many" and out < steps:
+        raise ConfigError(f"{where}: its targets have {out} steps, fewer than the {steps} input steps",
+                          key="model.arch")

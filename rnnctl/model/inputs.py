@@ -1,0 +1,99 @@
+"""What a model accepts: the readout losses and architectures, and the checks of u, targets and
+states that run once per call before anything reaches a kernel (so a wrong shape is a DataError
+naming the argument, never a read outside an array)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnctl.errors import DataError
+from rnnctl.kernels.readout import sigmoid_ce, softmax_ce, squared_error
+
+# loss name -> (kernel, whether targets are class indices)
+LOSSES = {"softmax_ce": (softmax_ce, True), "sigmoid_ce": (sigmoid_ce, False), "mse": (squared_error, False)}
+SCORED = ("last", "all")
+ARCHS = ("many_to_one", "many_to_many", "one_to_many", "encoder_decoder")
+GENERATING = ("one_to_many", "encoder_decoder")  # archs that feed their outputs back
+
+
+def check_u(model, u) -> np.ndarray:
+    """u (T, B, n_in), any real dtype -> C-contiguous in the model's dtype."""
+    u = np.asarray(u)
+    if u.dtype.kind not in "biuf":
+        raise DataError(f"u must be a real numeric array, got dtype {u.dtype}")
+    if u.ndim != 3 or u.shape[2] != model.n_in or u.shape[0] < 1 or u.shape[1] < 1:
+        raise DataError(f"u must have shape (T, B, {model.n_in}), got {u.shape}")
+    return np.ascontiguousarray(u, dtype=model.dtype)
+
+
+def check_target(model, target, T, B):
+    """-> (target flattened to rows: int (N,) or float (N, O), number of output steps)."""
+    classes = LOSSES[model.loss_name][1]
+    target = np.asarray(target)
+    if model.scored == "last":
+        T_out, lead = 1, (B,)
+    else:
+        T_out = target.shape[0] if target.ndim >= 1 else 0
+        if model.arch == "many_to_many":
+            T_out = T
+        elif model.arch == "one_to_many" and T_out < T:
+            raise DataError(f"one_to_many: target has {T_out} steps, fewer than the {T} steps of u "
+                            f"(u is zero-padded to the target's length)")
+        T_out = max(T_out, 1)
+        lead = (T_out, B)
+    if classes:
+        if target.shape != lead or not np.issubdtype(target.dtype, np.integer):
+            raise DataError(f"target must be integer class indices of shape {lead}, "
+                            f"got {target.dtype} {target.shape}")
+        if target.size and (target.min() < 0 or target.max() >= model.n_out):
+            raise DataError(f"target classes must lie in [0, {model.n_out})")
+        target = np.ascontiguousarray(target.reshape(-1), dtype=np.int64)
+    else:
+        want = lead + (model.n_out,)
+        if target.dtype.kind not in "biuf":
+            raise DataError(f"target must be a real numeric array, got dtype {target.dtype}")
+        if target.shape != want:
+            raise DataError(f"target must have shape {want}, got {target.shape}")
+        target = np.ascontiguousarray(target.reshape(-1, model.n_out), dtype=model.dtype)
+    return target, T_out
+
+
+def check_inputs(model, u, target=None):
+    u = check_u(model, u)
+    if target is None:
+        return u, None, None
+    target, T_out = check_target(model, target, u.shape[0], u.shape[1])
+    return u, target, T_out
+
+
+def check_state(model, state0, B):
+    """None, or one (layers, B, H) array per state of the cell (h; h, c for the LSTM) -> a tuple
+    in the model's dtype."""
+    if state0 is None:
+        return None
+    names = model.cell_def.state
+    what = f"({', '.join(names)},)" if len(names) == 1 else f"({', '.join(names)})"
+    if not isinstance(state0, (tuple, list)) or len(state0) != len(names):
+        raise DataError(f"state0 must be a tuple {what} of arrays of shape ({model.layers}, B, "
+                        f"{model.hidden}) for the {model.cell} cell (as in model.last_state)")
+    out = []
+    for arr in state0:
+        arr = np.asarray(arr)
+        if arr.dtype.kind not in "biuf" or arr.shape != (model.layers, B, model.hidden):
+            raise DataError(f"state0 arrays must be real with shape ({model.layers}, {B}, "
+                            f"{model.hidden}), got {arr.dtype} {arr.shape}")
+        out.append(np.asarray(arr, dtype=model.dtype))
+    return tuple(out)
+
+
+def feedback(model, target, T_out, B, out) -> None:
+    """Teacher forcing: out (T_out, B, O) <- fb_1 = 0, fb_t = the target of step t-1."""
+    out[0] = 0.0
+    if T_out == 1:
+        return
+    if LOSSES[model.loss_name][1]:
+        out[1:] = 0.0
+        rows = out[1:].reshape((T_out - 1) * B, model.n_out)
+        rows[np.arange(rows.shape[0]), target[:(T_out - 1) * B]] = 1.0
+    else:
+        out[1:] = target[:(T_out - 1) * B].reshape(T_out - 1, B, model.n_out)
