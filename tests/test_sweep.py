@@ -215,6 +215,23 @@ def test_an_error_in_the_base_points_at_the_base_file(tmp_path):
     assert e.value.suggestion == "model.hidden"
 
 
+def test_a_key_given_twice_in_a_spec_is_an_error_at_its_line(spec):
+    with pytest.raises(ConfigError) as e:
+        jobs_of(spec("seeds: 2\nseeds: 3\n"))
+    assert e.value.key == "seeds" and e.value.line == 11 and "duplicate key (first on line 10)" in str(e.value)
+
+
+def test_jobs_that_cannot_run_fail_the_sweep_before_anything_runs(spec, tmp_path):
+    """check_runnable (task and architecture fit, ...) runs for every job at expansion."""
+    path = spec("grid: {model.arch: [auto, many_to_many]}\nseeds: 2\n")  # temporal order: scored last
+    with pytest.raises(ConfigError) as e:
+        jobs_of(path)
+    assert "2 of 4 combinations are invalid" in str(e.value) and "model.arch=many_to_many" in str(e.value)
+    r = runner.invoke(app, ["sweep", str(path), "--dry-run"])
+    assert r.exit_code == EXIT_USAGE and "model.arch=many_to_many" in r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 def test_short_names_and_yaml_values():
     assert short_names(["train.gradient.method", "task.length", "seed"]) == {
         "train.gradient.method": "method", "task.length": "length", "seed": "seed"}

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from .. import labels
-from ..config import Config, apply_overrides, config_from_dict, config_hash
+from ..config import Config, apply_overrides, check_runnable, config_from_dict, config_hash
 from ..errors import ConfigError
 from ..store import run_path
 from .factors import Factor
@@ -76,10 +76,8 @@ def alternatives(factor: Factor) -> list[dict]:
 
 def check_job(cfg: Config) -> None:
     """Rules that need the task and model (e.g. task and architecture fit), checked for every job
-    before anything runs: the one place expansion calls ``rnnctl.config.check_runnable``."""
-    # TODO(lead, issue 11): enable once branch `config` provides rnnctl.config.check_runnable:
-    #     from ..config import check_runnable
-    #     check_runnable(cfg)
+    before anything runs: a sweep whose jobs cannot run fails as a whole, at once."""
+    check_runnable(cfg)  # imports NumPy and the task and model modules on first use
 
 
 def expand(sweep: Sweep) -> list[Job]:

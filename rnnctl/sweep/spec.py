@@ -28,6 +28,7 @@ import yaml
 
 from ..config import apply_overrides
 from ..errors import ConfigError
+from ..yamlio import load_yaml
 from .factors import Factor, FactorParser, show
 
 SPEC_KEYS = ("name", "runs_dir", "base", "overrides", "grid", "zip", "random", "seeds", "early_stop",
@@ -89,39 +90,6 @@ class SpecErrors:
         return self.error("unknown key" + hint, key, close[0] if close else None)
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading YAML with the line of each key
-
-def _key_lines(node, prefix: str = "", out: dict | None = None) -> dict:
-    """Map each key path of the spec to its 1-based line. Keys inside grid/zip/... are dotted config
-    keys themselves, so the path joins with '.': e.g. 'grid.train.gradient.method'."""
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        for knode, vnode in node.value:
-            if isinstance(knode, yaml.ScalarNode):
-                key = f"{prefix}.{knode.value}" if prefix else knode.value
-                out.setdefault(key, knode.start_mark.line + 1)
-                _key_lines(vnode, key, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            key = f"{prefix}.{i}"
-            out.setdefault(key, item.start_mark.line + 1)
-            _key_lines(item, key, out)
-    return out
-
-
-def _parse_yaml(text: str, source: str) -> tuple[Any, dict]:
-    """(data, {dotted key: line}); invalid YAML is a ConfigError at its line."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ConfigError(f"invalid YAML: {getattr(e, 'problem', None) or e}", source=source,
-                          line=mark.line + 1 if mark is not None else None) from None
-    return data, _key_lines(node)
-
-
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Sweep:
     """Read a sweep spec; ``overrides`` (``key=value``) apply to its base config.
 
@@ -129,13 +97,8 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     Raises ConfigError (naming the file, line and key) for any mistake in the spec.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("sweep spec not found", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read sweep spec: {e}", source=str(path)) from None
-    data, lines = _parse_yaml(text, str(path))
+    # lines: keys inside grid/zip/... are dotted config keys, so paths read 'grid.train.gradient.method'
+    data, lines = load_yaml(path, what="sweep spec")
     return sweep_from_dict(data, overrides, source=path, lines=lines)
 
 
@@ -221,7 +184,7 @@ def _base(spec: dict, src: SpecErrors) -> tuple[dict, str | None, dict]:
         raise src.error(f"base config not found: {base_path}", "base") from None
     except (OSError, UnicodeDecodeError) as e:
         raise src.error(f"cannot read base config {base_path}: {e}", "base") from None
-    data, lines = _parse_yaml(text, str(base_path))
+    data, lines = load_yaml(text, str(base_path))
     if not isinstance(data, dict):
         raise ConfigError("expected a config mapping", source=str(base_path))
     return data, str(base_path), lines
