@@ -17,8 +17,8 @@ The parts, in the order a sweep goes through them:
   testhook  test-only fault injection (RNNCTL_SWEEP_TEST_HOOK)
 Terminal views of a sweep live in ``rnnctl.ui.sweep``.
 
-Nothing here imports NumPy until a job trains (or a spec draws random samples): ``rnnctl
-sweep --dry-run`` and the driver start fast.
+Importing these modules, reading a spec and planning load no NumPy; ``expand`` does, when it
+checks each job with ``rnnctl.config.check_runnable`` (which builds the task), and workers train.
 """
 
 from __future__ import annotations

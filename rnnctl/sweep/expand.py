@@ -2,9 +2,12 @@
 random, seeds) in spec order, the last varying fastest; each combination applied to the base
 config as ``key=value`` overrides, validated, and named by the hash of its resolved config.
 
+Every job is also checked by ``rnnctl.config.check_runnable`` (rules that need the task or the
+model), so a sweep whose jobs cannot run fails before anything starts.
+
 The random samples are drawn once per expansion from ``numpy.random.default_rng(seed)``, so
 every combination of the other factors gets the same ones and the same spec always names the
-same runs. NumPy is imported only for a spec with ``random:`` (start-up stays light otherwise).
+same runs. This module imports no NumPy itself: the sampler and check_runnable load it on use.
 """
 
 from __future__ import annotations
