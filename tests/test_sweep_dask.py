@@ -95,7 +95,7 @@ def test_a_worker_killed_mid_job_is_recovered_or_reported_and_the_others_finish(
     assert [r["status"] for r in result.runs] == ["completed", "completed", "failed", "completed"]
     assert result.exit_code == EXIT_PARTIAL
     recovered = read_run(jobs[1].run_dir)
-    assert [r["update"] for r in recovered["resumed"]] == [20] and len(read_trace(jobs[1].run_dir)) == 60
+    assert [r["update"] for r in recovered["resumed"]] == [20] and len(read_trace(jobs[1].run_dir)["update"]) == 60
     assert "KilledWorker" in result.runs[2]["message"]
     assert read_run(jobs[2].run_dir)["status"] == "failed"
     # the cluster is still usable, and the failed job is rerun next time
