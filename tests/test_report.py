@@ -15,6 +15,7 @@ from rnnctl import report as R
 from rnnctl.cli import app
 from rnnctl.config import config_from_dict, dump_config
 from rnnctl.errors import EXIT_OK, EXIT_USAGE, ConfigError
+from rnnctl.store import read_run_record
 
 runner = CliRunner()
 
@@ -354,7 +355,7 @@ def rich_run(tmp_path):
 
 def test_every_run_figure_is_drawn(rich_run, tmp_path):
     from rnnctl import plots as P
-    run = R.read_run_folder(rich_run)
+    run = read_run_record(rich_run)
     warnings = []
     figs = P.run_figures(run, warnings)
     assert set(figs) == {"grad_norm", "backprop_norms", "contributions", "loss_error", "spectral"}, warnings
@@ -371,7 +372,7 @@ def test_every_run_figure_is_drawn(rich_run, tmp_path):
 def test_a_corrupt_trace_marks_the_run_and_costs_only_its_figures(rich_run):
     from rnnctl import plots as P
     (rich_run / "trace.csv").write_text("update,loss,norm_before\n1,2\nthree,4,5\n")
-    run = R.read_run_folder(rich_run)
+    run = read_run_record(rich_run)
     assert run.status == "succeeded"            # the table never reads the trace
     warnings = []
     figs = P.run_figures(run, warnings)
