@@ -1,6 +1,6 @@
 """Where the jobs of a sweep run: backends behind the ``concurrent.futures`` interface.
 
-The scheduler in ``rnnctl.sweep`` is the same for every backend. A backend gives it:
+The driver in ``rnnctl.sweep`` is the same for every backend. A backend gives it:
 
 - ``executor``: a ``concurrent.futures.Executor``; ``submit(fn, *args)`` runs one job somewhere;
 - ``channel``: a picklable object with ``put(event)`` that workers use to send progress events,
@@ -10,7 +10,8 @@ The scheduler in ``rnnctl.sweep`` is the same for every backend. A backend gives
 - ``capacity``: how many jobs to keep in flight (None: submit everything, the backend queues);
 - ``crash_message(exc)``: the text for a job whose worker died, or None for any other exception.
 
-Backends (registry ``EXECUTORS``):
+Backends, chosen by name from ``rnnctl.registry.EXECUTORS`` (``make_backend``); a Backend
+subclass registered there from Python is usable with ``rnnctl sweep --executor NAME``:
 
 - ``local`` (default): worker processes started with ``spawn``. Each worker is its own one-process
   ``ProcessPoolExecutor``, so a worker that dies (segfault, ``os._exit``, OOM kill) breaks only that
@@ -32,6 +33,7 @@ import uuid
 from concurrent.futures.process import BrokenProcessPool
 
 from .errors import ConfigError, RunError
+from .registry import EXECUTORS
 
 #: Task retries after a worker died running it (Dask's ``distributed.scheduler.allowed-failures``,
 #: default 3): one retry resumes the run from its checkpoint, a second death fails the job.
@@ -50,6 +52,7 @@ class Backend:
     """Base of the backends; see the module docstring."""
 
     name = ""
+    takes_address = False  # True: connects to a cluster at --address
     executor: cf.Executor
     channel = None
     stop = None
@@ -303,6 +306,7 @@ class DaskBackend(Backend):
     ``DASK_ALLOWED_FAILURES`` (on an existing scheduler set it there, see the README)."""
 
     name = "dask"
+    takes_address = True
 
     def __init__(self, workers=None, address=None):
         super().__init__(workers, address)
@@ -372,17 +376,14 @@ class DaskBackend(Backend):
         return None
 
 
-EXECUTORS: dict[str, type[Backend]] = {"local": LocalBackend, "thread": ThreadBackend, "dask": DaskBackend}
-
-
 def make_backend(name: str, workers: int | None = None, address: str | None = None) -> Backend:
-    if name not in EXECUTORS:
-        import difflib
-        close = difflib.get_close_matches(name, list(EXECUTORS), n=1)
-        raise ConfigError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}",
-                          key="--executor", suggestion=close[0] if close else None)
-    if address and name != "dask":
+    """The backend registered as ``name`` in ``rnnctl.registry.EXECUTORS`` (not started yet).
+
+    ConfigError for an unknown name (with the closest one), --address without dask, or --workers < 1.
+    """
+    backend = EXECUTORS.get(name)
+    if address and not backend.takes_address:
         raise ConfigError("--address is for the dask executor (add --executor dask)", key="--address")
     if workers is not None and workers < 1:
         raise ConfigError(f"expected a value >= 1, got {workers}", key="--workers")
-    return EXECUTORS[name](workers, address)
+    return backend(workers, address)

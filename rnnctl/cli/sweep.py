@@ -1,4 +1,4 @@
-"""rnnctl sweep."""
+"""rnnctl sweep: a few lines over rnnctl.sweep (the library) and rnnctl.ui.sweep (the views)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from rich.console import Console
 
 from ..errors import EXIT_INTERRUPTED, EXIT_OK, RnnctlError
 from . import app, err, fail, out
-
 
 SWEEP_EXIT_HELP = ("Exit codes: 0 every run finished (succeeded, completed, diverged or stopped: all "
                    "outcomes of a study), 2 bad spec or config (nothing is run), 4 some runs failed, "
@@ -39,44 +38,33 @@ def sweep(
     A run is named by the hash of its config: running the same sweep again skips finished runs, resumes interrupted ones and reruns failed ones.
     """  # noqa: E501 (one line: Typer keeps the line breaks of a help paragraph)
     from ..executors import make_backend
-    from ..sweep import LiveView, LogView, expand, job_table, load_sweep, plan, result_table, run_sweep
+    from ..sweep import expand, load_sweep, plan, run_sweep
+    from ..ui.sweep import LiveView, LogView, dry_run_note, end_note, job_table, result_table
     wide = out if out.is_terminal else Console(width=240)  # piped tables keep every column
     try:
         sw = load_sweep(spec, list(overrides or []))
         jobs = expand(sw)
         make_backend(executor, workers, address)  # check the options before anything starts
-    except RnnctlError as e:
-        fail(e)
-    except KeyboardInterrupt:
-        raise typer.Exit(EXIT_INTERRUPTED)
-    if dry_run:
-        plans = plan(jobs)
-        if as_json:
-            print(json.dumps([{"job": p.job.index, "run_id": p.job.run_id, "values": p.job.values,
-                               "action": p.action, "state": p.state} for p in plans], indent=2))
-        else:
-            wide.print(job_table(plans, sw))
-        merged = sw.combinations - len(jobs)
-        todo = sum(p.runs for p in plans)
-        err.print(f"{len(jobs)} jobs" + (f" ({merged} identical combinations merged)" if merged else "")
-                  + f", {len(jobs) - todo} finished, {todo} to run; nothing was run (--dry-run)", highlight=False)
-        raise typer.Exit(EXIT_OK)
-
-    view = LogView(err) if quiet or not err.is_terminal else LiveView(err)
-    try:
+        if dry_run:
+            plans = plan(jobs)
+            if as_json:
+                print(json.dumps([{"job": p.job.index, "run_id": p.job.run_id, "values": p.job.values,
+                                   "action": p.action, "state": p.state} for p in plans], indent=2))
+            else:
+                wide.print(job_table(plans, sw))
+            err.print(dry_run_note(sw, plans), highlight=False)
+            raise typer.Exit(EXIT_OK)
+        view = LogView(err) if quiet or not err.is_terminal else LiveView(err)
         result = run_sweep(sw, executor=executor, workers=workers, address=address, observer=view, jobs=jobs)
     except RnnctlError as e:
         fail(e)
+    except KeyboardInterrupt:  # before the sweep's own handler is installed, or after it is removed
+        raise typer.Exit(EXIT_INTERRUPTED)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         wide.print(result_table(result, sw))
-    if result.interrupted:
-        err.print(f"interrupted: run the same command again to resume ({sw.folder})", highlight=False,
-                  markup=False)
-    elif result.unfinished:
-        err.print(f"[bold red]{len(result.unfinished)} of {len(result.runs)} runs did not finish[/]; run the "
-                  "same command again to rerun them", highlight=False)
+    note = end_note(result, sw)
+    if note:
+        err.print(note, highlight=False)
     raise typer.Exit(result.exit_code)
-
-
