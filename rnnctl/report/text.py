@@ -1,6 +1,7 @@
 """The report as text cells: value formatting and the rows of every table, as plain lists of
 strings that the terminal (``rnnctl.ui.tables``) and the HTML page (``report.html``) both render.
-No Rich here."""
+No Rich here. Config keys and values are labelled by ``rnnctl.labels`` (shared with the sweep's
+views)."""
 
 from __future__ import annotations
 
@@ -8,28 +9,11 @@ import math
 
 import numpy as np
 
+from ..labels import fmt_value, short_names
 from ..store import RunRecord
 from ..store import layout as L
 from .query import Report
-from .values import hashable, is_num, text
-
-
-def short_names(keys: list[str]) -> dict[str, str]:
-    """The shortest dotted suffix that tells each key apart: train.gradient.method -> method.
-
-    A copy of ``rnnctl.sweep.short_names`` (the report must not import the sweep); to be replaced
-    by the shared labels module once the sweep branch has moved it out of the sweep."""
-    out = {}
-    for k in keys:
-        parts = k.split(".")
-        for n in range(1, len(parts) + 1):
-            tail = ".".join(parts[-n:])
-            if sum(1 for o in keys if o == tail or o.endswith("." + tail)) == 1:
-                out[k] = tail
-                break
-        else:
-            out[k] = k
-    return out
+from .values import hashable, is_num
 
 
 def fmt(v, kind: str = "g") -> str:
@@ -68,13 +52,6 @@ def fmt_spread(u: dict) -> str:
     if u["n"] > 1:
         out += f" [{fmt(u['min'], 'int')}–{fmt(u['max'], 'int')}]"
     return out
-
-
-def fmt_value(v) -> str:
-    """A config value: floats to 4 significant digits, booleans and null as YAML spells them."""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return text(v)
 
 
 def pair_label(p: dict, side: str) -> str:
