@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rnnctl.config import load_config
 from rnnctl.store import RunFolder
-from rnnctl.train import train
+from rnnctl.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,12 @@
 """rnnctl: a lab bench for studying how recurrent networks train.
 
-The public API is imported lazily so that ``rnnctl --help`` never pays for Numba.
+    >>> import rnnctl
+    >>> cfg = rnnctl.load_config("configs/quickstart.yaml", ["train.steps=200"])
+    >>> result = rnnctl.train(cfg, rnnctl.MemorySink())
+
+The public API is imported lazily so that ``rnnctl --help`` never pays for NumPy or Numba. The
+training code lives in the package ``rnnctl.training`` (not ``rnnctl.train``), so that
+``rnnctl.train`` is always the function, whatever has been imported before.
 """
 
 __version__ = "0.1.0"
@@ -8,13 +14,18 @@ __version__ = "0.1.0"
 _API = {
     "load_config": "rnnctl.config",
     "config_from_dict": "rnnctl.config",
-    "build_model": "rnnctl.train",
-    "train": "rnnctl.train",
-    "evaluate": "rnnctl.train",
-    "MemorySink": "rnnctl.train",
+    "train": "rnnctl.training",
+    "evaluate": "rnnctl.training",
+    "build_model": "rnnctl.training",
+    "MemorySink": "rnnctl.training",
+    "Observer": "rnnctl.training",
+    "StopRun": "rnnctl.training",
+    "RunResult": "rnnctl.training",
     "make_task": "rnnctl.tasks",
     "Model": "rnnctl.model",
     "RunFolder": "rnnctl.store",
+    **{name: "rnnctl.registry" for name in ("REGISTRIES", "CELLS", "TASKS", "TRANSFORMS", "OPTIMIZERS",
+                                             "SCHEDULES", "EXECUTORS")},
 }
 
 __all__ = ["__version__", *_API]
@@ -23,5 +34,11 @@ __all__ = ["__version__", *_API]
 def __getattr__(name):
     if name in _API:
         import importlib
-        return getattr(importlib.import_module(_API[name]), name)
+        value = getattr(importlib.import_module(_API[name]), name)
+        globals()[name] = value   # looked up once; a submodule import can never shadow it
+        return value
     raise AttributeError(f"module 'rnnctl' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -2,29 +2,38 @@
 
 A transform edits the flat gradient ``g`` in place and writes the figures it measures into
 ``stats``. Measurement is a transform too (``record_norm``), so the pre- and post-transform norms
-are taken exactly where they claim to be: "norm_before" is what BPTT produced, "norm_after" is
-what the optimizer receives. Recorded norms are always Euclidean, whatever p a method uses.
+are taken exactly where they claim to be: "norm_before" is what the method receives, "norm_after"
+is what the optimizer receives. Recorded norms are always Euclidean, whatever p a method uses.
+
+State is plain data: a dict of ndarrays, ints, floats (and None), or a list of such for a chain,
+so that a checkpoint is arrays plus JSON and never a pickle (rnnctl.training.state). A transform
+mutates its state in place and returns it; transforms themselves hold no state between calls.
 
 Transforms that work per parameter (per_tensor_norm, agc) get the layout of the flat vector as
-``params``: a list of ``Param(name, slice, shape)``.
+``layout``: a list of ``Param(name, slice, shape)``.
+
+The gradient methods a config chooses (train.gradient.method) are ``Method`` objects registered
+in ``rnnctl.registry.TRANSFORMS``; the registry's metadata says which take a threshold c
+(``threshold``) and which allow threshold=auto (``auto``).
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from .errors import ConfigError
+from .registry import TRANSFORMS
+
+State = Any   # dict of ndarrays / ints / floats / None, or a list of such (chain)
 
 
 @dataclass(frozen=True)
 class GradientTransform:
-    init: Callable[[np.ndarray], Any]                              # params -> state
-    update: Callable[[np.ndarray, Any, np.ndarray, dict], Any]     # (g, state, params, stats) -> state
+    init: Callable[[np.ndarray], State]                              # params -> state
+    update: Callable[[np.ndarray, State, np.ndarray, dict], State]   # (g, state, params, stats) -> state
 
 
 class Param(NamedTuple):
@@ -38,19 +47,27 @@ def global_norm(g: np.ndarray) -> float:
     return float(np.sqrt(np.dot(g, g)))
 
 
+def max_abs(g: np.ndarray) -> float:
+    """‖g‖_∞ = max_i |g_i|, as max(max g, −min g): no temporary the size of g."""
+    return float(max(g.max(), -g.min())) if g.size else 0.0
+
+
 def norm_p(g: np.ndarray, p) -> float:
     if p == 2:
         return global_norm(g)
     if p == 1:
         return float(np.sum(np.abs(g)))
-    return float(np.max(np.abs(g))) if g.size else 0.0  # "inf"
+    return max_abs(g)  # "inf"
 
 
 def _stateless(update) -> GradientTransform:
-    return GradientTransform(lambda params: None, update)
+    return GradientTransform(lambda params: {}, update)
 
+
+# -- measurements ---------------------------------------------------------------------------------
 
 def record_norm(key: str) -> GradientTransform:
+    """stats[key] = ‖g‖₂ at this point of the chain."""
     def update(g, state, params, stats):
         stats[key] = global_norm(g)
         return state
@@ -64,6 +81,8 @@ def record_group_norms(groups: dict[str, Any], key: str = "groups") -> GradientT
         return state
     return _stateless(update)
 
+
+# -- the methods ----------------------------------------------------------------------------------
 
 def _scale_to(g, norm, threshold) -> bool:
     # At ‖g‖ = c the rescale is the identity, so "fired" means the gradient actually changed.
@@ -84,7 +103,7 @@ def scale_by_global_norm(threshold: float, p=2) -> GradientTransform:
 def clip_by_value(threshold: float) -> GradientTransform:
     """Element-wise clipping (Mikolov 2012): g_i ← clamp(g_i, −c, c)."""
     def update(g, state, params, stats):
-        fired = bool(np.max(np.abs(g)) > threshold) if g.size else False
+        fired = max_abs(g) > threshold
         if fired:
             np.clip(g, -threshold, threshold, out=g)
         stats["fired"] = fired
@@ -93,7 +112,8 @@ def clip_by_value(threshold: float) -> GradientTransform:
 
 
 def scale_per_tensor(threshold: float, layout: list[Param], p=2) -> GradientTransform:
-    """Norm scaling of each parameter separately (Keras ``clipnorm``)."""
+    """Norm scaling of each parameter separately (Keras ``clipnorm``): for every parameter W,
+    if ‖g_W‖ > c then g_W ← c g_W / ‖g_W‖."""
     def update(g, state, params, stats):
         fired = False
         for prm in layout:
@@ -104,40 +124,55 @@ def scale_per_tensor(threshold: float, layout: list[Param], p=2) -> GradientTran
     return _stateless(update)
 
 
-class _Sorted:
-    """A bounded history of values kept sorted, for O(1) percentiles and O(n) updates."""
-
-    def __init__(self, maxlen: int):
-        self.order = deque()          # arrival order, to drop the oldest
-        self.sorted: list[float] = []
-        self.maxlen = maxlen
-
-    def add(self, x: float) -> None:
-        self.order.append(x)
-        bisect.insort(self.sorted, x)
-        if self.maxlen and len(self.order) > self.maxlen:
-            old = self.order.popleft()
-            del self.sorted[bisect.bisect_left(self.sorted, old)]
-
-    def percentile(self, q: float) -> float:
-        # numpy's default 'linear' method
-        pos = q / 100.0 * (len(self.sorted) - 1)
-        lo = int(np.floor(pos))
-        hi = min(lo + 1, len(self.sorted) - 1)
-        return self.sorted[lo] + (pos - lo) * (self.sorted[hi] - self.sorted[lo])
-
-
 def autoclip(percentile: float, history: int = 0, p=2) -> GradientTransform:
     """AutoClip (Seetharaman et al. 2020): append ‖g‖ to the history of observed norms, then scale
-    the gradient to the ``percentile``-th percentile of that history."""
+    the gradient to the ``percentile``-th percentile of that history (numpy's 'linear' rule).
+    ``history`` > 0 keeps only the latest that many norms.
+
+    State: ``sorted`` (the norms kept, ascending, in its first ``n`` entries), ``ring`` (with a
+    bounded history: the same norms in arrival order, a ring buffer whose oldest entry is at
+    ``head``), ``n``, ``head``. An update moves O(n) floats in place, as an insertion into a sorted
+    list would; an unbounded history grows its buffer by doubling, so allocations are amortized.
+    """
+    def init(params):
+        return {"sorted": np.zeros(history or 64), "ring": np.zeros(history), "n": 0, "head": 0}
+
     def update(g, state, params, stats):
         norm = norm_p(g, p)
-        state.add(norm)
-        threshold = state.percentile(percentile)
+        _history_add(state, norm, history)
+        threshold = _percentile(state["sorted"], state["n"], percentile)
         stats["threshold"] = threshold
         stats["fired"] = _scale_to(g, norm, threshold)
         return state
-    return GradientTransform(lambda params: _Sorted(history), update)
+    return GradientTransform(init, update)
+
+
+def _history_add(state: dict, x: float, maxlen: int) -> None:
+    s, ring, n, head = state["sorted"], state["ring"], state["n"], state["head"]
+    if maxlen and n == maxlen:  # full: forget the oldest, in both orders
+        old = ring[head]
+        i = int(np.searchsorted(s[:n], old, side="left"))
+        s[i:n - 1] = s[i + 1:n]      # 1-D overlapping copies run in the safe direction, no temporary
+        ring[head] = x
+        state["head"] = (head + 1) % maxlen
+        n -= 1
+    elif maxlen:
+        ring[n] = x
+    elif n == len(s):  # unbounded history: grow by doubling
+        s = state["sorted"] = np.concatenate([s, np.zeros_like(s)])
+    i = int(np.searchsorted(s[:n], x, side="right"))   # after equal values, as bisect.insort
+    s[i + 1:n + 1] = s[i:n]
+    s[i] = x
+    state["n"] = n + 1
+
+
+def _percentile(s: np.ndarray, n: int, q: float) -> float:
+    # numpy's default 'linear' method over s[:n], sorted
+    pos = q / 100.0 * (n - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, n - 1)
+    a, b = float(s[lo]), float(s[hi])
+    return a + (pos - lo) * (b - a)
 
 
 def _unit_norms(x: np.ndarray) -> np.ndarray:
@@ -146,7 +181,8 @@ def _unit_norms(x: np.ndarray) -> np.ndarray:
 
 
 def adaptive_clip(clipping: float, layout: list[Param], eps: float = 1e-3) -> GradientTransform:
-    """Adaptive gradient clipping (Brock et al. 2021): cap each unit's ‖g‖/max(‖θ‖, eps) at c."""
+    """Adaptive gradient clipping (Brock et al. 2021): for every unit (row) i of every parameter,
+    if ‖g_i‖ / max(‖θ_i‖, eps) > c then g_i ← c max(‖θ_i‖, eps) g_i / ‖g_i‖."""
     def update(g, state, params, stats):
         fired = False
         for prm in layout:
@@ -168,76 +204,112 @@ def adaptive_clip(clipping: float, layout: list[Param], eps: float = 1e-3) -> Gr
 
 
 def identity() -> GradientTransform:
+    """Leave the gradient alone (train.gradient.method=none)."""
     def update(g, state, params, stats):
         stats["fired"] = False
         return state
     return _stateless(update)
 
 
+# -- combinators ----------------------------------------------------------------------------------
+
 def chain(*transforms: GradientTransform) -> GradientTransform:
+    """Apply ``transforms`` in order; the state is the list of their states."""
     def init(params):
-        return tuple(t.init(params) for t in transforms)
+        return [t.init(params) for t in transforms]
 
     def update(g, state, params, stats):
-        return tuple(t.update(g, s, params, stats) for t, s in zip(transforms, state))
+        for i, t in enumerate(transforms):   # in place: the list is reused from update to update
+            state[i] = t.update(g, state[i], params, stats)
+        return state
     return GradientTransform(init, update)
-
-
-class _AutoState:
-    def __init__(self):
-        self.count, self.total, self.threshold, self.inner, self.inner_state = 0, 0.0, None, None, None
 
 
 def auto_threshold(make: Callable[[float], GradientTransform], statistic: Callable[[np.ndarray], float],
                    updates: int, factor: float) -> GradientTransform:
-    """The paper's heuristic: for the first ``updates`` updates leave the gradient alone and average
-    ``statistic(g)``; then run ``make(factor * average)`` from there on."""
+    """The paper's heuristic (Pascanu et al. 2013, section 3.2): for the first ``updates`` updates
+    leave the gradient alone and average ``statistic(g)``; then run ``make(factor * average)``
+    from there on.
+
+    State: ``count``, ``total``, ``threshold`` (None while measuring), ``inner`` (the state of the
+    method once c is set). The method is rebuilt from ``threshold`` when needed, so the state
+    alone (e.g. from a checkpoint) determines what happens next.
+    """
+    built: dict = {}   # threshold -> the method: a cache of a pure function of the state
+
+    def inner(c: float) -> GradientTransform:
+        if c not in built:
+            built.clear()
+            built[c] = make(c)
+        return built[c]
+
     def update(g, state, params, stats):
-        if state.threshold is None:
-            state.count += 1
-            state.total += statistic(g)
+        if state["threshold"] is None:
+            state["count"] += 1
+            state["total"] += statistic(g)
             stats["fired"] = False
-            if state.count == updates:
-                state.threshold = factor * state.total / updates
-                state.inner = make(state.threshold)
-                state.inner_state = state.inner.init(params)
-            stats["threshold"] = state.threshold if state.threshold is not None else float("nan")
+            if state["count"] == updates:
+                state["threshold"] = factor * state["total"] / updates
+                state["inner"] = inner(state["threshold"]).init(params)
+            stats["threshold"] = state["threshold"] if state["threshold"] is not None else float("nan")
             return state
-        state.inner_state = state.inner.update(g, state.inner_state, params, stats)
-        stats["threshold"] = state.threshold
+        state["inner"] = inner(state["threshold"]).update(g, state["inner"], params, stats)
+        stats["threshold"] = state["threshold"]
         return state
-    return GradientTransform(lambda params: _AutoState(), update)
+    return GradientTransform(lambda params: {"count": 0, "total": 0.0, "threshold": None, "inner": {}},
+                             update)
+
+
+# -- gradient methods for the registry -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Method:
+    """A gradient method as ``train.gradient.method`` names it (an entry of registry.TRANSFORMS).
+
+    ``make(cfg, threshold, layout)`` builds the transform from the GradientConfig, the threshold c
+    (None for methods whose registry entry says threshold=False) and the parameter layout.
+    ``statistic(cfg, layout)``, if given, returns the function g -> float that threshold=auto
+    averages over the first updates to set c (the entry must then say auto=True).
+    ``columns`` are the trace columns the method's figures go to (besides ``fired``).
+    """
+
+    make: Callable[[Any, float | None, list[Param]], GradientTransform]
+    statistic: Callable[[Any, list[Param]], Callable[[np.ndarray], float]] | None = None
+    columns: tuple[str, ...] = ()
 
 
 def _p(cfg):
     return float("inf") if cfg.norm_type == "inf" else cfg.norm_type
 
 
-# train.gradient.method -> (factory(cfg, threshold, layout), statistic averaged by threshold=auto)
-METHODS: dict[str, tuple[Callable, Callable | None]] = {
-    "none": (lambda cfg, c, layout: identity(), None),
-    "norm": (lambda cfg, c, layout: scale_by_global_norm(c, _p(cfg)),
-             lambda cfg, layout: lambda g: norm_p(g, _p(cfg))),
-    "value": (lambda cfg, c, layout: clip_by_value(c),
-              lambda cfg, layout: lambda g: norm_p(g, "inf")),
-    "per_tensor_norm": (lambda cfg, c, layout: scale_per_tensor(c, layout, _p(cfg)),
-                        lambda cfg, layout: lambda g: max(norm_p(g[q.slice], _p(cfg)) for q in layout)),
-    "autoclip": (lambda cfg, c, layout: autoclip(cfg.percentile, cfg.history, _p(cfg)), None),
-    "agc": (lambda cfg, c, layout: adaptive_clip(c, layout, cfg.agc_eps), None),
-}
+method_none = Method(lambda cfg, c, layout: identity())
+method_norm = Method(lambda cfg, c, layout: scale_by_global_norm(c, _p(cfg)),
+                     lambda cfg, layout: lambda g: norm_p(g, _p(cfg)))
+method_value = Method(lambda cfg, c, layout: clip_by_value(c),
+                      lambda cfg, layout: lambda g: norm_p(g, "inf"))
+method_per_tensor_norm = Method(lambda cfg, c, layout: scale_per_tensor(c, layout, _p(cfg)),
+                                lambda cfg, layout: lambda g: max(norm_p(g[q.slice], _p(cfg)) for q in layout))
+method_autoclip = Method(lambda cfg, c, layout: autoclip(cfg.percentile, cfg.history, _p(cfg)),
+                         columns=("threshold",))
+method_agc = Method(lambda cfg, c, layout: adaptive_clip(c, layout, cfg.agc_eps))
+
+
+def method_columns(cfg) -> tuple[str, ...]:
+    """The trace columns the configured method records (threshold=auto records the threshold)."""
+    own = TRANSFORMS.get(cfg.method).columns
+    return own + (("threshold",) if cfg.threshold == "auto" and "threshold" not in own else ())
 
 
 def build_gradient_transform(cfg, layout: list[Param] | None = None) -> GradientTransform:
-    """The configured method alone (the training loop measures before and after it)."""
-    if cfg.method not in METHODS:
-        raise ConfigError(f"unknown method '{cfg.method}' (available: {', '.join(METHODS)})",
-                          key="train.gradient.method")
-    make, statistic = METHODS[cfg.method]
+    """The configured method alone (rnnctl.pipeline measures before and after it). ``cfg`` is a
+    GradientConfig; the method is looked up in registry.TRANSFORMS."""
+    method = TRANSFORMS.get(cfg.method)          # ConfigError naming train.gradient.method if unknown
+    meta = TRANSFORMS.meta(cfg.method)
     layout = layout or []
     if cfg.threshold == "auto":
-        if statistic is None:
-            raise ConfigError(f"threshold 'auto' applies to norm, value and per_tensor_norm, not "
-                              f"{cfg.method}", key="train.gradient.threshold")
-        return auto_threshold(lambda c: make(cfg, c, layout), statistic(cfg, layout),
+        if not meta.get("auto") or method.statistic is None:
+            raise ConfigError(f"threshold 'auto' applies to {', '.join(TRANSFORMS.where(auto=True))}, "
+                              f"not {cfg.method}", key="train.gradient.threshold")
+        return auto_threshold(lambda c: method.make(cfg, c, layout), method.statistic(cfg, layout),
                               cfg.auto_updates, cfg.auto_factor)
-    return make(cfg, cfg.threshold, layout)
+    return method.make(cfg, cfg.threshold if meta.get("threshold") else None, layout)

@@ -586,7 +586,7 @@ ARCH_TASKS = {"many_to_one": "temporal_order", "many_to_many": "noiseless_memori
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_combination_trains_from_a_config(cell, layers, arch):
-    from rnnctl.train import MemorySink, train
+    from rnnctl.training import MemorySink, train
     cfg = config_from_dict({
         "task": {"name": ARCH_TASKS[arch], "min_length": 10, "max_length": 13, "n_positions": 2},
         "model": {"cell": cell, "layers": layers, "arch": arch, "hidden": 6, "init": "orthogonal"},
@@ -605,7 +605,7 @@ def test_every_combination_trains_from_a_config(cell, layers, arch):
 def test_vanilla_only_diagnostics_skip_or_refuse_generating_archs():
     """Temporal-contribution probes and Pascanu's Ω replay a single vanilla stack read out from u
     alone: probes are skipped for one_to_many / encoder_decoder, Ω is a config error."""
-    from rnnctl.train import MemorySink, train
+    from rnnctl.training import MemorySink, train
     base = {"task": {"name": "class_to_sequence", "length": 5},
             "model": {"hidden": 4, "arch": "one_to_many"},
             "train": {"steps": 2, "batch_size": 2},

@@ -152,7 +152,7 @@ def test_keys_lists_every_config_key_and_the_readme_documents_them():
 def test_resume_continues_an_interrupted_run_and_refuses_a_finished_one(tiny_path, tmp_path):
     from rnnctl.config import load_config
     from rnnctl.store import RunFolder
-    from rnnctl.train import Observer, train
+    from rnnctl.training import Observer, train
 
     class Stop(Observer):
         def on_update(self, update, loss, stats):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnctl.config import load_config
-from rnnctl.train import MemorySink, build_model, evaluate, train
+from rnnctl.training import MemorySink, build_model, evaluate, train
 from rnnctl.tasks import make_task
 
 
@@ -113,68 +113,8 @@ def test_build_model_and_evaluate_api(tiny):
     assert 0 <= result["error"] <= 1 and result["loss"] > 0
 
 
-class _InterruptAt:
-    """Observer that simulates Ctrl-C at a given update: either a hard KeyboardInterrupt, or a
-    real SIGINT that the loop's handler turns into a stop at the update boundary."""
-
-    def __init__(self, update, graceful):
-        self.update, self.graceful = update, graceful
-
-    def on_start(self, total):
-        pass
-
-    def on_eval(self, record):
-        pass
-
-    def on_update(self, update, loss, stats):
-        if update == self.update:
-            if self.graceful:
-                import signal
-                signal.raise_signal(signal.SIGINT)
-            else:
-                raise KeyboardInterrupt
-
-
-@pytest.mark.parametrize("graceful, expect_resume_at", [(True, 17), (False, 10)])
-def test_interrupted_run_resumes_to_identical_numbers(tiny, tmp_path, graceful, expect_resume_at):
-    from rnnctl.store import RunFolder, read_metrics, read_run, read_trace
-    cfg = tiny("train.optimizer.momentum=0.9")   # optimizer state must be restored too
-    whole = RunFolder.create(tmp_path / "a", "x", "whole")
-    train(cfg, whole)
-
-    cut = RunFolder.create(tmp_path / "b", "x", "cut")
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, cut, _InterruptAt(17, graceful))
-    assert read_run(cut.path)["status"] == "interrupted"
-    again = RunFolder(cut.path)
-    state = again.resume()
-    assert state.update == expect_resume_at
-    result = train(cfg, again, resume=state)
-    assert result.status == "completed"
-
-    a, b = read_trace(whole.path), read_trace(cut.path)
-    assert np.array_equal(a, b)                       # every update exactly once, same numbers
-    strip = lambda ms: [{k: v for k, v in m.items() if k != "time"} for m in ms]  # noqa: E731
-    assert strip(read_metrics(whole.path)) == strip(read_metrics(cut.path))
-    with np.load(whole.path / "params_final.npz") as x, np.load(cut.path / "params_final.npz") as y:
-        for k in x.files:
-            assert np.array_equal(x[k], y[k])
-    info = read_run(cut.path)
-    assert info["status"] == "completed" and info["resumed"][0]["update"] == expect_resume_at
-    assert not (cut.path / "checkpoint.pkl").exists()   # finished runs drop their checkpoint
-
-
-def test_resume_refuses_a_finished_run(tiny, tmp_path):
-    from rnnctl.errors import RunError
-    from rnnctl.store import RunFolder
-    folder = RunFolder.create(tmp_path, "x", "done")
-    train(tiny(), folder)
-    with pytest.raises(RunError, match="nothing to resume"):
-        RunFolder(folder.path).resume()
-
-
 def test_an_observer_can_stop_a_run_early(tiny):
-    from rnnctl.train import Observer, StopRun
+    from rnnctl.training import Observer, StopRun
 
     class Rule(Observer):
         def on_eval(self, record):
@@ -226,6 +166,40 @@ def test_skip_policy_gives_up_after_max_consecutive(tiny, monkeypatch):
         assert np.array_equal(v, sink.saved_params["init"][k])
 
 
+@pytest.mark.parametrize("max_consecutive", [1, 5])
+def test_skip_count_and_message_agree_when_the_policy_gives_up(tiny, monkeypatch, max_consecutive):
+    """Issue 11: max_consecutive=5 reported skipped_updates 4 while its message said 5. Every
+    non-finite update is dropped and counted (README), the max_consecutive-th in a row too, which
+    also ends the run: count, message and diverged_at all say max_consecutive."""
+    from rnnctl.model import Model
+    real = Model.loss_and_grad_flat
+    calls = {"n": 0}
+
+    def broken_after_3(self, u, target, grad, *a, **k):
+        E = real(self, u, target, grad, *a, **k)
+        calls["n"] += 1
+        if calls["n"] > 3:
+            grad[:] = np.nan
+        return E
+    monkeypatch.setattr(Model, "loss_and_grad_flat", broken_after_3)
+    sink = MemorySink()
+    n = max_consecutive
+    result = train(tiny("train.gradient.nonfinite=skip", f"train.gradient.max_consecutive={n}",
+                        "eval.every=100"), sink)
+    assert result.status == "diverged"
+    assert sink.summary["skipped_updates"] == n
+    assert f"{n} consecutive updates skipped" in sink.summary["message"]
+    assert sink.summary["diverged_at"] == 3 + n
+    # the updates before the last were dropped and traced as skipped; the last ended the run
+    assert list(sink.column("skipped")) == [0, 0, 0] + [1] * (n - 1)
+
+
+def test_skipped_updates_are_zero_for_a_clean_run_under_skip(tiny):
+    sink = MemorySink()
+    train(tiny("train.gradient.nonfinite=skip"), sink)
+    assert sink.summary["skipped_updates"] == 0 and sink.status == "completed"
+
+
 def test_error_policy_fails_the_run(tiny, monkeypatch):
     from rnnctl.errors import RunError
     from rnnctl.model import Model
@@ -242,19 +216,33 @@ def test_error_policy_fails_the_run(tiny, monkeypatch):
 
 
 def test_diverged_run_keeps_a_postmortem_that_replays_the_failure(tiny, tmp_path):
-    from rnnctl.store import RunFolder
-    from rnnctl.train import replay_postmortem
+    from rnnctl.store import RunFolder, read_postmortem
+    from rnnctl.training import postmortem
+    from rnnctl.training.postmortem import replay_postmortem
     folder = RunFolder.create(tmp_path, "x", "boom")
     cfg = tiny("model.activation=linear", "model.init=basic_tanh", "model.spectral_radius=3.0",
                "train.optimizer.lr=1e6", "train.gradient.method=none", "train.steps=200")
     result = train(cfg, folder)
     assert result.status == "diverged"
-    with np.load(folder.path / "postmortem.npz") as z:
-        assert int(z["update"]) == result.summary["diverged_at"]
-        assert z["u"].shape[1] == 4 and "param.W_rec" in z.files
+    z = read_postmortem(folder.path)
+    assert int(z["update"]) == result.summary["diverged_at"]
+    assert z["u"].shape[1] == 4 and "param.W_rec" in z
     replay = replay_postmortem(folder.path)
     assert replay["update"] == result.summary["diverged_at"]
     assert not (np.isfinite(replay["loss"]) and np.isfinite(replay["norm"]))
+    # the replay is a pure function of the config and the arrays: no folder needed
+    again = postmortem.replay(cfg, z)
+    assert again["update"] == replay["update"] and set(again["norms"]) == set(replay["norms"])
+
+
+def test_replay_postmortem_of_a_run_that_did_not_diverge_says_so(tiny, tmp_path):
+    from rnnctl.errors import RunError
+    from rnnctl.store import RunFolder
+    from rnnctl.training.postmortem import replay_postmortem
+    folder = RunFolder.create(tmp_path, "x", "fine")
+    train(tiny(), folder)
+    with pytest.raises(RunError, match="only diverged runs"):
+        replay_postmortem(folder.path)
 
 
 @pytest.mark.parametrize("overrides", [
@@ -384,16 +372,44 @@ def test_truncation_rejects_overlapping_windows_for_every_step_losses(tiny):
         train(tiny(*MEM, "train.bptt.k1=3", "train.bptt.k2=6"), MemorySink())
 
 
-def test_truncated_run_resumes_mid_batch_to_identical_numbers(tiny, tmp_path):
-    from rnnctl.store import RunFolder, read_trace
-    cfg = tiny(*MEM, "train.bptt.k1=5", "train.steps=20", "eval.every=4")
-    whole = RunFolder.create(tmp_path / "a", "x", "whole")
-    train(cfg, whole)
-    cut = RunFolder.create(tmp_path / "b", "x", "cut")
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, cut, _InterruptAt(10, graceful=False))   # last checkpoint: update 8, mid-batch
-    again = RunFolder(cut.path)
-    state = again.resume()
-    assert state.update == 8 and state.pending is not None
-    train(cfg, again, resume=state)
-    assert np.array_equal(read_trace(whole.path), read_trace(cut.path))
+# --- the public API ------------------------------------------------------------------------------
+
+def test_readme_example_rnnctl_train_is_the_function_even_after_the_training_modules_load(tiny):
+    """Issue 11: rnnctl.train(cfg, sink) failed with "'module' object is not callable" once the
+    submodule rnnctl.train had been imported. The loop lives in rnnctl.training now."""
+    import importlib
+
+    import rnnctl
+    for module in ("rnnctl.training", "rnnctl.training.loop", "rnnctl.training.session"):
+        importlib.import_module(module)
+    assert callable(rnnctl.train) and rnnctl.train is train
+    result = rnnctl.train(tiny("train.steps=3", "eval.every=3"), rnnctl.MemorySink())
+    assert result.status == "completed"
+    for name in ("evaluate", "build_model", "MemorySink", "Observer", "StopRun", "RunFolder", "make_task",
+                 "Model", "load_config", "config_from_dict", "TRANSFORMS", "REGISTRIES"):
+        assert getattr(rnnctl, name) is not None
+
+
+def test_importing_rnnctl_loads_no_numpy():
+    import subprocess
+    import sys
+    code = "import sys, rnnctl; rnnctl.load_config; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_task_is_built_once_per_run(tiny, monkeypatch):
+    import rnnctl.tasks
+    import rnnctl.training.session as session
+    calls = []
+    real = rnnctl.tasks.make_task
+    monkeypatch.setattr(session, "make_task", lambda cfg: calls.append(1) or real(cfg))
+    train(tiny("train.steps=2", "eval.every=2"), MemorySink())
+    assert len(calls) == 1
+
+
+def test_train_fits_in_one_screen():
+    import inspect
+
+    from rnnctl.training import loop
+    assert len(inspect.getsource(loop.train).splitlines()) <= 65

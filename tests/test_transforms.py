@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from rnnctl.optim import OPTIMIZERS, SCHEDULES, adam, build_optimizer, build_schedule, sgd
-from rnnctl.transforms import METHODS, Param, adaptive_clip, autoclip, build_gradient_transform, \
+from rnnctl.optim import adam, build_optimizer, build_schedule, sgd
+from rnnctl.registry import OPTIMIZERS, SCHEDULES, TRANSFORMS
+from rnnctl.transforms import Param, adaptive_clip, autoclip, build_gradient_transform, \
     chain, clip_by_value, global_norm, norm_p, record_norm, scale_by_global_norm, scale_per_tensor
 
 
@@ -133,7 +134,7 @@ def test_threshold_auto_is_refused_where_it_has_no_meaning(method):
         build_gradient_transform(Cfg(method=method, threshold="auto"), LAYOUT)
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", TRANSFORMS.names())
 def test_every_method_reports_fired_and_never_grows_the_gradient(method):
     rng = np.random.default_rng(2)
     g0 = rng.normal(scale=5.0, size=22)
@@ -230,3 +231,89 @@ def test_every_schedule_starts_at_the_base_rate_and_stays_positive(name):
     f = build_schedule(SchedCfg(name=name), 0.2, 1000)
     assert f(1) == pytest.approx(0.2)
     assert all(0 < f(t) <= 0.2 for t in range(1, 1001, 37))
+
+
+# --- plain-data state: a copy through (arrays, JSON) carries on exactly -------------------------
+
+def _through_checkpoint(state):
+    import json
+
+    from rnnctl.training.state import flatten, unflatten
+    arrays = {}
+    skeleton = json.loads(json.dumps(flatten(state, "", arrays), allow_nan=False))
+    return unflatten(skeleton, arrays)
+
+
+METHOD_CFGS = [Cfg(method=m, threshold=0.5) for m in TRANSFORMS.names()] + \
+    [Cfg(method=m, threshold="auto", auto_updates=3) for m in TRANSFORMS.where(auto=True)] + \
+    [Cfg(method="autoclip", history=4, percentile=30.0), Cfg(method="autoclip", history=0, percentile=70.0)]
+
+
+@pytest.mark.parametrize("cfg", METHOD_CFGS, ids=lambda c: f"{c.method}-{c.threshold}-{c.history}")
+def test_every_method_state_is_plain_data_and_determines_what_follows(cfg):
+    rng = np.random.default_rng(7)
+    t = build_gradient_transform(cfg, LAYOUT)
+    params = rng.normal(size=22)
+    state = t.init(params)
+    for _ in range(70):       # past autoclip's first buffer (64) and auto's measuring
+        state = t.update(rng.normal(scale=rng.uniform(0.1, 3), size=22), state, params, {})
+    copy = _through_checkpoint(state)
+    for _ in range(10):
+        g = rng.normal(scale=rng.uniform(0.1, 3), size=22)
+        a, b, sa, sb = g.copy(), g.copy(), {}, {}
+        state = t.update(a, state, params, sa)
+        copy = t.update(b, copy, params, sb)
+        assert np.array_equal(a, b) and sa == sb
+
+
+@pytest.mark.parametrize("history", [0, 3, 50])
+def test_autoclip_history_matches_a_sorted_list(history):
+    rng = np.random.default_rng(11)
+    t = autoclip(percentile=40.0, history=history)
+    state, seen = None, []
+    for _ in range(130):
+        norm = float(rng.choice([1.0, 2.0, rng.uniform(0, 5)]))    # ties on purpose
+        seen.append(norm)
+        _, stats, state = run(t, np.array([norm]), state=state)
+        kept = seen[-history:] if history else seen
+        assert list(state["sorted"][:state["n"]]) == sorted(kept)
+        assert stats["threshold"] == pytest.approx(np.percentile(kept, 40.0), rel=1e-12)
+
+
+OPT_CFGS = [OptCfg(name="sgd", momentum=0.0), OptCfg(name="sgd", momentum=0.9),
+            OptCfg(name="sgd", momentum=0.9, nesterov=True), OptCfg(name="adam")]
+
+
+@pytest.mark.parametrize("cfg", OPT_CFGS, ids=lambda c: f"{c.name}-{c.momentum}-{c.nesterov}")
+def test_every_optimizer_state_is_plain_data_and_its_update_allocates_nothing_big(cfg):
+    import tracemalloc
+    rng = np.random.default_rng(3)
+    opt = build_optimizer(cfg)
+    theta = rng.normal(size=20000)
+    state = opt.init(theta)
+    for _ in range(3):
+        state = opt.update(theta, rng.normal(size=theta.size), state, 0.01)
+    copy_theta, copy = theta.copy(), _through_checkpoint(state)
+    g = rng.normal(size=theta.size)
+    tracemalloc.start()
+    state = opt.update(theta, g, state, 0.01)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < theta.nbytes / 4
+    copy = opt.update(copy_theta, g, copy, 0.01)
+    assert np.array_equal(theta, copy_theta)
+
+
+def test_registry_entries_build_the_optimizers_and_schedules():
+    for name in OPTIMIZERS.names():
+        assert callable(OPTIMIZERS.get(name)(OptCfg(name=name)).update)
+    for name in SCHEDULES.names():
+        assert SCHEDULES.get(name)(SchedCfg(name=name), 0.1, 100)(1) == pytest.approx(0.1)
+
+
+def test_unknown_optimizer_and_schedule_are_config_errors_naming_their_key():
+    from rnnctl.errors import ConfigError
+    with pytest.raises(ConfigError, match="train.optimizer.name"):
+        build_optimizer(OptCfg(name="adamw"))
+    with pytest.raises(ConfigError, match="train.schedule.name"):
+        build_schedule(SchedCfg(name="cosin"), 0.1, 10)

@@ -1,0 +1,87 @@
+"""Resuming a run, possibly extended: ``rnnctl resume RUN_DIR train.steps=N``.
+
+A resumed run must go on computing what it computed before, so only keys that change no number
+already produced may change on resume:
+
+  train.steps           how many updates the run makes in all (more than it has done). Refused
+                        under a schedule whose rates depend on it (cosine): the rates of the
+                        updates already done would change.
+  eval.stop_on_success  whether the run stops at its first solved evaluation: it only decides
+                        where the run ends, never what an update or evaluation computes.
+
+Every other key is refused with a ConfigError naming it. ``identity`` is the config hash with
+these keys at their defaults: the checkpoint carries it, and ``train`` refuses a checkpoint
+written under another identity (e.g. a config.yaml edited by hand).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import ConfigError
+
+EXTENDABLE = ("train.steps", "eval.stop_on_success")
+
+
+def identity(config) -> str:
+    """config_hash of ``config`` with the EXTENDABLE keys at their schema defaults."""
+    from ..config import config_hash
+    for key in EXTENDABLE:
+        config = _with_default(config, key.split("."))
+    return config_hash(config)
+
+
+def _with_default(section, path: list[str]):
+    name = path[0]
+    if len(path) > 1:
+        return dataclasses.replace(section, **{name: _with_default(getattr(section, name), path[1:])})
+    default = next(f.default for f in dataclasses.fields(section) if f.name == name)
+    return dataclasses.replace(section, **{name: default})
+
+
+def _value(config, key: str):
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def extended_config(config_file, overrides, done: int | None):
+    """(config, changes): the run's config with ``overrides`` (``key=value`` of EXTENDABLE keys
+    only) applied, and {key: new value} for those that differ. ``done`` is the update the run
+    resumes from (None when unknown: no checkpoint, which resuming reports by itself)."""
+    from ..config import load_config
+    from ..optim import schedule_depends_on_steps
+    for text in overrides:
+        key = text.partition("=")[0].strip()
+        if "=" in text and key not in EXTENDABLE:
+            raise ConfigError(f"cannot be changed when resuming a run (it would change what the run "
+                              f"computes); the keys that can: {', '.join(EXTENDABLE)}",
+                              key=key, source=f"override '{text}'")
+    before = load_config(config_file)
+    config = load_config(config_file, list(overrides))
+    changes = {k: _value(config, k) for k in EXTENDABLE if _value(config, k) != _value(before, k)}
+    steps = changes.get("train.steps")
+    if steps is not None:
+        if done is not None and steps <= done:
+            raise ConfigError(f"expected more than the {done} updates the run has done, got {steps}",
+                              key="train.steps")
+        if schedule_depends_on_steps(config.train.schedule.name):
+            raise ConfigError(f"the {config.train.schedule.name} schedule spans train.steps: extending "
+                              "the run would change the learning rate of the updates already done",
+                              key="train.steps")
+    return config, changes
+
+
+def resume_run(run_dir, overrides=()):
+    """(config, folder, checkpoint) to continue the unfinished run in ``run_dir`` with
+    ``train(config, folder, observer, resume=checkpoint)``. ``overrides`` (see EXTENDABLE) are
+    checked before anything is touched; then config.yaml is rewritten and run.json records them."""
+    from .. import store
+    from ..config import dump_config
+    done = store.load_checkpoint(run_dir).update if overrides and store.has_checkpoint(run_dir) else None
+    config, changes = extended_config(store.config_path(run_dir), list(overrides), done)
+    folder = store.RunFolder(run_dir)
+    checkpoint = folder.resume(changes=changes or None)   # refuses finished and running runs
+    if changes:
+        folder.rewrite_config(dump_config(config))
+    return config, folder, checkpoint

@@ -1,0 +1,81 @@
+"""The training loop: sample -> loss and gradient -> gradient pipeline -> optimizer -> record,
+evaluating and checkpointing on schedule.
+
+It writes through a sink (``RunFolder`` on disk, ``MemorySink`` in tests) and reports progress
+to an observer; it never touches files or the terminal itself. What it is built from lives
+beside it: ``session`` (the parts built from the config and the steps of an update),
+``rnnctl.pipeline`` (everything between BPTT and the optimizer), ``state`` (what a checkpoint
+holds), ``truncation``, ``evaluation``, ``postmortem``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import Diverged
+from ..interrupt import GracefulInterrupt
+from .observer import Observer, RunResult, StopRun
+from .postmortem import postmortem_arrays
+from .session import Session, build_model
+from .sinks import Sink
+
+__all__ = ["train", "build_model"]
+
+
+def train(config, sink: Sink, observer: Observer | None = None, resume=None) -> RunResult:
+    """Run one training run as ``config`` describes. Divergence is an outcome, not an exception.
+
+    With ``resume`` (a ``store.Checkpoint`` the sink saved earlier, e.g. from ``RunFolder.resume``),
+    training continues from that state and produces the same numbers as a run never interrupted.
+    """
+    obs = observer or Observer()
+    run = Session(config)            # every ConfigError surfaces here, before the sink is touched
+    state = run.begin(sink) if resume is None else run.restore(resume)
+    t, ev, summary = config.train, config.eval, state.summary
+    obs.on_start(t.steps)
+    if state.update:
+        obs.on_update(state.update, float("nan"), {})
+    try:
+        # NaN/Inf are checked for explicitly and become outcomes: numpy need not warn about them
+        with GracefulInterrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for update in range(state.update + 1, t.steps + 1):
+                t0 = time.perf_counter()
+                E = run.loss_and_grad(state)              # a new batch, or truncated BPTT's next window
+                run.record_backprop(sink, update)
+                stats, skip = run.pipeline.update(run.grad, state.pipeline, run.theta, E, update)
+                if not skip:
+                    state.opt = run.step(update, state.opt)
+                state.train_seconds += time.perf_counter() - t0
+                sink.trace(run.row(update, E, stats))
+                state.tally(update, E, stats, skip)
+                obs.on_update(update, E, stats)
+                if update % ev.every == 0 or update == t.steps:
+                    record = run.evaluate(state, update)
+                    sink.metrics(record)
+                    obs.on_eval(record)
+                    if summary["success"] and ev.stop_on_success:
+                        break
+                    sink.checkpoint(*run.checkpoint(state))
+                if interrupt.requested or getattr(obs, "stop_requested", False):
+                    sink.checkpoint(*run.checkpoint(state))   # at an update boundary: the state is whole
+                    raise KeyboardInterrupt
+        status = "succeeded" if summary["success"] else "completed"
+    except Diverged as e:
+        status = "diverged"
+        summary.update(diverged_at=e.update, message=str(e))
+        if run.batch is not None:   # enough to replay the failing update (postmortem.replay)
+            sink.postmortem(postmortem_arrays(run.batch, run.model, e.update))
+    except StopRun as e:
+        status = "stopped"
+        summary["message"] = str(e)
+    except KeyboardInterrupt:   # a resume starts from the last checkpoint
+        run.close(sink, state, "interrupted")
+        raise
+    except Exception as e:
+        summary["message"] = f"{type(e).__name__}: {e}"
+        run.close(sink, state, "failed")
+        raise
+    run.close(sink, state, status)
+    return RunResult(status, summary)

@@ -1,0 +1,155 @@
+"""What ``train`` builds from a config, once, and the steps of one update it delegates to.
+
+A ``Session`` holds the task sampler (built once: it serves training, evaluation and the model's
+sizes), the model, the three independent random streams, the gradient buffer, the gradient
+pipeline, the optimizer and schedule, truncated BPTT, and the trace columns. The loop
+(``loop.train``) strings its methods together; each method is one step of the update.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..config import config_hash, dump_config
+from ..diagnostics import temporal_contributions, vanishing_bound
+from ..errors import Diverged
+from ..model import Model, model_from_config
+from ..optim import build_optimizer, build_schedule
+from ..pipeline import build_pipeline
+from ..store.layout import TRACE_COLUMNS
+from ..tasks import make_task
+from .evaluation import evaluation_record
+from .extend import identity
+from .state import TrainState, from_checkpoint, to_checkpoint
+from .truncation import Truncation
+
+
+def build_model(config, rng: np.random.Generator | None = None) -> Model:
+    """The model a config describes, initialized from ``rng`` (default: a generator seeded with config.seed)."""
+    return model_from_config(config.model, make_task(config).task,
+                             rng if rng is not None else np.random.default_rng(config.seed))
+
+
+class Session:
+    def __init__(self, config):
+        self.config = config
+        t, log = config.train, config.log
+        self.sampler = make_task(config)
+        # Independent streams for init, training data and evaluation data: changing eval settings
+        # never changes the training trajectory.
+        init_seq, data_seq, eval_seq = np.random.SeedSequence(config.seed).spawn(3)
+        self.model = model = model_from_config(config.model, self.sampler.task, np.random.default_rng(init_seq))
+        self.rng_data, self.rng_eval = np.random.default_rng(data_seq), np.random.default_rng(eval_seq)
+        self.theta = model.theta
+        self.grad = np.zeros_like(self.theta)
+        self._backup = np.empty_like(self.theta)   # the last finite parameters, should a step overflow
+        self.pipeline = build_pipeline(config, model)
+        self.optimizer = build_optimizer(t.optimizer)
+        self.lr_at = build_schedule(t.schedule, t.optimizer.lr, t.steps)
+        self.truncation = Truncation.from_config(config, model)
+        self.columns = TRACE_COLUMNS + ("length",) + self.pipeline.columns
+        # probes replay the single-stack vanilla RNN on u alone, on full batches
+        self.probes = (log.probe_every > 0 and config.model.cell == "rnn" and config.model.layers == 1
+                       and not model.generates and self.truncation is None)
+        self.gamma_bound = vanishing_bound(config.model.activation) if config.model.cell == "rnn" else None
+        self.identity = identity(config)
+        self.batch = None   # the batch (or truncation window) of the current update
+
+    # -- start, resume, checkpoint, close ---------------------------------------------------------
+    def begin(self, sink) -> TrainState:
+        """A fresh run: open the sink and save the initial parameters."""
+        cfg, log = self.config, self.config.log
+        steps = self.sampler.max_steps   # the longest time axis of backprop_norms (minus 1)
+        if self.model.arch == "encoder_decoder":
+            steps += self.sampler.task.output_steps(steps)   # the decoder's steps follow the encoder's
+        sink.start({"name": cfg.name, "seed": cfg.seed, "config_hash": config_hash(cfg)}, dump_config(cfg),
+                   self.columns, (cfg.model.layers, steps + 1) if log.backprop_every else None)
+        sink.params("init", self.snapshot())
+        return TrainState(0, self.theta, self.optimizer.init(self.theta), self.pipeline.init(self.theta),
+                          self.rng_data, self.rng_eval)
+
+    def restore(self, checkpoint) -> TrainState:
+        """The state a checkpoint (store.Checkpoint) holds, loaded into this session's model and streams."""
+        return from_checkpoint(checkpoint, self.identity, self.theta, self.rng_data, self.rng_eval)
+
+    def checkpoint(self, state: TrainState) -> tuple[dict, dict]:
+        return to_checkpoint(state, self.identity)
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.model.params.items()}
+
+    def close(self, sink, state: TrainState, status: str) -> None:
+        """Final summary figures and parameters (the last finite ones: parameters are only ever
+        updated with a finite gradient), then the sink's finish."""
+        summary, n = state.summary, state.summary["updates"]
+        if n:
+            summary["clip_rate"] = state.fired_total / n
+            summary["ms_per_update"] = round(1000.0 * state.train_seconds / n, 4)
+        if state.n_norms:  # so that reports need not read the trace
+            norms = state.norms[:state.n_norms]
+            summary["norm_max"] = float(norms.max())
+            summary["norm_median"] = float(np.median(norms))
+        if self.config.train.gradient.nonfinite == "skip":
+            summary["skipped_updates"] = self.pipeline.skipped(state.pipeline)
+        sink.params("final", self.snapshot())
+        sink.finish(status, summary)
+
+    # -- the steps of an update -------------------------------------------------------------------
+    def loss_and_grad(self, state: TrainState) -> float:
+        """Loss E of a fresh batch (or of truncated BPTT's next window) and its gradient, into self.grad."""
+        t, model = self.config.train, self.model
+        if self.truncation is None:
+            self.batch = self.sampler.sample(self.rng_data, t.batch_size)
+            return model.loss_and_grad_flat(self.batch.u, self.batch.target, self.grad)
+        if state.pending is None:
+            state.pending = self.truncation.start(self.sampler.sample(self.rng_data, t.batch_size))
+        self.batch = self.truncation.window(state.pending)
+        E = model.loss_and_grad_flat(self.batch.u, self.batch.target, self.grad, state0=self.batch.state0)
+        state.pending = self.truncation.advance(state.pending, model.last_state)
+        return E
+
+    def record_backprop(self, sink, update: int) -> None:
+        """The per-step backprop norms and the temporal-contribution probes, on their schedules."""
+        log = self.config.log
+        if log.backprop_every and update % log.backprop_every == 0:
+            sink.backprop(update, np.atleast_2d(self.model.backprop_norms))
+        if self.probes and (update == 1 or update % log.probe_every == 0):
+            self._probe(sink, update)
+
+    def step(self, update: int, opt_state: dict) -> dict:
+        """The optimizer's update of θ at this update's learning rate; Diverged (θ restored to its
+        last finite value) if the step itself overflows."""
+        np.copyto(self._backup, self.theta)
+        opt_state = self.optimizer.update(self.theta, self.grad, opt_state, self.lr_at(update))
+        if not np.isfinite(np.dot(self.theta, self.theta)):
+            np.copyto(self.theta, self._backup)
+            raise Diverged(update, "parameters")
+        return opt_state
+
+    def row(self, update: int, E: float, stats: dict) -> tuple:
+        """The update's trace.csv row, in ``self.columns`` order."""
+        values = {"update": update, "length": self.batch.u.shape[0], "fired": False, "skipped": 0,
+                  **stats, "loss": E}
+        groups = stats.get("groups", {})
+        return tuple(groups[c[5:]] if c.startswith("norm.") and c[5:] in groups else values.get(c, float("nan"))
+                     for c in self.columns)
+
+    def evaluate(self, state: TrainState, update: int) -> dict:
+        return evaluation_record(self.model, self.sampler, self.rng_eval, self.config, state, update,
+                                 self.lr_at(update), self.gamma_bound)
+
+    def _probe(self, sink, update: int) -> None:
+        """Temporal contributions on the first ``log.probe_sequences`` sequences of the batch."""
+        log, model, batch = self.config.log, self.model, self.batch
+        t0 = time.perf_counter()
+        S = min(log.probe_sequences, batch.u.shape[1])
+        target = batch.target[:S] if model.scored == "last" else batch.target[:, :S]
+        out = temporal_contributions(model.params, batch.u[:, :S], target, form=model.form,
+                                     activation=model.activation, loss=model.loss_name,
+                                     scored=model.scored, long_lag=log.long_lag)
+        lag_fraction = out.pop("long_lag_fraction")
+        sink.probe(update, out, {"length": int(batch.u.shape[0]), "sequences": S,
+                                 "long_lag_fraction": lag_fraction,
+                                 "seconds": round(time.perf_counter() - t0, 4)})

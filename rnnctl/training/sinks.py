@@ -1,0 +1,83 @@
+"""Where a run's records go. The loop writes through a Sink and never touches files itself:
+``rnnctl.store.RunFolder`` writes a run folder, ``MemorySink`` keeps everything in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .state import copy_checkpoint
+
+
+class Sink(Protocol):
+    def start(self, info: dict, config_text: str, columns: tuple, backprop_shape: tuple | None) -> None: ...
+    def params(self, kind: str, arrays: dict[str, np.ndarray]) -> None: ...
+    def trace(self, row: tuple) -> None: ...
+    def backprop(self, update: int, norms: np.ndarray) -> None: ...
+    def probe(self, update: int, arrays: dict, summary: dict) -> None: ...
+    def postmortem(self, arrays: dict) -> None: ...
+    def metrics(self, record: dict) -> None: ...
+    def flush(self) -> None: ...
+
+    def checkpoint(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """The training state as plain data (rnnctl.training.state): ``meta`` is JSON and holds
+        "update". The arrays are live buffers of the run: store or copy them before returning."""
+
+    def finish(self, status: str, summary: dict) -> None: ...
+
+
+@dataclass
+class MemorySink:
+    """Keeps everything in memory: for tests and notebooks. ``last_checkpoint`` is a
+    ``store.Checkpoint`` that ``train(..., resume=sink.last_checkpoint)`` accepts."""
+
+    info: dict = field(default_factory=dict)
+    config_text: str = ""
+    columns: tuple = ()
+    saved_params: dict = field(default_factory=dict)
+    rows: list = field(default_factory=list)
+    backprop_rows: list = field(default_factory=list)   # (update, norms)
+    probes: list = field(default_factory=list)          # (update, arrays, summary)
+    postmortem_arrays: dict | None = None
+    records: list = field(default_factory=list)
+    status: str | None = None
+    summary: dict = field(default_factory=dict)
+    last_checkpoint: Any = None
+
+    def start(self, info, config_text, columns=(), backprop_shape=None):
+        self.info, self.config_text, self.columns = dict(info), config_text, tuple(columns)
+
+    def params(self, kind, arrays):
+        self.saved_params[kind] = {k: np.array(v) for k, v in arrays.items()}
+
+    def trace(self, row):
+        self.rows.append(tuple(row))
+
+    def backprop(self, update, norms):
+        self.backprop_rows.append((update, np.array(norms)))
+
+    def probe(self, update, arrays, summary):
+        self.probes.append((update, arrays, summary))
+
+    def postmortem(self, arrays):
+        self.postmortem_arrays = dict(arrays)
+
+    def column(self, name):
+        """One trace column as an array."""
+        i = self.columns.index(name)
+        return np.array([r[i] for r in self.rows], dtype=float)
+
+    def metrics(self, record):
+        self.records.append(dict(record))
+
+    def flush(self):
+        pass
+
+    def checkpoint(self, arrays, meta):
+        from ..store.checkpoint import Checkpoint   # the same type RunFolder.resume returns
+        self.last_checkpoint = Checkpoint(*copy_checkpoint(arrays, meta))
+
+    def finish(self, status, summary):
+        self.status, self.summary = status, dict(summary)
