@@ -1,5 +1,6 @@
 """rnnctl report: reading run folders (damaged ones too), aggregation and paired seeds on
-synthetic folders with known numbers, the JSON schema, every figure, and the CLI."""
+synthetic folders with known numbers, the JSON schema, CSV, the outputs the command writes, and
+the CLI. The figures themselves: tests/test_plots.py."""
 
 import csv
 import io
@@ -8,89 +9,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from rnnctl import report as R
 from rnnctl.cli import app
-from rnnctl.config import config_from_dict, dump_config
-from rnnctl.errors import EXIT_OK, EXIT_USAGE, ConfigError
+from rnnctl.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError, RnnctlError
+
+try:
+    from .report_helpers import by_values, make_rich_run, make_sweep_dir, write_run
+except ImportError:
+    from report_helpers import by_values, make_rich_run, make_sweep_dir, write_run
 
 runner = CliRunner()
-
-# method, length, seed -> (status, success_update or None, clip_rate, norm_max)
-OUTCOMES = {
-    ("none", 20, 0): ("succeeded", 500, 0.0, 30.0),
-    ("none", 20, 1): ("completed", None, 0.0, 40.0),
-    ("none", 20, 2): ("succeeded", 700, 0.0, 20.0),
-    ("norm", 20, 0): ("succeeded", 250, 0.5, 100.0),
-    ("norm", 20, 1): ("succeeded", 300, 0.6, 90.0),
-    ("norm", 20, 2): ("succeeded", 450, 0.7, 80.0),
-    ("none", 50, 0): ("diverged", None, 0.0, 1e6),
-    ("none", 50, 1): ("completed", None, 0.0, 500.0),
-    ("none", 50, 2): ("diverged", None, 0.0, 1e7),
-    ("norm", 50, 0): ("succeeded", 1000, 0.8, 200.0),
-    ("norm", 50, 1): ("completed", None, 0.9, 300.0),
-    ("norm", 50, 2): ("succeeded", 2000, 0.4, 250.0),
-}
-THRESHOLD = {"none": 1.0, "norm": 2.0}      # zipped with the method, as in clipping_vs_length
-
-
-def config_text(method, length, seed, **extra):
-    data = {"name": "synth", "seed": seed, "task": {"name": "temporal_order", "length": length},
-            "train": {"steps": 3000, "gradient": {"method": method, "threshold": THRESHOLD[method]}},
-            "eval": {"every": 250}}
-    for k, v in extra.items():
-        node = data
-        *head, last = k.split(".")
-        for h in head:
-            node = node.setdefault(h, {})
-        node[last] = v
-    return dump_config(config_from_dict(data))
-
-
-def write_run(path: Path, method="norm", length=20, seed=0, status="succeeded", success_update=250,
-              clip_rate=0.5, norm_max=10.0, updates=None, trace=True, extra=None):
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "config.yaml").write_text(config_text(method, length, seed, **(extra or {})))
-    updates = updates or (success_update or 3000)
-    info = {"status": status, "name": "synth", "seed": seed, "config_hash": path.name,
-            "wall_time": updates / 100, "updates": updates, "final_loss": 0.05 if success_update else 1.3,
-            "final_error": 0.0 if success_update else 0.7, "success": success_update is not None,
-            "success_update": success_update, "clip_rate": clip_rate, "train_loss": 1.0,
-            "norm_max": norm_max, "norm_median": norm_max / 10, "threshold": None, "skipped_updates": None,
-            "diverged_at": updates + 1 if status == "diverged" else None, "ms_per_update": 1.0,
-            "message": "non-finite loss" if status == "diverged" else ""}
-    (path / "run.json").write_text(json.dumps(info))
-    if trace:
-        (path / "trace.csv").write_text("update,loss,norm_before,norm_after,fired,length\n1,1.3,0.5,0.5,0,20\n")
-    (path / "metrics.jsonl").write_text("")
-    return path
 
 
 @pytest.fixture
 def sweep_dir(tmp_path):
-    """A sweep folder as rnnctl sweep writes it, with the outcomes of OUTCOMES."""
-    folder = tmp_path / "runs" / "synth"
-    folder.mkdir(parents=True)
-    jobs = []
-    for i, ((m, L, s), (status, su, cr, nm)) in enumerate(OUTCOMES.items()):
-        rid = f"{i:016x}"
-        write_run(folder / rid, m, L, s, status, su, cr, nm)
-        jobs.append({"job": i, "run_id": rid, "values": {"train.gradient.method": m,
-                     "train.gradient.threshold": THRESHOLD[m], "task.length": L, "seed": s}})
-    (folder / "jobs.jsonl").write_text("".join(json.dumps(j) + "\n" for j in jobs))
-    spec = {"name": "synth", "base": {"task": {"name": "temporal_order", "length": 20}},
-            "overrides": ["train.steps=3000", "eval.every=250"],
-            "zip": {"train.gradient.method": ["none", "norm"], "train.gradient.threshold": [1.0, 2.0]},
-            "grid": {"task.length": [20, 50]}, "seeds": 3}
-    (folder / "sweep.yaml").write_text(yaml.safe_dump(spec))
-    return folder
+    return make_sweep_dir(tmp_path)
 
 
-def by_values(groups, **want):
-    (g,) = [g for g in groups if all(g["values"][k] == v for k, v in want.items())]
-    return g
+@pytest.fixture
+def rich_run(tmp_path):
+    return make_rich_run(tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,138 +236,96 @@ def test_config_diff_against_the_sweep_base(sweep_dir):
 
 
 # ---------------------------------------------------------------------------------------------
-# Figures
+# What rnnctl report writes (the library under the CLI) and how the terminal shows it
 
-def png_ok(path_or_bytes, min_kb=8):
-    import matplotlib.image as mpimg
-    data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(data) > min_kb * 1024
-    img = mpimg.imread(io.BytesIO(data), format="png")
-    assert img.ndim == 3 and img.shape[0] > 300 and img.shape[1] > 500
-    assert float(img[..., :3].std()) > 0.02          # not a uniform image
-    return img
-
-
-@pytest.fixture
-def rich_run(tmp_path):
-    """A run folder with everything a figure reads: trace, metrics, backprop norms, probes."""
-    from rnnctl.store import GrowingNpy
-    rng = np.random.default_rng(0)
-    path = write_run(tmp_path / "runs" / "one" / "20260101-000000-abcd", "norm", 30, 0, "succeeded", 3600,
-                     updates=4000)
-    n = 4000
-    u = np.arange(1, n + 1)
-    before = np.exp(rng.normal(0, 1, n)) * np.where(u > 1500, 20, 0.3)
-    after = np.minimum(before, 2.0)
-    loss = 1.4 * np.exp(-u / 1500) + 0.01 * rng.random(n)
-    lines = ["update,loss,norm_before,norm_after,fired,length,norm.W_rec"]
-    lines += [f"{i},{lo:.6g},{b:.6g},{a:.6g},{int(b > 2)},30,{b / 2:.6g}" for i, lo, b, a in zip(u, loss, before, after)]
-    (path / "trace.csv").write_text("\n".join(lines) + "\n")
-    metrics = [{"update": k, "loss": float(1.4 * np.exp(-k / 1500)), "error": max(0.75 - k / 4000, 0.0),
-                "train_loss": 1.0, "clip_rate": 0.5, "max_norm": 10.0, "lr": 0.01, "time": k / 100,
-                "spectral": {"W_rec": {"sv_max": 0.9 + k / 8000, "radius": 0.8 + k / 10000}}, "bound": 1.0}
-               for k in range(250, n + 1, 250)]
-    (path / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
-    bp = GrowingNpy.create(path / "backprop_norms.npy", (1, 31), np.float32)
-    bu = GrowingNpy.create(path / "backprop_updates.npy", (), np.int64)
-    k = np.arange(31)
-    rows = np.array([[0.5 * (0.8 + t / n) ** (30 - k)] for t in u], np.float32)
-    rows[::7, 0, 25:] = np.nan                                  # shorter batches
-    bp.append(rows)
-    bu.append(u)
-    (path / "probes").mkdir()
-    T = 30
-    for upd in (1, 2000, 4000):
-        C = np.full((T, T + 1), np.nan)
-        for t in range(T):
-            C[t, :t + 2] = 0.0
-        C[-1] = 0.3 * 0.9 ** (T - np.arange(T + 1))
-        J = np.full((T + 1, T + 1), np.nan)
-        for t in range(T + 1):
-            J[t, :t + 1] = 0.95 ** (t - np.arange(t + 1))
-        np.savez(path / "probes" / f"update_{upd:07d}.npz", contributions=C, jacobian_norms=J,
-                 backprop_norms=C[-1])
-    np.savez(path / "params_init.npz", W_rec=rng.normal(0, 0.1, (8, 8)))
-    return path
-
-
-def test_every_run_figure_is_drawn(rich_run, tmp_path):
-    from rnnctl import plots as P
-    run = R.read_run_folder(rich_run)
-    warnings = []
-    figs = P.run_figures(run, warnings)
-    assert set(figs) == {"grad_norm", "backprop_norms", "contributions", "loss_error", "spectral"}, warnings
-    for name, fig in figs.items():
-        png_ok(P.save(fig, tmp_path / "png" / f"{name}.png"))
-    pm = {"update": 7, "loss": float("nan"), "norm": float("inf"), "norms": {"W_rec": float("inf")},
-          "backprop_norms": np.array([[1.0, 10.0, 1e3, 1e6, np.inf, np.inf]])}
-    png_ok(P.png_bytes(P.fig_postmortem(run, pm)), min_kb=5)
-    assert P.fig_postmortem(run, {"update": 1, "backprop_norms": np.array([[np.nan, np.nan]])}) is None
-    lag = R.to_lag(np.array([[1.0, 2.0, 3.0, np.nan], [1.0, 2.0, 3.0, 4.0]]))
-    assert lag.tolist()[1] == [4.0, 3.0, 2.0, 1.0] and lag[0, :3].tolist() == [3.0, 2.0, 1.0]
-
-
-def test_a_corrupt_trace_marks_the_run_and_costs_only_its_figures(rich_run):
-    from rnnctl import plots as P
-    (rich_run / "trace.csv").write_text("update,loss,norm_before\n1,2\nthree,4,5\n")
-    run = R.read_run_folder(rich_run)
-    assert run.status == "succeeded"            # the table never reads the trace
-    warnings = []
-    figs = P.run_figures(run, warnings)
-    assert "grad_norm" not in figs and {"backprop_norms", "spectral", "loss_error"} <= set(figs)
-    assert run.status == "corrupt" and run.problem == "trace.csv: unreadable"
-    assert any("trace.csv" in w for w in warnings)
-
-
-def test_bucketed_trace_keeps_the_extremes():
-    from rnnctl.plots import bucket
-    y = np.ones(100_000)
-    y[54_321] = 1e9
-    x, lo, med, hi = bucket(np.arange(100_000), y, 1000)
-    assert len(x) == 1000 and hi.max() == 1e9 and lo.min() == 1.0 and np.all(med == 1.0)
-
-
-def test_every_sweep_figure_is_drawn(sweep_dir, tmp_path):
-    from rnnctl import plots as P
+def test_outputs_of_a_comparison(sweep_dir, tmp_path):
     rep = R.load_report(sweep_dir)
-    warnings = []
-    figs = P.sweep_figures(rep, None, warnings)
-    assert set(figs) == {"success_vs_length", "updates_to_success", "norm_max", "norm_overlay"}, warnings
-    for name, fig in figs.items():
-        png_ok(P.save(fig, tmp_path / f"{name}.png"), min_kb=10)
-    x, panel, lines = P.sweep_axes(rep)
-    assert (x, panel, lines) == ("task.length", None, ["train.gradient.method", "train.gradient.threshold"])
-    reps = P.representative_runs(rep)
-    assert [(r.value("train.gradient.method"), r.value("task.length"), r.value("seed")) for r in reps] == [
-        ("none", 50, 0), ("norm", 50, 0)]
+    assert not R.is_single_run(rep)
+    result = R.compare(rep, ["method", "length"])
+    assert result.pair_key == "train.gradient.method" and len(result.groups) == 4 and len(result.pairs) == 2
+    assert R.write_outputs(result) == []                  # nothing asked, nothing drawn
+    files = R.write_outputs(result, tmp_path / "figs", tmp_path / "page.html")
+    assert files[-1] == str(tmp_path / "page.html") and "Success by group" in (tmp_path / "page.html").read_text()
+    pngs = {str(p) for p in (tmp_path / "figs").rglob("*.png")}
+    assert set(files[:-1]) == pngs and str(tmp_path / "figs" / "success_vs_length.png") in pngs
+    # one run per method at the longest length, in a folder of its own
+    assert {p.parent.name for p in (tmp_path / "figs").glob("*/*.png")} == {r.run_id for r in
+                                                                             [rep.runs[6], rep.runs[9]]}
+    doc = result.document(files)
+    assert doc["figures"] == files and doc["by"] == ["method", "length"]
+    assert result.csv().splitlines()[0].startswith("train.gradient.method,task.length,runs,")
+    assert R.compare(rep, []).csv() == R.runs_csv(rep)
+    rep = R.load_report(sweep_dir)
+    assert R.compare(rep, [], "task.length").pairs and not rep.warnings
+    R.compare(rep, [], "threshold")                       # tied to the method: never the only difference
+    assert rep.warnings == ["--pair threshold: no two finished runs differ only in it"]
 
 
-def test_success_figure_has_a_panel_per_init(tmp_path):
-    from rnnctl import plots as P
-    folder = tmp_path / "fig7"
-    jobs = []
-    i = 0
-    for init, act in (("sigmoid", "sigmoid"), ("basic_tanh", "tanh")):
-        for m in ("none", "norm"):
-            for L in (20, 50, 100):
-                for s in range(2):
-                    rid = f"{i:016x}"
-                    ok = (m == "norm" or L == 20) and s == 0
-                    write_run(folder / rid, m, L, s, "succeeded" if ok else "completed", 100 * L if ok else None,
-                              extra={"model.init": init, "model.activation": act})
-                    jobs.append({"job": i, "run_id": rid, "values": {"model.init": init, "model.activation": act,
-                                 "train.gradient.method": m, "task.length": L, "seed": s}})
-                    i += 1
-    (folder / "jobs.jsonl").write_text("".join(json.dumps(j) + "\n" for j in jobs))
-    rep = R.load_report(folder)
-    x, panel, lines = P.sweep_axes(rep)
-    assert (x, panel, lines[0]) == ("task.length", "model.init", "train.gradient.method")
-    fig = P.fig_success_vs_length(rep)
-    assert len(fig.axes) == 2
-    assert [ax.get_title() for ax in fig.axes] == ["init: basic_tanh (tanh)", "init: sigmoid (sigmoid)"]
-    assert len(fig.axes[0].get_lines()) == 2
-    png_ok(P.png_bytes(fig))
+def test_outputs_of_one_run(rich_run, tmp_path):
+    rep = R.load_report(rich_run)
+    assert R.is_single_run(rep)
+    result = R.inspect_run(rep)
+    assert result.postmortem is None and result.against == "the defaults"
+    files = R.write_outputs(result, tmp_path / "figs", tmp_path / "run.html")
+    assert [Path(f).name for f in files] == ["grad_norm.png", "backprop_norms.png", "contributions.png",
+                                             "loss_error.png", "spectral.png", "run.html"]
+    doc = result.document(files)
+    assert tuple(doc) == (*R.TOP_FIELDS, *R.RUN_FIELDS) and doc["config"]["task"]["length"] == 30
+
+
+def test_an_output_file_that_cannot_be_written_is_an_error(sweep_dir, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    result = R.compare(R.load_report(sweep_dir), [])
+    with pytest.raises(RnnctlError, match="cannot write"):
+        R.write_outputs(result, html_path=blocker / "page.html")
+    r = invoke(sweep_dir, "--html", blocker / "page.html")
+    assert r.exit_code == EXIT_RUN_FAILED and "cannot write" in r.stderr
+
+
+def test_terminal_tables(sweep_dir, rich_run):
+    from rich.console import Console
+
+    from rnnctl.ui.tables import report_tables, rich_table
+
+    def text(tables):
+        console = Console(width=240, record=True, file=io.StringIO())
+        for t in tables:
+            console.print(t)
+        return console.export_text()
+
+    rep = R.load_report(sweep_dir)
+    tables = report_tables(R.compare(rep, ["method"]))
+    assert [t.title for t in tables] == ["12 runs by method", "paired seeds: train.gradient.method (Δ = b − a)"]
+    assert "5/6" in text(tables)
+    (runs,) = report_tables(R.compare(rep, []))
+    assert runs.title == f"12 runs in {sweep_dir}"
+    assert "problem" not in [c.header for c in runs.columns]           # no run has one: the column goes
+    assert [c.justify for c in runs.columns][:2] == ["left", "left"] and runs.columns[-1].justify == "right"
+    tables = report_tables(R.inspect_run(R.load_report(rich_run)))
+    assert [t.title for t in tables] == [f"run {rich_run}", "config: differences from the defaults"]
+    assert "train.gradient.method" in text(tables)
+    t = rich_table(["run", "status"], [["a", "diverged"]], status_col=1)
+    assert list(t.columns[1].cells) == ["[bold red]diverged[/]"]
+
+
+def test_report_reads_run_folders_only_through_the_store_and_renders_no_rich():
+    """The architecture (docs/architecture.md): store alone names run-folder files; report/ is
+    plain data (Rich lives in ui/); plots use only report's public names."""
+    import subprocess
+    import sys
+
+    from rnnctl.store import layout as L
+    root = Path(R.__file__).resolve().parents[1]
+    names = [L.CONFIG, L.RUN_INFO, L.METRICS, L.TRACE, L.BACKPROP_NORMS, L.BACKPROP_UPDATES, L.PROBES_INDEX,
+             L.POSTMORTEM, L.CHECKPOINT, L.SWEEP_SPEC, L.SWEEP_JOBS, L.SWEEP_SUMMARY, "params_", ".npz", ".npy"]
+    for path in [*(root / "report").glob("*.py"), *(root / "plots").glob("*.py")]:
+        src = path.read_text(encoding="utf-8")
+        assert not [n for n in names if n in src], path
+        assert "import rich" not in src and "from rich" not in src, path
+        assert "R._" not in src and "report._" not in src, path
+    code = "import sys, rnnctl.report; assert not [m for m in sys.modules if m.split('.')[0] in ('rich', 'matplotlib')]"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # ---------------------------------------------------------------------------------------------

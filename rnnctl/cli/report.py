@@ -44,114 +44,33 @@ def report(
     """
     from .. import report as R
     from ..errors import EXIT_USAGE
+    from ..ui.tables import report_tables
     if as_json and as_csv:
         err.print("[bold red]error:[/] --json and --csv exclude each other", highlight=False)
         raise typer.Exit(EXIT_USAGE)
-    wide = out if out.is_terminal else Console(width=240)
     by_keys = [k.strip() for k in (by or "").split(",") if k.strip()]
     try:
         rep = R.load_report(path, list(where or []), sort)
-        if rep.kind == "run" and len(rep.runs) == 1:
-            _report_run(rep, as_json, as_csv, plots, html_path, wide)
-            return
-        if not rep.runs:
-            err.print("no runs match the filters", highlight=False)
-        groups = R.aggregate(rep, by_keys) if by_keys else None
-        pair_key, pairs = R.paired(rep, by_keys, pair) if (by_keys or pair) else (None, None)
-        if pair and not pairs:
-            rep.warnings.append(f"--pair {pair}: no two finished runs differ only in it")
+        if R.is_single_run(rep):
+            result = R.inspect_run(rep)
+        else:
+            if not rep.runs:
+                err.print("no runs match the filters", highlight=False)
+            result = R.compare(rep, by_keys, pair)
+        if plots or html_path:
+            err.print("drawing figures ...", highlight=False)
+        figures = R.write_outputs(result, plots, html_path, each_run)
     except RnnctlError as e:
         fail(e)
-    figures: list[str] = []
-    if plots or html_path:
-        from .. import plots as P
-        err.print("drawing figures ...", highlight=False)
-        sweep_figs = {k: P.png_bytes(f) for k, f in P.sweep_figures(rep, pair_key, rep.warnings).items()}
-        chosen = [r for r in rep.runs if r.run_status is not None] if each_run else P.representative_runs(rep, pair_key)
-        run_figs = [(r, {k: P.png_bytes(f) for k, f in P.run_figures(r, rep.warnings).items()}) for r in chosen]
-        if plots:
-            for name, png in sweep_figs.items():
-                figures.append(_write_png(plots / f"{name}.png", png))
-            for r, figs in run_figs:
-                for name, png in figs.items():
-                    figures.append(_write_png(plots / r.run_id / f"{name}.png", png))
-        if html_path:
-            from ..html import sweep_page
-            html_groups = groups if groups is not None else R.aggregate(rep, [k for k in rep.swept if k != "seed"]) \
-                if [k for k in rep.swept if k != "seed"] else None
-            hp_key, hp = (pair_key, pairs) if pairs is not None else R.paired(rep, [k for k in rep.swept if k != "seed"], pair)
-            _write_text(html_path, sweep_page(rep, html_groups, hp_key, hp, sweep_figs, run_figs))
-            figures.append(str(html_path))
     for w in rep.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False, markup=True, soft_wrap=True)
     if as_json:
-        print(json.dumps(R.report_json(rep, by_keys, groups, pair_key, pairs, figures or None), indent=2))
+        print(json.dumps(result.document(figures), indent=2))
     elif as_csv:
-        sys.stdout.write(R.groups_csv(groups) if groups is not None else R.runs_csv(rep))
-    elif groups is not None:
-        wide.print(R.rich_table(*R.group_table_rows(groups), title=f"{len(rep.runs)} runs by {', '.join(by_keys)}"))
-        if pairs:
-            wide.print(R.rich_table(*R.pair_table_rows(pairs), title=f"paired seeds: {pair_key} (Δ = b − a)"))
+        sys.stdout.write(result.csv())
     else:
-        head, rows = R.run_table_rows(rep)
-        wide.print(R.rich_table(head, rows, title=f"{len(rep.runs)} runs in {path}", status_col=1))
-        if pairs:
-            wide.print(R.rich_table(*R.pair_table_rows(pairs), title=f"paired seeds: {pair_key} (Δ = b − a)"))
+        wide = out if out.is_terminal else Console(width=240)
+        for table in report_tables(result):
+            wide.print(table)
     for f in figures:
         err.print(f"wrote {f}", highlight=False)
-
-
-def _write_png(path: Path, png: bytes) -> str:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(png)
-    except OSError as e:
-        fail(RnnctlError(f"cannot write {path}: {e}"))
-    return str(path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as e:
-        fail(RnnctlError(f"cannot write {path}: {e}"))
-
-
-def _report_run(rep, as_json: bool, as_csv: bool, plots: Optional[Path], html_path: Optional[Path], wide) -> None:
-    """rnnctl report RUN_DIR: status, summary, config diff, post-mortem, figures of one run."""
-    from .. import report as R
-    run = rep.runs[0]
-    diff, against = R.run_diff(run)
-    pm = R.postmortem(run.path) if run.run_status == "diverged" else None
-    figures: list[str] = []
-    if plots or html_path:
-        from .. import plots as P
-        err.print("drawing figures ...", highlight=False)
-        figs = {k: P.png_bytes(f) for k, f in P.run_figures(run, rep.warnings).items()}
-        if plots:
-            figures += [_write_png(plots / f"{name}.png", png) for name, png in figs.items()]
-        if html_path:
-            from ..html import run_page
-            _write_text(html_path, run_page(run, diff, against, pm, figs, rep.warnings))
-            figures.append(str(html_path))
-    for w in rep.warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False, markup=True, soft_wrap=True)
-    if as_json:
-        doc = R.report_json(rep, figures=figures or None)
-        doc.update(R.run_json_extra(run, diff, against, pm))
-        print(json.dumps(doc, indent=2))
-    elif as_csv:
-        sys.stdout.write(R.runs_csv(rep))
-    else:
-        wide.print(R.rich_table(["field", "value"], R.summary_rows(run), title=f"run {run.path}", status_col=1))
-        if pm:
-            wide.print(R.rich_table(["field", "value"], R.postmortem_rows(pm), title="divergence post-mortem "
-                                    "(the failing update, replayed)"))
-        wide.print(R.rich_table(["key", against, "this run"],
-                                [[k, R.fmt_value(a), R.fmt_value(b)] for k, a, b in diff] or [["(none)", "", ""]],
-                                title=f"config: differences from {against}"))
-    for f in figures:
-        err.print(f"wrote {f}", highlight=False)
-
-

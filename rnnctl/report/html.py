@@ -7,7 +7,11 @@ import base64
 import html
 from datetime import datetime, timezone
 
-from . import report as R
+from .. import store
+from ..errors import RunError
+from ..store import RunRecord
+from . import text as T
+from .query import Report
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1280px;
@@ -31,7 +35,8 @@ CAPTIONS = {
     "success_vs_length": "Rate of success against sequence length, one line per method, one panel per "
                          "initialization (the shape of Pascanu et al. 2013, Fig. 7). Labels: succeeded/finished runs.",
     "updates_to_success": "Updates each successful run needed before its error fell under the success threshold.",
-    "norm_max": "The largest (filled) and median (open) pre-transform gradient norm of each run, from run.json; "
+    "norm_max": "The largest (filled) and median (open) pre-transform gradient norm of each run, from "
+                f"{store.layout.RUN_INFO}; "
                 "× marks diverged runs.",
     "norm_overlay": "The pre-transform gradient norm over training of every run (median per bucket of updates).",
     "grad_norm": "Global gradient norm per update before and after the transform; the dashed line is the threshold.",
@@ -74,7 +79,7 @@ def _table(head: list[str], rows: list[list], num: set[int] | None = None, class
 
 
 def _status_class(v) -> str:
-    return str(v) if str(v) in (*R.STATUSES, *R.PROBLEMS) else ""
+    return str(v) if str(v) in (*store.STATUSES, *store.PROBLEMS) else ""
 
 
 def _page(title: str, body: list[str]) -> str:
@@ -83,12 +88,8 @@ def _page(title: str, body: list[str]) -> str:
             f"<style>{CSS}</style></head><body>" + "\n".join(body) + "</body></html>\n")
 
 
-def _diff_text(diff) -> str:
-    return "; ".join(f"{k}: {R.fmt_value(a)} → {R.fmt_value(b)}" for k, a, b in diff) or "(same as the base)"
-
-
-def sweep_page(rep: R.Report, groups: list[dict] | None, pair_key: str | None, pairs: list[dict] | None,
-               sweep_figs: dict, run_figs: list[tuple[R.Run, dict]]) -> str:
+def sweep_page(rep: Report, groups: list[dict] | None, pair_key: str | None, pairs: list[dict] | None,
+               sweep_figs: dict, run_figs: list[tuple[RunRecord, dict]]) -> str:
     """The page for a sweep or a folder of runs. ``sweep_figs`` and each run's figures map a file
     stem to PNG bytes."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -102,10 +103,10 @@ def sweep_page(rep: R.Report, groups: list[dict] | None, pair_key: str | None, p
     for w in rep.warnings[:50]:
         body.append(f"<p class=\"warn\">warning: {_e(w)}</p>")
     if groups:
-        head, rows = R.group_table_rows(groups)
+        head, rows = T.group_table_rows(groups)
         body += ["<h2>Success by group</h2>", _table(head, rows, num={len(groups[0]['values']) + i for i in (0, 2, 5)})]
     if pairs:
-        head, rows = R.pair_table_rows(pairs)
+        head, rows = T.pair_table_rows(pairs)
         body += [f"<h2>Paired seeds: {_e(pair_key)}</h2>",
                  "<p>Runs that agree on every other swept key, seed included, compared value against value. "
                  "Δ updates is b − a over the pairs where both succeeded (negative: b solved it faster).</p>",
@@ -114,7 +115,7 @@ def sweep_page(rep: R.Report, groups: list[dict] | None, pair_key: str | None, p
         body.append("<h2>Figures</h2>")
         for name, png in sweep_figs.items():
             body.append(_img(name, png, name.replace("_", " ")))
-    head, rows = R.run_table_rows(rep)
+    head, rows = T.run_table_rows(rep)
     body += ["<h2>Runs</h2>", _table(head, rows, num=set(range(2 + len(rep.swept), len(head) - 1)),
                                      classes={1: _status_class})]
     for run, figs in run_figs:
@@ -126,39 +127,37 @@ def sweep_page(rep: R.Report, groups: list[dict] | None, pair_key: str | None, p
     body.append("<h2>Config of each run against the " + ("sweep's base" if rep.sweep and rep.sweep.get("base")
                                                           else "values most runs share") + "</h2>")
     body.append(_table(["run", "status", "differs from the base"],
-                       [[r.run_id, r.status, _diff_text(rep.diff(r)) if r.config else f"(no config: {r.problem})"]
+                       [[r.run_id, r.status, T.diff_text(rep.diff(r)) if r.config else f"(no config: {r.problem})"]
                         for r in rep.runs], classes={1: _status_class}))
     body.append("<details><summary>the base config</summary><pre>"
-                + _e("\n".join(f"{k}: {R.fmt_value(v)}" for k, v in base.items())) + "</pre></details>")
+                + _e("\n".join(f"{k}: {T.fmt_value(v)}" for k, v in base.items())) + "</pre></details>")
     return _page(title, body)
 
 
-def run_label_text(rep: R.Report, run: R.Run) -> str:
-    names = R.short_names(rep.swept)
-    return " ".join(f"{names[k]}={R.fmt_value(run.value(k))}" for k in rep.swept) or str(run.path)
+def run_label_text(rep: Report, run: RunRecord) -> str:
+    names = T.short_names(rep.swept)
+    return " ".join(f"{names[k]}={T.fmt_value(run.value(k))}" for k in rep.swept) or str(run.path)
 
 
-def run_page(run: R.Run, diff: list, diff_against: str, pm: dict | None, figs: dict, warnings: list[str]) -> str:
+def run_page(run: RunRecord, diff: list, diff_against: str, pm: dict | None, figs: dict, warnings: list[str]) -> str:
     """The page for one run: status and summary, config (and its diff), post-mortem, figures."""
     title = f"rnnctl report: run {run.run_id}"
     body = [f"<h1>{_e(title)}</h1>", f"<p class=\"meta\">{_e(run.path)}</p>"]
     for w in warnings[:50]:
         body.append(f"<p class=\"warn\">warning: {_e(w)}</p>")
-    body += ["<h2>Status</h2>", _table(["field", "value"], R.summary_rows(run), classes={1: _status_class})]
+    body += ["<h2>Status</h2>", _table(["field", "value"], T.summary_rows(run), classes={1: _status_class})]
     if pm:
-        body += ["<h2>Divergence post-mortem</h2>", _table(["field", "value"], R.postmortem_rows(pm))]
+        body += ["<h2>Divergence post-mortem</h2>", _table(["field", "value"], T.postmortem_rows(pm))]
     body += [f"<h2>Config: differences from {_e(diff_against)}</h2>",
-             _table(["key", diff_against, "this run"], [[k, R.fmt_value(a), R.fmt_value(b)] for k, a, b in diff])
+             _table(["key", diff_against, "this run"], T.diff_rows(diff))
              if diff else "<p>(none)</p>"]
     try:
-        text = (run.path / "config.yaml").read_text(encoding="utf-8")
-    except OSError as e:
-        text = f"(cannot read config.yaml: {e})"
-    body.append(f"<details><summary>config.yaml</summary><pre>{_e(text)}</pre></details>")
+        text = store.read_config_text(run.path)
+    except RunError as e:
+        text = f"({e})"
+    body.append(f"<details><summary>{_e(store.config_path(run.path).name)}</summary><pre>{_e(text)}</pre></details>")
     if figs:
         body.append("<h2>Figures</h2>")
         for name, png in figs.items():
             body.append(_img(name, png, name.replace("_", " ")))
     return _page(title, body)
-
-

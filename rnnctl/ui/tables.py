@@ -1,0 +1,79 @@
+"""The report's tables on a terminal (Rich): the cells come as plain text from
+``rnnctl.report.text``; here they get alignment, colours and titles."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from ..report import text as T
+from ..report.outputs import Comparison, RunDetail
+
+#: Colour of each status (run statuses and the report's missing / corrupt).
+STATUS_COLOURS = {"succeeded": "green", "completed": "", "diverged": "bold red", "stopped": "yellow",
+                  "failed": "bold red", "corrupt": "bold red", "missing": "bold red", "running": "cyan",
+                  "interrupted": "cyan"}
+
+
+def rich_table(head: list[str], rows: list[list], title: str | None = None, status_col: int | None = None,
+               drop_empty: tuple[str, ...] = ("problem",)) -> Table:
+    """A Rich table of text cells; right-aligned numbers, coloured statuses; columns named in
+    ``drop_empty`` are left out when every cell is empty."""
+    keep = [i for i, h in enumerate(head) if h not in drop_empty or any(str(r[i]) for r in rows)]
+    t = Table(title=title, title_justify="left", title_style="bold")
+    for i in keep:
+        numeric = rows and all(_looks_numeric(r[i]) for r in rows)
+        t.add_column(escape(head[i]), justify="right" if numeric else "left", overflow="fold",
+                     no_wrap=head[i] in ("run", "status"))
+    for r in rows:
+        cells = []
+        for i in keep:
+            cell = escape(str(r[i]))
+            if i == status_col and STATUS_COLOURS.get(cell):
+                cell = f"[{STATUS_COLOURS[cell]}]{cell}[/]"
+            cells.append(cell)
+        t.add_row(*cells)
+    return t
+
+
+def _looks_numeric(cell) -> bool:
+    s = str(cell).strip().rstrip("%s").replace("min", "")
+    if s in ("-", ""):
+        return True
+    try:
+        float(s.replace("/", "").replace(" ", ""))
+        return True
+    except ValueError:
+        return False
+
+
+def comparison_tables(result: Comparison) -> list[Table]:
+    """The group table (with --by) or the run table, then the paired seeds when there are any."""
+    rep = result.rep
+    if result.groups is not None:
+        tables = [rich_table(*T.group_table_rows(result.groups),
+                             title=f"{len(rep.runs)} runs by {', '.join(result.by)}")]
+    else:
+        head, rows = T.run_table_rows(rep)
+        tables = [rich_table(head, rows, title=f"{len(rep.runs)} runs in {rep.source}", status_col=1)]
+    if result.pairs:
+        tables.append(rich_table(*T.pair_table_rows(result.pairs),
+                                 title=f"paired seeds: {result.pair_key} (Δ = b − a)"))
+    return tables
+
+
+def run_tables(result: RunDetail) -> list[Table]:
+    """One run: status and summary, the post-mortem of a diverged run, the config diff."""
+    run, against = result.run, result.against
+    tables = [rich_table(["field", "value"], T.summary_rows(run), title=f"run {run.path}", status_col=1)]
+    if result.postmortem:
+        tables.append(rich_table(["field", "value"], T.postmortem_rows(result.postmortem),
+                                 title="divergence post-mortem (the failing update, replayed)"))
+    tables.append(rich_table(["key", against, "this run"], T.diff_rows(result.diff) or [["(none)", "", ""]],
+                             title=f"config: differences from {against}"))
+    return tables
+
+
+def report_tables(result: Comparison | RunDetail) -> list[Table]:
+    """The tables ``rnnctl report`` prints for ``result``."""
+    return run_tables(result) if isinstance(result, RunDetail) else comparison_tables(result)

@@ -1,0 +1,100 @@
+"""rnnctl.plots: every per-run and per-sweep figure drawn from synthetic run folders (real PNGs,
+not uniform images), damaged files costing only their own figures, and the bucketing that keeps a
+long trace's extremes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rnnctl import plots as P
+from rnnctl import report as R
+from rnnctl.store import read_run_record
+
+try:
+    from .report_helpers import make_rich_run, make_sweep_dir, png_ok, write_run
+except ImportError:
+    from report_helpers import make_rich_run, make_sweep_dir, png_ok, write_run
+
+
+@pytest.fixture
+def sweep_dir(tmp_path):
+    return make_sweep_dir(tmp_path)
+
+
+@pytest.fixture
+def rich_run(tmp_path):
+    return make_rich_run(tmp_path)
+
+
+def test_every_run_figure_is_drawn(rich_run, tmp_path):
+    run = read_run_record(rich_run)
+    warnings = []
+    figs = P.run_figures(run, warnings)
+    assert set(figs) == {"grad_norm", "backprop_norms", "contributions", "loss_error", "spectral"}, warnings
+    for name, fig in figs.items():
+        png_ok(P.save(fig, tmp_path / "png" / f"{name}.png"))
+    pm = {"update": 7, "loss": float("nan"), "norm": float("inf"), "norms": {"W_rec": float("inf")},
+          "backprop_norms": np.array([[1.0, 10.0, 1e3, 1e6, np.inf, np.inf]])}
+    png_ok(P.png_bytes(P.fig_postmortem(run, pm)), min_kb=5)
+    assert P.fig_postmortem(run, {"update": 1, "backprop_norms": np.array([[np.nan, np.nan]])}) is None
+    lag = R.to_lag(np.array([[1.0, 2.0, 3.0, np.nan], [1.0, 2.0, 3.0, 4.0]]))
+    assert lag.tolist()[1] == [4.0, 3.0, 2.0, 1.0] and lag[0, :3].tolist() == [3.0, 2.0, 1.0]
+
+
+def test_a_corrupt_trace_marks_the_run_and_costs_only_its_figures(rich_run):
+    (rich_run / "trace.csv").write_text("update,loss,norm_before\n1,2\nthree,4,5\n")
+    run = read_run_record(rich_run)
+    assert run.status == "succeeded"            # the table never reads the trace
+    warnings = []
+    figs = P.run_figures(run, warnings)
+    assert "grad_norm" not in figs and {"backprop_norms", "spectral", "loss_error"} <= set(figs)
+    assert run.status == "corrupt" and run.problem == "trace.csv: unreadable"
+    assert any("trace.csv" in w for w in warnings)
+
+
+def test_bucketed_trace_keeps_the_extremes():
+    y = np.ones(100_000)
+    y[54_321] = 1e9
+    x, lo, med, hi = P.bucket(np.arange(100_000), y, 1000)
+    assert len(x) == 1000 and hi.max() == 1e9 and lo.min() == 1.0 and np.all(med == 1.0)
+
+
+def test_every_sweep_figure_is_drawn(sweep_dir, tmp_path):
+    rep = R.load_report(sweep_dir)
+    warnings = []
+    figs = P.sweep_figures(rep, None, warnings)
+    assert set(figs) == {"success_vs_length", "updates_to_success", "norm_max", "norm_overlay"}, warnings
+    for name, fig in figs.items():
+        png_ok(P.save(fig, tmp_path / f"{name}.png"), min_kb=10)
+    x, panel, lines = P.sweep_axes(rep)
+    assert (x, panel, lines) == ("task.length", None, ["train.gradient.method", "train.gradient.threshold"])
+    reps = P.representative_runs(rep)
+    assert [(r.value("train.gradient.method"), r.value("task.length"), r.value("seed")) for r in reps] == [
+        ("none", 50, 0), ("norm", 50, 0)]
+
+
+def test_success_figure_has_a_panel_per_init(tmp_path):
+    folder = tmp_path / "fig7"
+    jobs = []
+    i = 0
+    for init, act in (("sigmoid", "sigmoid"), ("basic_tanh", "tanh")):
+        for m in ("none", "norm"):
+            for L in (20, 50, 100):
+                for s in range(2):
+                    rid = f"{i:016x}"
+                    ok = (m == "norm" or L == 20) and s == 0
+                    write_run(folder / rid, m, L, s, "succeeded" if ok else "completed", 100 * L if ok else None,
+                              extra={"model.init": init, "model.activation": act})
+                    jobs.append({"job": i, "run_id": rid, "values": {"model.init": init, "model.activation": act,
+                                 "train.gradient.method": m, "task.length": L, "seed": s}})
+                    i += 1
+    (folder / "jobs.jsonl").write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    rep = R.load_report(folder)
+    x, panel, lines = P.sweep_axes(rep)
+    assert (x, panel, lines[0]) == ("task.length", "model.init", "train.gradient.method")
+    fig = P.fig_success_vs_length(rep)
+    assert len(fig.axes) == 2
+    assert [ax.get_title() for ax in fig.axes] == ["init: basic_tanh (tanh)", "init: sigmoid (sigmoid)"]
+    assert len(fig.axes[0].get_lines()) == 2
+    png_ok(P.png_bytes(fig))
