@@ -41,7 +41,7 @@ def test_train_writes_a_complete_run_folder(tiny_path, tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["model"]["hidden"] == 8 and saved["train"]["gradient"]["method"] == "norm"
     trace = read_trace(run)
-    assert trace.dtype.names[:5] == TRACE_COLUMNS and len(trace) == 30
+    assert tuple(trace)[:5] == TRACE_COLUMNS and len(trace["update"]) == 30
     for name in ("W_in", "W_rec", "b", "W_out", "b_out"):   # per-parameter norms before the transform
         assert (trace[f"norm.{name}"] >= 0).all()
     total = np.sqrt(sum(trace[f"norm.{n}"] ** 2 for n in ("W_in", "W_rec", "b", "W_out", "b_out")))
@@ -165,7 +165,7 @@ def test_resume_continues_an_interrupted_run_and_refuses_a_finished_one(tiny_pat
     r = invoke("resume", folder.path, "-q", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["status"] == "completed" and "update 10" in r.stderr
-    assert len(read_trace(folder.path)) == 30
+    assert len(read_trace(folder.path)["update"]) == 30
     r = invoke("resume", folder.path, "-q")
     assert r.exit_code == 1 and "nothing to resume" in r.stderr
 
