@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels.activations import GAMMA
-
-GATES = {"rnn": ("",), "lstm": (".i", ".f", ".g", ".o"), "gru": (".r", ".z", ".n")}
+from .registry import CELLS
 
 
 # --- spectral figures ---------------------------------------------------------------------------
@@ -22,7 +21,8 @@ def spectral(params: dict[str, np.ndarray], cell: str = "rnn") -> dict[str, dict
     for name, W in params.items():
         if not name.endswith("W_rec"):
             continue
-        gates = GATES.get(cell, ("",))
+        # one block per gate, named by the cell's registry entry (the vanilla cell has one, unnamed)
+        gates = tuple(f".{g}" if g else "" for g in CELLS.meta(cell)["gates"])
         H = W.shape[1]
         for i, suffix in enumerate(gates):
             block = np.asarray(W[i * H:(i + 1) * H] if suffix else W, dtype=np.float64)

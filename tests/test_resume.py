@@ -102,9 +102,42 @@ def test_a_bad_value_is_a_config_error(interrupted):
     assert r.exit_code == EXIT_USAGE and "train.steps" in r.stderr
 
 
-def test_a_finished_run_has_nothing_to_resume_even_with_more_steps(tiny_path, tmp_path):
+def test_a_completed_run_is_extended_to_the_numbers_of_a_longer_run(tiny_path, tmp_path):
+    folder = RunFolder.create(tmp_path / "runs", "tiny", "done")
+    train(load_config(tiny_path), folder)
+    assert read_run(folder.path)["status"] == "completed" and has_checkpoint(folder.path)
+    r = invoke("resume", folder.path, "train.steps=60", "-q", "--json")
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert info["status"] == "completed" and info["updates"] == 60
+    assert info["resumed"][-1] == {**info["resumed"][-1], "update": 30, "changes": {"train.steps": 60}}
+    whole = RunFolder.create(tmp_path / "whole", "tiny", "w")
+    train(load_config(tiny_path, ["train.steps=60"]), whole)
+    a, b = read_trace(whole.path), read_trace(folder.path)
+    assert list(a) == list(b) and all(np.array_equal(a[c], b[c]) for c in a)
+    strip = lambda ms: [{k: v for k, v in m.items() if k != "time"} for m in ms]  # noqa: E731
+    assert strip(read_metrics(whole.path)) == strip(read_metrics(folder.path))
+    pa, pb = np.load(whole.path / "params_final.npz"), np.load(folder.path / "params_final.npz")
+    assert all(np.array_equal(pa[k], pb[k]) for k in pa.files)
+
+
+def test_a_finished_run_has_nothing_to_resume_without_more_steps(tiny_path, tmp_path):
     folder = RunFolder.create(tmp_path, "tiny", "done")
     train(load_config(tiny_path), folder)
+    r = invoke("resume", folder.path)
+    assert r.exit_code == 1 and "nothing to resume" in r.stderr and "train.steps=N" in r.stderr
+    r = invoke("resume", folder.path, "train.steps=30")       # no change: still nothing to do
+    assert r.exit_code == 1 and "nothing to resume" in r.stderr
+    r = invoke("resume", folder.path, "train.steps=20")
+    assert r.exit_code == EXIT_USAGE and "more than the 30 updates" in r.stderr
+    assert yaml.safe_load(config_path(folder.path).read_text())["train"]["steps"] == 30
+
+
+def test_a_diverged_run_cannot_be_extended(tiny_path, tmp_path):
+    folder = RunFolder.create(tmp_path, "tiny", "boom")
+    result = train(load_config(tiny_path, ["model.activation=linear", "model.init=basic_tanh",
+                                           "model.spectral_radius=3.0", "train.optimizer.lr=1e6",
+                                           "train.gradient.method=none", "train.steps=200"]), folder)
+    assert result.status == "diverged" and not has_checkpoint(folder.path)
     r = invoke("resume", folder.path, "train.steps=60")
     assert r.exit_code == 1 and "nothing to resume" in r.stderr
-    assert yaml.safe_load(config_path(folder.path).read_text())["train"]["steps"] == 30

@@ -40,7 +40,8 @@ def train(
 
 @app.command(epilog=EXIT_CODES_HELP)
 def resume(
-    run_dir: Path = typer.Argument(..., help="An unfinished run folder (interrupted, failed or killed)."),
+    run_dir: Path = typer.Argument(..., help="An unfinished run folder (interrupted, failed or killed), or a completed "
+                                          "one to extend with train.steps=N."),
     overrides: Optional[List[str]] = typer.Argument(
         None, help="Only train.steps=N (more updates than done: extends the run) and "
                    "eval.stop_on_success=true|false; other keys would change what the run computes.",
@@ -48,10 +49,10 @@ def resume(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),
 ):
-    """Continue an unfinished run from its last checkpoint (written at every evaluation).
+    """Continue an unfinished run from its last checkpoint (written at every evaluation), or extend a finished one.
 
-    The resumed run gives the same numbers as one that was never interrupted.
-    """
+    The resumed run gives the same numbers as one that was never interrupted; a completed run extended with train.steps=N gives the numbers of a run that was given N steps from the start (schedules that span train.steps excepted: they are refused).
+    """  # noqa: E501 (one line: Typer keeps the line breaks of a help paragraph)
     from ..training import resume_run
     try:
         cfg, folder, checkpoint = resume_run(run_dir, list(overrides or []))

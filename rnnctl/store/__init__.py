@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from datetime import datetime
 
-from .layout import FINISHED, STATUSES, TRACE_COLUMNS, UNFINISHED, is_run_folder, is_sweep_folder, run_path
+from .layout import EXTENDABLE, FINISHED, STATUSES, TRACE_COLUMNS, UNFINISHED, is_run_folder, is_sweep_folder, run_path
 
 _LAZY = {
     "atomic": ("atomic_write", "atomic_write_text", "atomic_write_json", "atomic_save_npz", "now_iso", "strict"),
@@ -33,7 +33,7 @@ _LAZY = {
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
-__all__ = ["FINISHED", "STATUSES", "TRACE_COLUMNS", "UNFINISHED", "is_run_folder", "is_sweep_folder",
+__all__ = ["EXTENDABLE", "FINISHED", "STATUSES", "TRACE_COLUMNS", "UNFINISHED", "is_run_folder", "is_sweep_folder",
            "run_path", "new_run_id", *_WHERE]
 
 

@@ -98,8 +98,11 @@ class RunFolder:
         {"train.steps": 5000}) are recorded in run.json's ``resumed`` list.
         """
         info = read_run(self.path)
-        if info.get("status") in L.FINISHED:
-            raise RunError(f"{self.path} has finished (status {info['status']}); nothing to resume")
+        status = info.get("status")
+        if status in L.FINISHED and not (changes and status in L.EXTENDABLE):
+            hint = (" (extend it with train.steps=N, more updates than it has made)"
+                    if status in L.EXTENDABLE else "")
+            raise RunError(f"{self.path} has finished (status {status}); nothing to resume{hint}")
         if info.get("status") == "running" and alive_here(info):
             raise RunError(f"{self.path} is still running (pid {info['pid']})")
         state = load_checkpoint(self.path)
@@ -182,7 +185,7 @@ class RunFolder:
         wall = self._wall_before + time.perf_counter() - self._t0
         self._info.update(status=status, ended=now_iso(), wall_time=round(wall, 3), **summary)
         write_run(self.path, self._info)
-        if status in L.FINISHED:
+        if status in L.FINISHED and status not in L.EXTENDABLE:
             remove_checkpoint(self.path)
 
 

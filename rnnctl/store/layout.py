@@ -18,7 +18,8 @@ A run folder ``<runs_dir>/<name>/<run-id>/``:
   params_final.npz    named parameter arrays at the end (last finite ones for a diverged run)
   checkpoint.json     the training state's scalars and RNG states at the last evaluation; it names
                       checkpoint-<update>.npz, which holds the state's arrays. Kept while a run is
-                      unfinished (interrupted, failed or killed) so that ``rnnctl resume`` can go on.
+                      unfinished (interrupted, failed or killed) so that ``rnnctl resume`` can go on,
+                      and after a run completed or succeeded, so that it can be extended.
 
 A sweep folder ``<runs_dir>/<sweep name>/`` holds the run folders of its jobs and:
   sweep.yaml          the spec, re-runnable; jobs.jsonl one line per job; summary.json the outcome
@@ -54,6 +55,9 @@ TRACE_COLUMNS = ("update", "loss", "norm_before", "norm_after", "fired")  # alwa
 STATUSES = ("running", "completed", "succeeded", "diverged", "stopped", "failed", "interrupted")
 FINISHED = ("completed", "succeeded", "diverged", "stopped")
 UNFINISHED = ("running", "failed", "interrupted")
+# Finished runs that keep their final checkpoint, so that ``rnnctl resume RUN train.steps=N`` can
+# extend them; a diverged or stopped run has nothing worth continuing and drops its checkpoint.
+EXTENDABLE = ("completed", "succeeded")
 
 
 def run_path(runs_dir, name: str, run_id: str) -> Path:

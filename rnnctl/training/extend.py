@@ -73,7 +73,8 @@ def extended_config(config_file, overrides, done: int | None):
 
 
 def resume_run(run_dir, overrides=()):
-    """(config, folder, checkpoint) to continue the unfinished run in ``run_dir`` with
+    """(config, folder, checkpoint) to continue the unfinished run in ``run_dir`` (or to extend a
+    completed or succeeded one, whose final checkpoint is kept for this) with
     ``train(config, folder, observer, resume=checkpoint)``. ``overrides`` (see EXTENDABLE) are
     checked before anything is touched; then config.yaml is rewritten and run.json records them."""
     from .. import store
@@ -81,7 +82,7 @@ def resume_run(run_dir, overrides=()):
     done = store.load_checkpoint(run_dir).update if overrides and store.has_checkpoint(run_dir) else None
     config, changes = extended_config(store.config_path(run_dir), list(overrides), done)
     folder = store.RunFolder(run_dir)
-    checkpoint = folder.resume(changes=changes or None)   # refuses finished and running runs
+    checkpoint = folder.resume(changes=changes or None)   # refuses running runs, and finished ones not extended
     if changes:
         folder.rewrite_config(dump_config(config))
     return config, folder, checkpoint

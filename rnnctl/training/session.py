@@ -18,7 +18,8 @@ from ..errors import Diverged
 from ..model import Model, model_from_config
 from ..optim import build_optimizer, build_schedule
 from ..pipeline import build_pipeline
-from ..store.layout import TRACE_COLUMNS
+from ..registry import CELLS
+from ..store.layout import EXTENDABLE, TRACE_COLUMNS
 from ..tasks import make_task
 from .evaluation import evaluation_record
 from .extend import identity
@@ -51,9 +52,10 @@ class Session:
         self.truncation = Truncation.from_config(config, model)
         self.columns = TRACE_COLUMNS + ("length",) + self.pipeline.columns
         # probes replay the single-stack vanilla RNN on u alone, on full batches
-        self.probes = (log.probe_every > 0 and config.model.cell == "rnn" and config.model.layers == 1
+        vanilla = CELLS.meta(config.model.cell)["vanilla"]
+        self.probes = (log.probe_every > 0 and vanilla and config.model.layers == 1
                        and not model.generates and self.truncation is None)
-        self.gamma_bound = vanishing_bound(config.model.activation) if config.model.cell == "rnn" else None
+        self.gamma_bound = vanishing_bound(config.model.activation) if vanilla else None
         self.identity = identity(config)
         self.batch = None   # the batch (or truncation window) of the current update
 
@@ -94,6 +96,8 @@ class Session:
         if self.config.train.gradient.nonfinite == "skip":
             summary["skipped_updates"] = self.pipeline.skipped(state.pipeline)
         sink.params("final", self.snapshot())
+        if status in EXTENDABLE:   # a final checkpoint: `rnnctl resume RUN train.steps=N` extends the run
+            sink.checkpoint(*self.checkpoint(state))
         sink.finish(status, summary)
 
     # -- the steps of an update -------------------------------------------------------------------
