@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from rnnctl.cli import app
 from rnnctl.config import load_config
 from rnnctl.errors import EXIT_USAGE, ConfigError
-from rnnctl.store import RunFolder, config_path, has_checkpoint, read_metrics, read_run, read_trace
+from rnnctl.store import RunFolder, config_path, has_checkpoint, read_metrics, read_params, read_run, read_trace
 from rnnctl.training import Observer, resume_run, train
 
 runner = CliRunner()
@@ -117,8 +117,8 @@ def test_a_completed_run_is_extended_to_the_numbers_of_a_longer_run(tiny_path, t
     assert list(a) == list(b) and all(np.array_equal(a[c], b[c]) for c in a)
     strip = lambda ms: [{k: v for k, v in m.items() if k != "time"} for m in ms]  # noqa: E731
     assert strip(read_metrics(whole.path)) == strip(read_metrics(folder.path))
-    pa, pb = np.load(whole.path / "params_final.npz"), np.load(folder.path / "params_final.npz")
-    assert all(np.array_equal(pa[k], pb[k]) for k in pa.files)
+    pa, pb = read_params(whole.path, "final"), read_params(folder.path, "final")
+    assert list(pa) == list(pb) and all(np.array_equal(pa[k], pb[k]) for k in pa)
 
 
 def test_a_finished_run_has_nothing_to_resume_without_more_steps(tiny_path, tmp_path):

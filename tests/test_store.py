@@ -94,7 +94,7 @@ def test_a_legacy_pickled_checkpoint_is_refused_unread(tmp_path):
     (tmp_path / L.LEGACY_CHECKPOINT).write_bytes(pickle.dumps(_Boom()))
     with pytest.raises(RunError, match="earlier rnnctl version.*pickle"):
         store.load_checkpoint(tmp_path)
-    assert store.has_checkpoint(tmp_path)
+    assert store.has_legacy_checkpoint(tmp_path) and not store.has_checkpoint(tmp_path)
 
 
 @pytest.mark.parametrize("damage", ["not json", '{"format": "other/1", "update": 3}',

@@ -86,7 +86,7 @@ def test_resume_skips_finished_reruns_failed_and_resumes_interrupted_or_killed_r
         info = read_run(j.run_dir)
         assert [r["update"] for r in info["resumed"]] == [15]
         assert len(read_trace(j.run_dir)["update"]) == 30
-        assert not has_checkpoint(j.run_dir)
+        assert has_checkpoint(j.run_dir)     # completed: the final checkpoint is kept (see rnnctl resume)
     # a resumed run gives the numbers of a run never interrupted
     assert read_run(jobs[2].run_dir)["final_loss"] == pytest.approx(
         train(jobs[2].config, RunFolder.create(s.runs_dir, "fresh", "x")).summary["final_loss"], rel=1e-12)

@@ -11,7 +11,7 @@ import pytest
 from rnnctl.config import load_config
 from rnnctl.errors import RunError
 from rnnctl.registry import OPTIMIZERS, TRANSFORMS
-from rnnctl.store import RunFolder, has_checkpoint, read_metrics, read_params, read_run, read_trace
+from rnnctl.store import RunFolder, has_checkpoint, load_checkpoint, read_metrics, read_params, read_run, read_trace
 from rnnctl.training import MemorySink, train
 from rnnctl.training.state import flatten, unflatten
 
@@ -76,7 +76,8 @@ def whole_and_resumed(cfg, tmp_path, interrupt: InterruptAt, expect_resume_at: i
     assert_same_run(whole.path, cut.path)
     info = read_run(cut.path)
     assert info["resumed"][0]["update"] == expect_resume_at
-    assert not has_checkpoint(cut.path)   # finished runs drop their checkpoint
+    # a completed run keeps its final checkpoint, so that it can be extended with train.steps=N
+    assert has_checkpoint(cut.path) and load_checkpoint(cut.path).update == info["updates"]
     return whole, cut
 
 

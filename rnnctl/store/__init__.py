@@ -18,7 +18,7 @@ from .layout import EXTENDABLE, FINISHED, STATUSES, TRACE_COLUMNS, UNFINISHED, i
 
 _LAZY = {
     "atomic": ("atomic_write", "atomic_write_text", "atomic_write_json", "atomic_save_npz", "now_iso", "strict"),
-    "runinfo": ("read_run", "read_run_or_none", "write_run", "has_checkpoint", "mark", "mark_failed_start",
+    "runinfo": ("read_run", "read_run_or_none", "write_run", "has_checkpoint", "has_legacy_checkpoint", "mark", "mark_failed_start",
                 "clear", "alive_here"),
     "discover": ("PROBLEMS", "RunRecord", "flatten", "find_runs", "read_run_record", "read_config_dict",
                  "read_jobs", "write_jobs", "write_sweep_spec", "read_sweep_spec", "sweep_spec_path",

@@ -40,9 +40,14 @@ def write_run(path, info: dict) -> None:
 
 
 def has_checkpoint(path) -> bool:
-    """True when the run folder holds a checkpoint to resume from (or a legacy one to refuse)."""
+    """True when the run folder holds a checkpoint to resume from."""
+    return (Path(path) / CHECKPOINT).exists()
+
+
+def has_legacy_checkpoint(path) -> bool:
+    """True when the folder holds only a checkpoint pickled by rnnctl 0.1 (refused, never read)."""
     path = Path(path)
-    return (path / CHECKPOINT).exists() or (path / LEGACY_CHECKPOINT).exists()
+    return not has_checkpoint(path) and (path / LEGACY_CHECKPOINT).exists()
 
 
 def mark(path, status: str, message: str, only_if=("running",)) -> bool:

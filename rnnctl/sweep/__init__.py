@@ -10,7 +10,7 @@ each one training run whose id is the hash of its resolved config, run on an exe
 The parts, in the order a sweep goes through them:
   spec      read and validate a spec (errors name the file, line and key)      -> Sweep
   factors   its grid, zip, random and seeds                                    -> [Factor]
-  expand    grid/zip/random/seeds -> Jobs, ids = config hashes                 -> [Job]
+  jobs      expand(): grid/zip/random/seeds -> Jobs, ids = config hashes       -> [Job]
   driver    plan from the run folders, schedule on an executor, record the
             sweep folder (sweep.yaml, jobs.jsonl, summary.json); SweepObserver -> SweepResult
   worker    run_job: one job in a worker, through rnnctl.store
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ..labels import short_names  # lives in rnnctl.labels (the report uses it too); kept here for callers
 from .driver import STOP_GRACE_SECONDS, JobPlan, SweepObserver, SweepResult, plan, run_sweep, write_sweep_files
-from .expand import Job, expand, yaml_scalar  # the function shadows its submodule's name here
+from .jobs import Job, expand, yaml_scalar
 from .factors import DISTRIBUTIONS, RANDOM_KEYS, Factor
 from .spec import EARLY_STOP_KEYS, SPEC_KEYS, EarlyStop, Sweep, load_sweep, sweep_from_dict
 from .testhook import TEST_HOOK_ENV

@@ -28,7 +28,7 @@ from ..config import config_to_dict
 from ..errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
 from ..interrupt import GracefulInterrupt
 from . import testhook
-from .expand import Job, expand
+from .jobs import Job, expand
 from .spec import Sweep
 from .worker import outcome, run_job, summary_of
 

@@ -1,6 +1,6 @@
 """The factors of a sweep spec (grid, zip, random, seeds), validated into ``Factor`` objects.
 Errors go through the spec's ``SpecErrors`` (file, line, key, closest valid key). No NumPy: a
-random factor holds what to draw; ``rnnctl.sweep.expand`` draws it.
+random factor holds what to draw; ``rnnctl.sweep.jobs`` draws it.
 """
 
 from __future__ import annotations
