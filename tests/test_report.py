@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from rnnctl import plots as P
 from rnnctl import report as R
 from rnnctl.cli import app
 from rnnctl.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError, RnnctlError
@@ -243,8 +244,8 @@ def test_outputs_of_a_comparison(sweep_dir, tmp_path):
     assert not R.is_single_run(rep)
     result = R.compare(rep, ["method", "length"])
     assert result.pair_key == "train.gradient.method" and len(result.groups) == 4 and len(result.pairs) == 2
-    assert R.write_outputs(result) == []                  # nothing asked, nothing drawn
-    files = R.write_outputs(result, tmp_path / "figs", tmp_path / "page.html")
+    assert P.write_outputs(result) == []                  # nothing asked, nothing drawn
+    files = P.write_outputs(result, tmp_path / "figs", tmp_path / "page.html")
     assert files[-1] == str(tmp_path / "page.html") and "Success by group" in (tmp_path / "page.html").read_text()
     pngs = {str(p) for p in (tmp_path / "figs").rglob("*.png")}
     assert set(files[:-1]) == pngs and str(tmp_path / "figs" / "success_vs_length.png") in pngs
@@ -266,7 +267,7 @@ def test_outputs_of_one_run(rich_run, tmp_path):
     assert R.is_single_run(rep)
     result = R.inspect_run(rep)
     assert result.postmortem is None and result.against == "the defaults"
-    files = R.write_outputs(result, tmp_path / "figs", tmp_path / "run.html")
+    files = P.write_outputs(result, tmp_path / "figs", tmp_path / "run.html")
     assert [Path(f).name for f in files] == ["grad_norm.png", "backprop_norms.png", "contributions.png",
                                              "loss_error.png", "spectral.png", "run.html"]
     doc = result.document(files)
@@ -278,7 +279,7 @@ def test_an_output_file_that_cannot_be_written_is_an_error(sweep_dir, tmp_path):
     blocker.write_text("")
     result = R.compare(R.load_report(sweep_dir), [])
     with pytest.raises(RnnctlError, match="cannot write"):
-        R.write_outputs(result, html_path=blocker / "page.html")
+        P.write_outputs(result, html_path=blocker / "page.html")
     r = invoke(sweep_dir, "--html", blocker / "page.html")
     assert r.exit_code == EXIT_RUN_FAILED and "cannot write" in r.stderr
 

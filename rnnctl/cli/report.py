@@ -57,9 +57,11 @@ def report(
             if not rep.runs:
                 err.print("no runs match the filters", highlight=False)
             result = R.compare(rep, by_keys, pair)
-        if plots or html_path:
+        figures = []
+        if plots or html_path:   # matplotlib is loaded only when figures are asked for
+            from ..plots import write_outputs
             err.print("drawing figures ...", highlight=False)
-        figures = R.write_outputs(result, plots, html_path, each_run)
+            figures = write_outputs(result, plots, html_path, each_run)
     except RnnctlError as e:
         fail(e)
     for w in rep.warnings:

@@ -4,9 +4,11 @@ or sweep has nothing to show; ``save`` writes it as PNG and ``png_bytes`` encode
 
 ``style`` (size, colours, canvas, PNG, bucketing), ``run`` (per-run figures, ``run_figures``),
 ``sweep`` (per-sweep figures, ``sweep_figures``, ``representative_runs``). Figures read run folders
-through ``rnnctl.store`` and use only the public functions of ``rnnctl.report``.
+through ``rnnctl.store`` and use only the public functions of ``rnnctl.report``. ``outputs``
+(``write_outputs``) writes what ``rnnctl report --plots/--html`` asks for.
 """
 
+from .outputs import write_outputs
 from .run import (fig_backprop, fig_contributions, fig_grad_norm, fig_loss_error, fig_postmortem, fig_spectral,
                   initial_spectral, run_figures)
 from .style import COLORS, DPI, MARKERS, MAX_POINTS, bucket, figure, png_bytes, run_label, save
@@ -16,4 +18,5 @@ from .sweep import (LENGTH_KEYS, PANEL_KEYS, fig_norm_max, fig_norm_overlay, fig
 __all__ = ["fig_backprop", "fig_contributions", "fig_grad_norm", "fig_loss_error", "fig_postmortem", "fig_spectral",
            "initial_spectral", "run_figures", "COLORS", "DPI", "MARKERS", "MAX_POINTS", "bucket", "figure",
            "png_bytes", "run_label", "save", "LENGTH_KEYS", "PANEL_KEYS", "fig_norm_max", "fig_norm_overlay",
-           "fig_success_vs_length", "fig_updates_to_success", "representative_runs", "sweep_axes", "sweep_figures"]
+           "fig_success_vs_length", "fig_updates_to_success", "representative_runs", "sweep_axes", "sweep_figures",
+           "write_outputs"]

@@ -10,15 +10,16 @@ no Rich here: figures are ``rnnctl.plots``, terminal tables ``rnnctl.ui.tables``
 
 Modules: ``query`` (Report, load_report, --where/--sort, swept keys, rows), ``aggregate`` (groups,
 paired seeds, stats), ``export`` (JSON, CSV), ``text`` (cells and table rows as plain text),
-``detail`` (one run: config diff, post-mortem replay), ``html`` (the page), ``outputs`` (what
-``rnnctl report`` writes: figures, PNG files, the page), ``values`` (comparing and sorting values).
+``detail`` (one run: config diff, post-mortem replay), ``html`` (the page, from figures it is
+given), ``outputs`` (compare runs, or one run in depth), ``values`` (comparing and sorting values).
+Drawing and writing the figures is ``rnnctl.plots.write_outputs``.
 """
 
 from .aggregate import GROUP_FIELDS, PAIR_FIELDS, STATS_FIELDS, aggregate, default_pair_key, paired, stats, tied_keys
 from .detail import backprop_rows, config_defaults, postmortem, run_diff, to_lag
 from .export import (CSV_GROUP_FIELDS, CSV_RUN_FIELDS, RUN_FIELDS, SCHEMA, TOP_FIELDS, groups_csv, report_json,
                      run_json_extra, runs_csv)
-from .outputs import Comparison, RunDetail, compare, inspect_run, is_single_run, write_outputs
+from .outputs import Comparison, RunDetail, compare, inspect_run, is_single_run
 from .query import (ROW_FIELDS, ROW_KEYS, SUMMARY_FIELDS, Report, field_value, group_key, load_report,
                     parse_where, resolve_key, row_of, swept_keys, sweep_info)
 from .text import (diff_rows, diff_text, fmt, fmt_any, fmt_spread, fmt_value, group_table_rows, pair_label,
@@ -31,7 +32,7 @@ __all__ = [
     "backprop_rows", "config_defaults", "postmortem", "run_diff", "to_lag",
     "CSV_GROUP_FIELDS", "CSV_RUN_FIELDS", "RUN_FIELDS", "SCHEMA", "TOP_FIELDS", "groups_csv", "report_json",
     "run_json_extra", "runs_csv",
-    "Comparison", "RunDetail", "compare", "inspect_run", "is_single_run", "write_outputs",
+    "Comparison", "RunDetail", "compare", "inspect_run", "is_single_run",
     "ROW_FIELDS", "ROW_KEYS", "SUMMARY_FIELDS", "Report", "field_value", "group_key", "load_report",
     "parse_where", "resolve_key", "row_of", "swept_keys", "sweep_info",
     "diff_rows", "diff_text", "fmt", "fmt_any", "fmt_spread", "fmt_value", "group_table_rows", "pair_label",

@@ -1,24 +1,20 @@
-"""What ``rnnctl report`` produces, as library calls: compare a set of runs (groups and paired
-seeds) or look at one run in depth, draw the figures, write the PNG files and the HTML page, and
-build the JSON document and the CSV table. The CLI parses options, calls these and renders the
-tables; nothing here prints.
+"""What ``rnnctl report`` computes, as library calls: compare a set of runs (groups and paired
+seeds) or look at one run in depth, and build the JSON document and the CSV table. The CLI
+parses options, calls these and renders the tables; nothing here prints or draws.
 
     rep = load_report("runs/clipping_vs_length")
     result = compare(rep, ["method", "length"])        # or inspect_run(rep) for one run folder
-    figures = write_outputs(result, plots_dir=Path("figs"), html_path=Path("report.html"))
+    figures = rnnctl.plots.write_outputs(result, plots_dir=Path("figs"), html_path=Path("report.html"))
     doc = result.document(figures)
 
-This module is the top of the report: query, aggregate, export, text and html know nothing of
-figures; here they meet ``rnnctl.plots`` (imported only when figures are asked for, since
-matplotlib takes a while to load).
+Figures, PNG files and the HTML page are ``rnnctl.plots.outputs``: report knows nothing of
+figures, so that the dependency points one way (plots reads reports, never the reverse).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..errors import RnnctlError
 from ..store import RunRecord
 from .aggregate import aggregate, paired
 from .detail import postmortem, run_diff
@@ -85,64 +81,3 @@ def inspect_run(rep: Report) -> RunDetail:
     diff, against = run_diff(run)
     pm = postmortem(run.path) if run.run_status == "diverged" else None
     return RunDetail(rep, run, diff, against, pm)
-
-
-def write_outputs(result: Comparison | RunDetail, plots_dir: Path | None = None, html_path: Path | None = None,
-                  each_run: bool = False) -> list[str]:
-    """Draw the figures and write them as PNG files under ``plots_dir`` and/or as one HTML page;
-    returns the files written, in order. Nothing is drawn when neither is asked for.
-
-    A sweep writes its own figures at the top of ``plots_dir`` and each chosen run's in a folder
-    named after the run (``each_run``: every run that has a status; else one run per method, see
-    ``plots.representative_runs``). Raises RnnctlError when a file cannot be written.
-    """
-    if not (plots_dir or html_path):
-        return []
-    if isinstance(result, RunDetail):
-        return _write_run(result, plots_dir, html_path)
-    from .. import plots as P
-    from .html import sweep_page
-    rep, files = result.rep, []
-    sweep_figs = {k: P.png_bytes(f) for k, f in P.sweep_figures(rep, result.pair_key, rep.warnings).items()}
-    chosen = [r for r in rep.runs if r.run_status is not None] if each_run \
-        else P.representative_runs(rep, result.pair_key)
-    run_figs = [(r, {k: P.png_bytes(f) for k, f in P.run_figures(r, rep.warnings).items()}) for r in chosen]
-    if plots_dir:
-        files += [write_bytes(plots_dir / f"{name}.png", png) for name, png in sweep_figs.items()]
-        for r, figs in run_figs:
-            files += [write_bytes(plots_dir / r.run_id / f"{name}.png", png) for name, png in figs.items()]
-    if html_path:
-        # the page always shows groups and pairs: over every swept key but the seed unless --by says
-        swept = [k for k in rep.swept if k != "seed"]
-        groups = result.groups if result.groups is not None else aggregate(rep, swept) if swept else None
-        pair_key, pairs = (result.pair_key, result.pairs) if result.pairs is not None \
-            else paired(rep, swept, result.pair)
-        files.append(write_text(html_path, sweep_page(rep, groups, pair_key, pairs, sweep_figs, run_figs)))
-    return files
-
-
-def _write_run(result: RunDetail, plots_dir: Path | None, html_path: Path | None) -> list[str]:
-    from .. import plots as P
-    from .html import run_page
-    rep, files = result.rep, []
-    figs = {k: P.png_bytes(f) for k, f in P.run_figures(result.run, rep.warnings, result.postmortem).items()}
-    if plots_dir:
-        files += [write_bytes(plots_dir / f"{name}.png", png) for name, png in figs.items()]
-    if html_path:
-        page = run_page(result.run, result.diff, result.against, result.postmortem, figs, rep.warnings)
-        files.append(write_text(html_path, page))
-    return files
-
-
-def write_bytes(path: Path, data: bytes) -> str:
-    """Write a report file (its folder created); RnnctlError when it cannot be written."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    except OSError as e:
-        raise RnnctlError(f"cannot write {path}: {e}") from e
-    return str(path)
-
-
-def write_text(path: Path, text: str) -> str:
-    return write_bytes(path, text.encode("utf-8"))
