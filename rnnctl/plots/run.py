@@ -16,8 +16,7 @@ from matplotlib.figure import Figure
 from .. import store
 from ..errors import RunError
 from ..report import backprop_rows, fmt_any, is_num, postmortem, to_lag
-from ..store import RunRecord
-from ..store.damage import mark_trace_unreadable
+from ..store import RunRecord, mark_trace_unreadable
 from .style import (COLORS, bucket, cell_edges, colormap, config_text, figure, mark_divergence, positive,
                     suptitle)
 

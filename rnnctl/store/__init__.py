@@ -21,7 +21,7 @@ _LAZY = {
     "runinfo": ("read_run", "read_run_or_none", "write_run", "has_checkpoint", "has_legacy_checkpoint", "mark", "mark_failed_start",
                 "clear", "alive_here"),
     "discover": ("PROBLEMS", "RunRecord", "flatten", "find_runs", "read_run_record", "read_config_dict",
-                 "read_jobs", "write_jobs", "write_sweep_spec", "read_sweep_spec", "sweep_spec_path",
+                 "mark_trace_unreadable", "read_jobs", "write_jobs", "write_sweep_spec", "read_sweep_spec", "sweep_spec_path",
                  "write_sweep_summary", "read_sweep_summary", "short_error"),
     "folder": ("RunFolder",),
     "checkpoint": ("Checkpoint", "save_checkpoint", "load_checkpoint", "remove_checkpoint"),

@@ -117,6 +117,17 @@ def read_run_record(path, job: dict | None = None, job_index: int | None = None,
     return run
 
 
+def mark_trace_unreadable(run: RunRecord) -> None:
+    """Damage found after a record was read (a report reads only a run's small files up front, so
+    a trace that turns out unreadable when a figure needs it is marked here, in the words
+    ``read_run_record`` uses): missing (no trace file) or corrupt (one that cannot be parsed).
+    A problem already recorded is kept (the first one found is the one shown)."""
+    if (run.path / L.TRACE).exists():
+        _problem(run, "corrupt", f"{L.TRACE}: unreadable")
+    else:
+        _problem(run, "missing", f"no {L.TRACE}")
+
+
 # -- sweep folders ---------------------------------------------------------------------------------
 
 def read_jobs(folder) -> list[dict] | None:
