@@ -72,7 +72,7 @@ def read_numeric_csv(path) -> tuple[np.ndarray, tuple[str, ...]]:
         if len(row) != C:
             raise fail(path, f"line {line}", f"{len(row)} cells, expected {C} (as in line {first_line})")
         for j, cell in enumerate(row):
-            where = f"line {line}, column {j + 1} ({names[j]})"
+            where = f"line {line}, column {j + 1}" + (f" ({names[j]})" if header else "")
             if not cell.strip():
                 raise fail(path, where, "empty cell; every cell must be a number")
             v = _number(cell)
