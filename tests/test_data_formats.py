@@ -233,6 +233,7 @@ def test_labelled_missing_column_lists_found(tmp_path):
     ("r.csv", 'text,label\nabc,1\nabc,1,3\n', "line 3: more cells"),
     ("r.csv", 'text,label\nabc\n', "line 2: fewer cells"),
     ("r.csv", 'text,label\n', "no records"),
+    ("r.csv", 'text,label\n"ab"c,1\n', "line 2: malformed CSV"),
     ("r.csv", 'text,label,split\nabc,1,dev\n', "line 2, column 'split': split value 'dev'"),
     ("r.csv", 'text,label,split\nabc,1,test\n', "no record in the train split"),
 ])
@@ -242,3 +243,13 @@ def test_labelled_errors(tmp_path, name, content, what):
 
 def test_labelled_bad_encoding(tmp_path):
     fails("line 2, byte offset 13 \\(column 3\\).*UTF-8", write(tmp_path, "r.csv", b"text,label\nab\xe9c,1\n"), "labelled")
+
+
+def test_csv_line_numbers_count_blank_lines(tmp_path):
+    fails("line 5, column 1: 'x' is not a number", write(tmp_path, "b.csv", "1\n2\n\n3\nx\n"), "csv")
+    fails("line 2: malformed CSV", write(tmp_path, "q.csv", '1\n"2"x\n'), "csv")
+
+
+def test_npz_integer_targets_2d(tmp_path):
+    fails("key 'y'.*store real-valued targets as floats",
+          _npz(tmp_path, x_0=np.ones((2, 1)), y=np.ones((1, 2), dtype=np.int64)), "npz")

@@ -14,6 +14,7 @@ statistics of the training range only (a constant column keeps std 1).
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
@@ -54,8 +55,11 @@ def read_numeric_csv(path) -> tuple[np.ndarray, tuple[str, ...]]:
     DataError naming the line and column for an empty cell, a non-number, NaN or Inf, and for a
     row with a different number of cells; for an empty file or one with only a header."""
     text = read_utf8(path)
-    rows = list(csv.reader(text.splitlines()))
-    numbered = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]  # skip blank lines
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:  # (line, cells) of every non-blank row; line_num is the row's last physical line
+        numbered = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise fail(path, f"line {reader.line_num}", f"malformed CSV ({e})") from None
     if not numbered:
         raise fail(path, None, "the file has no rows")
     header = None

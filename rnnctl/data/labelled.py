@@ -27,7 +27,7 @@ from .dataset import Dataset
 
 def _csv_rows(path, text: str, needed: tuple[str, ...]):
     """[(line, {column: value})] from a CSV with a header."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     found = reader.fieldnames or []
     missing = [c for c in needed if c not in found]
     if missing:
@@ -45,7 +45,7 @@ def _csv_rows(path, text: str, needed: tuple[str, ...]):
                 raise fail(path, f"line {line}", f"fewer cells than the {len(found)} columns of the header")
             rows.append((line, rec))
     except csv.Error as e:
-        raise fail(path, f"line {reader.line_num}", f"malformed CSV ({e})") from None
+        raise fail(path, f"line {reader.reader.line_num}", f"malformed CSV ({e})") from None
     return rows
 
 

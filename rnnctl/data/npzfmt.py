@@ -67,7 +67,8 @@ def _targets(path, key, a):
         if a.size and a.min() < 0:
             raise fail(path, f"key {key!r}", f"class labels must be >= 0, found {a.min()}")
         if a.ndim != 1 or a.size == 0:
-            raise fail(path, f"key {key!r}", f"integer labels must be a non-empty 1-D array, got shape {a.shape}")
+            raise fail(path, f"key {key!r}", f"integer labels must be a non-empty 1-D array, got shape "
+                                             f"{a.shape} (store real-valued targets as floats)")
         return a.astype(np.int64), True
     if a.dtype.kind == "b":
         raise fail(path, f"key {key!r}", "boolean targets are ambiguous; store int labels (0/1) or floats")
