@@ -32,7 +32,7 @@ def _csv_rows(path, text: str, needed: tuple[str, ...]):
     missing = [c for c in needed if c not in found]
     if missing:
         raise fail(path, "line 1", f"no column {', '.join(map(repr, missing))}; the columns found are "
-                                   f"{', '.join(map(repr, found)) or 'none'} (set the column names)")
+                                   f"{', '.join(map(repr, found)) or 'none'} (name the columns with text_column=, label_column=)")
     rows = []
     try:
         for rec in reader:

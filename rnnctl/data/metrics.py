@@ -1,7 +1,7 @@
 """Metrics for real data, from model outputs and targets (time-major), ignoring padded steps.
 
 - ``bits_per_character(nll_sum, n_chars)``: Σ −ln p(next char) / (n_chars · ln 2) (Graves 2013,
-  "Generating sequences with recurrent neural networks", §3; Pascanu et al. 2013, §5.2).
+  "Generating sequences with recurrent neural networks", §3; Pascanu et al. 2013, Table 1).
 - ``nll_per_step(nll_sum, n_steps)``: mean negative log-likelihood (nats) per scored time step
   (Boulanger-Lewandowski et al. 2012; Pascanu et al. 2013, Table 1 for the polyphonic music).
 - ``accuracy``: fraction of scored predictions (argmax of the logits) equal to the label.
