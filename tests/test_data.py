@@ -213,3 +213,21 @@ def test_stream_hash():
     assert from_text("hello world" * 20, (0.7, 0.2, 0.1)).hash != a.hash
     assert from_values(np.arange(50.0)).hash != from_values(np.arange(50.0) ** 2).hash
     assert isinstance(a, StreamDataset)
+
+
+def test_dataset_checks_targets():
+    base = dict(x=np.zeros((4, 2)), lengths=[2, 2], split=[0, 0], arch="many_to_one")
+    with pytest.raises(DataError, match="integer targets"):
+        Dataset(y=np.zeros(2), loss="softmax_ce", n_out=2, **base)
+    with pytest.raises(DataError, match="lie in \\[0, 2\\)"):
+        Dataset(y=np.array([0, 2]), loss="softmax_ce", n_out=2, **base)
+    with pytest.raises(DataError, match="float targets"):
+        Dataset(y=np.zeros((2, 3)), loss="mse", n_out=2, **base)
+    with pytest.raises(DataError, match="symbols"):
+        Dataset(y=np.array([0, 1]), loss="softmax_ce", n_out=2, n_symbols=5, **base)
+
+
+def test_stream_empty_split_is_explained():
+    ds = from_text("abcdefghij" * 10, (1.0, 0.0, 0.0))
+    with pytest.raises(DataError, match="valid split holds 0 positions, no step to score"):
+        list(ds.evaluation("valid", 10))

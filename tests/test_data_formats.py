@@ -253,3 +253,18 @@ def test_csv_line_numbers_count_blank_lines(tmp_path):
 def test_npz_integer_targets_2d(tmp_path):
     fails("key 'y'.*store real-valued targets as floats",
           _npz(tmp_path, x_0=np.ones((2, 1)), y=np.ones((1, 2), dtype=np.int64)), "npz")
+
+
+def test_npz_single_array_file(tmp_path):
+    p = tmp_path / "one.npz"
+    with open(p, "wb") as f:
+        np.save(f, np.ones(3))
+    fails("single array \\(.npy\\)", p, "npz")
+
+
+def test_from_arrays_in_memory():
+    from rnnctl.data import from_arrays
+    ds = from_arrays({"x_0": np.ones((2, 3)), "x_1": np.zeros((4, 3)), "y": [1, 0]}, fractions=(1.0, 0.0, 0.0))
+    assert ds.lengths.tolist() == [2, 4] and ds.n_out == 2 and ds.source == "<arrays>"
+    with pytest.raises(DataError, match="<arrays>: key 'x_1'"):
+        from_arrays({"x_0": np.ones((2, 3)), "x_1": np.ones((2, 2)), "y": [1, 0]})

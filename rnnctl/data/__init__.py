@@ -16,7 +16,7 @@ from .common import DEFAULT_FRACTIONS, SPLITS, UNKNOWN, assign_splits, content_h
 from .dataset import DataBatch, Dataset, padding_fraction
 from .formats import from_text, from_values, load_csv, load_text
 from .labelled import load_labelled
-from .npzfmt import load_npz
+from .npzfmt import from_arrays, load_npz
 from .stream import StreamDataset, StreamWindow
 
 FORMATS = {"text": load_text, "csv": load_csv, "npz": load_npz, "labelled": load_labelled}
@@ -40,6 +40,6 @@ def load(path, format: str, **options):
 
 
 __all__ = ["DEFAULT_FRACTIONS", "FORMATS", "SPLITS", "UNKNOWN", "DataBatch", "Dataset",
-           "StreamDataset", "StreamWindow", "assign_splits", "content_hash", "from_text",
+           "StreamDataset", "StreamWindow", "assign_splits", "content_hash", "from_arrays", "from_text",
            "from_values", "load", "load_csv", "load_labelled", "load_npz", "load_text",
            "padding_fraction"]

@@ -99,6 +99,19 @@ class Dataset:
         rows = n if self.arch == "many_to_one" else total
         if self.y.shape[0] != rows:
             raise DataError(f"{self.source}: y has {self.y.shape[0]} rows, expected {rows}")
+        if self.loss == "softmax_ce":
+            if self.y.dtype.kind not in "iu" or self.y.ndim != 1:
+                raise DataError(f"{self.source}: softmax_ce needs 1-D integer targets, got {self.y.dtype} {self.y.shape}")
+            if self.y.min() < 0 or self.y.max() >= self.n_out:
+                raise DataError(f"{self.source}: class targets must lie in [0, {self.n_out}), found "
+                                f"{self.y.min()}..{self.y.max()}")
+            self.y = self.y.astype(np.int64, copy=False)
+        elif self.y.ndim != 2 or self.y.shape[1] != self.n_out or self.y.dtype.kind != "f":
+            raise DataError(f"{self.source}: mse needs float targets (rows, {self.n_out}), got {self.y.dtype} {self.y.shape}")
+        want = 1 if self.n_symbols is not None else 2
+        if self.x.ndim != want:
+            raise DataError(f"{self.source}: x must be {'int (ΣT,) symbols' if want == 1 else 'float (ΣT, I)'}, "
+                            f"got {self.x.dtype} {self.x.shape}")
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)  # (N+1,)
 
     # ---- description ------------------------------------------------------------------------

@@ -29,7 +29,11 @@ _LIST_KEY = re.compile(r"^([xy])_(\d+)$")
 
 def _open(path) -> dict:
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise fail(path, None, "holds a single array (.npy), not an .npz archive of named arrays; "
+                                   "save with numpy.savez")
+        with z:
             keys = list(z.files)
             out = {}
             for k in keys:
@@ -143,7 +147,14 @@ def _ragged_layout(path, arrays):
 
 def load_npz(path, fractions=DEFAULT_FRACTIONS, seed: int = 0) -> Dataset:
     """``format: npz``: the list or ragged layout (module docstring)."""
-    arrays = _open(path)
+    return from_arrays(_open(path), fractions, seed, source=str(path))
+
+
+def from_arrays(arrays: dict, fractions=DEFAULT_FRACTIONS, seed: int = 0, source: str = "<arrays>") -> Dataset:
+    """A Dataset from named arrays in either layout of the module docstring, with the same
+    checks as a file (errors name ``source`` and the key): e.g. ``{"x_0": a0, "x_1": a1, "y": y}``."""
+    path = source
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
     if not arrays:
         raise fail(path, None, "the archive holds no arrays")
     if "x" in arrays:
@@ -165,4 +176,4 @@ def load_npz(path, fractions=DEFAULT_FRACTIONS, seed: int = 0) -> Dataset:
         raise fail(path, "key 'split'" if "split" in arrays else None, "no sequence in the train split")
     n_out = int(y.max()) + 1 if is_class else int(y.shape[1])
     return Dataset(x=x, lengths=lengths, y=y, split=split, arch=arch,
-                   loss="softmax_ce" if is_class else "mse", n_out=n_out, source=str(path))
+                   loss="softmax_ce" if is_class else "mse", n_out=n_out, source=str(source))

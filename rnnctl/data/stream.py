@@ -158,6 +158,10 @@ class StreamDataset:
         s, _ = self.range(split)
         n = self.steps(split)
         offset = int(rng.integers(0, min(length, n))) if rng is not None and n > 0 else 0
+        if n < 1:
+            s_, e_ = self.range(split)
+            raise DataError(f"{self.source}: the {SPLITS[split_code(split)]} split holds {e_ - s_} positions, "
+                            f"no step to score (a step needs {self.horizon} more after it); change the fractions")
         S = (n - offset) // batch_size
         if S < 1:
             raise DataError(f"{self.source}: the {SPLITS[split_code(split)]} split has {n} steps, "
