@@ -231,3 +231,10 @@ def test_stream_empty_split_is_explained():
     ds = from_text("abcdefghij" * 10, (1.0, 0.0, 0.0))
     with pytest.raises(DataError, match="valid split holds 0 positions, no step to score"):
         list(ds.evaluation("valid", 10))
+
+
+def test_batch_rejects_bad_indices():
+    ds = make_dataset([2, 3])
+    for bad in ([], [2], [-1]):
+        with pytest.raises(DataError, match="indices in \\[0, 2\\)"):
+            ds.batch(bad)

@@ -149,8 +149,10 @@ class Dataset:
     def batch(self, idx) -> DataBatch:
         """The padded batch of sequences ``idx`` (int (B,)), in that order."""
         idx = np.asarray(idx, dtype=np.int64)
+        if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= len(self):
+            raise DataError(f"{self.source}: a batch needs 1-D indices in [0, {len(self)}), got {idx.tolist()!r}")
         lengths = self.lengths[idx]
-        T, B = int(lengths.max()), idx.shape[0]
+        T = int(lengths.max())
         rows = self.offsets[idx][None, :] + np.arange(T)[:, None]      # (T, B) row of x per step
         mask = np.arange(T)[:, None] < lengths[None, :]                 # (T, B)
         rows = np.where(mask, rows, 0)
