@@ -238,3 +238,12 @@ def test_batch_rejects_bad_indices():
     for bad in ([], [2], [-1]):
         with pytest.raises(DataError, match="indices in \\[0, 2\\)"):
             ds.batch(bad)
+
+
+def test_vocab_and_encode():
+    from rnnctl.data.common import build_vocab, encode
+    vocab = build_vocab(["bca", "ab\u00e9", "\U0001F600"])
+    assert vocab == ("", "a", "b", "c", "\u00e9", "\U0001F600")
+    assert encode("abz\u00e9\U0001F600\u4e00", vocab).tolist() == [1, 2, 0, 4, 5, 0]
+    assert encode("xyz", build_vocab([""])).tolist() == [0, 0, 0]
+    assert encode("", vocab).tolist() == []

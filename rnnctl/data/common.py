@@ -105,18 +105,25 @@ def one_hot(symbols: np.ndarray, n: int, mask: np.ndarray | None = None) -> np.n
     return out
 
 
+def _code_points(text: str) -> np.ndarray:
+    """uint32 (len(text),) the characters' code points."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
 def build_vocab(texts) -> tuple[str, ...]:
     """The vocabulary of the training texts: (UNKNOWN, then their characters in code-point order)."""
-    chars = set()
-    for t in texts:
-        chars.update(t)
-    return (UNKNOWN, *sorted(chars))
+    seen = np.unique(np.concatenate([np.unique(_code_points(t)) for t in texts] or [np.zeros(0, "<u4")]))
+    return (UNKNOWN, *(chr(c) for c in seen.tolist()))
 
 
 def encode(text: str, vocab: tuple[str, ...]) -> np.ndarray:
-    """int64 (len(text),) symbol indices; a character not in ``vocab`` maps to 0 (UNKNOWN)."""
-    index = {c: i for i, c in enumerate(vocab) if c}
-    return np.fromiter((index.get(c, 0) for c in text), dtype=np.int64, count=len(text))
+    """int64 (len(text),) symbol indices; a character not in ``vocab`` maps to 0 (UNKNOWN).
+    ``vocab[1:]`` must be in code-point order (as `build_vocab` makes it)."""
+    known = np.array([ord(c) for c in vocab[1:]], dtype=np.uint32)    # (V-1,) sorted
+    codes = _code_points(text)                                          # (n,)
+    pos = np.minimum(np.searchsorted(known, codes), max(known.size - 1, 0))
+    hit = known[pos] == codes if known.size else np.zeros(codes.size, dtype=bool)
+    return np.where(hit, pos + 1, 0).astype(np.int64)
 
 
 def read_utf8(path) -> str:
