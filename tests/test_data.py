@@ -247,3 +247,31 @@ def test_vocab_and_encode():
     assert encode("abz\u00e9\U0001F600\u4e00", vocab).tolist() == [1, 2, 0, 4, 5, 0]
     assert encode("xyz", build_vocab([""])).tolist() == [0, 0, 0]
     assert encode("", vocab).tolist() == []
+
+
+def test_remaining_error_paths():
+    x, y = np.zeros((4, 2)), np.array([0, 1])
+    with pytest.raises(DataError, match="arch must be one of"):
+        Dataset(x=x, lengths=[2, 2], y=y, split=[0, 0], arch="one_to_many", loss="softmax_ce", n_out=2)
+    with pytest.raises(DataError, match="at least one sequence"):
+        Dataset(x=x[:0], lengths=np.zeros(0, np.int64), y=y[:0], split=np.zeros(0, np.int8),
+                arch="many_to_one", loss="softmax_ce", n_out=2)
+    with pytest.raises(DataError, match="y has 2 rows, expected 4"):
+        Dataset(x=x, lengths=[2, 2], y=y, split=[0, 0], arch="many_to_many", loss="softmax_ce", n_out=2)
+    with pytest.raises(DataError, match="do not fit"):
+        StreamDataset(data=np.arange(10), bounds=(8, 12), n_symbols=10)
+    with pytest.raises(DataError, match="too few to predict"):
+        StreamDataset(data=np.arange(10), bounds=(1, 5), n_symbols=10)
+    text = from_text("abcdefghij" * 10)
+    with pytest.raises(DataError, match="only for series"):
+        text.raw()
+    with pytest.raises(DataError, match="only series"):
+        text.denormalise(np.zeros(3))
+    with pytest.raises(TypeError, match="Generator"):
+        list(text.windows("train", 2, 5, rng=1))
+    with pytest.raises(DataError, match="the text is empty"):
+        from_text("")
+    with pytest.raises(DataError, match="horizon must be a positive integer"):
+        from_values(np.arange(10.0), horizon=0)
+    with pytest.raises(DataError, match="multiple of the 2 columns"):
+        from_values(np.ones((20, 2)) * np.arange(20)[:, None]).denormalise(np.zeros(3))

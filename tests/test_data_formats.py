@@ -268,3 +268,7 @@ def test_from_arrays_in_memory():
     assert ds.lengths.tolist() == [2, 4] and ds.n_out == 2 and ds.source == "<arrays>"
     with pytest.raises(DataError, match="<arrays>: key 'x_1'"):
         from_arrays({"x_0": np.ones((2, 3)), "x_1": np.ones((2, 2)), "y": [1, 0]})
+
+
+def test_npz_missing_file(tmp_path):
+    fails("cannot read the file", tmp_path / "none.npz", "npz")
