@@ -8,6 +8,7 @@ import numpy as np
 
 from rnnctl.errors import DataError
 from rnnctl.kernels.readout import sigmoid_ce, softmax_ce, squared_error
+from rnnctl.model.cells import check_lengths
 from rnnctl.tasks.base import ARCHS, GENERATING, SCORED  # noqa: F401  (what tasks may declare)
 
 # loss name -> (kernel, whether targets are class indices); the names are rnnctl.tasks.base.LOSSES
@@ -62,6 +63,22 @@ def check_inputs(model, u, target=None):
         return u, None, None
     target, T_out = check_target(model, target, u.shape[0], u.shape[1])
     return u, target, T_out
+
+
+# archs whose scored steps are the input's own steps, so one lengths array describes a batch; a
+# generating arch's target has steps of its own and would need a second, target-side lengths array
+MASKED_ARCHS = ("many_to_one", "many_to_many")
+
+
+def check_model_lengths(model, lengths, T, B):
+    """None, or the per-sequence lengths (B,) as int64 in [1, T]; DataError for a bad array or an
+    architecture that does not take them yet."""
+    if lengths is None:
+        return None
+    if model.arch not in MASKED_ARCHS:
+        raise DataError(f"variable lengths are not supported for arch {model.arch} yet (only for "
+                        f"{', '.join(MASKED_ARCHS)}); pass lengths=None with sequences of one length")
+    return check_lengths(lengths, T, B)
 
 
 def check_state(model, state0, B):

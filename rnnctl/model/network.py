@@ -19,6 +19,13 @@ Architectures (``arch``):
     encoder_decoder  an encoder stack reads u (T_in, B, I); its final state (every layer, h and c)
                      is the decoder stack's initial state; the decoder's input is fb_t as above and
                      it is read out at each of the T_out steps (T_out = target.shape[0]).
+
+Variable lengths (many_to_one, many_to_many): ``lengths`` (B,) int64 with 1 <= lengths[b] <= T, an
+optional argument of ``loss``, ``loss_and_grad(_flat)`` and ``outputs``, marks steps t > lengths[b]
+of a padded batch as padding. A padded step holds the state (``last_state`` and a many_to_one
+readout are those of step lengths[b]; many_to_many outputs there repeat that step's), adds no loss
+(E = mean over the batch of each sequence's Σ_{t <= lengths[b]} E_t, so lengths all T give today's
+E), no gradient, and no term in ``backprop_norms``. lengths None runs the kernels without masking.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ from rnnctl.registry import CELLS
 from rnnctl.tasks.base import resolve_arch
 
 from .generate import generate
-from .inputs import ARCHS, GENERATING, LOSSES, SCORED, check_inputs, check_state, check_u, feedback
+from .inputs import (ARCHS, GENERATING, LOSSES, SCORED, check_inputs, check_model_lengths, check_state, check_u,
+                     feedback)
 from .layout import Buffers, Layout
 from .stack import Stack
 
@@ -95,6 +103,7 @@ class Model:
         L = self.layers
         # Σ_b ‖∂E/∂x_k‖ per layer for k = 0..T from the last loss_and_grad (x_k = h_k except in the
         # vanilla Pascanu form); encoder_decoder: encoder steps 0..T_in then decoder steps 1..T_out.
+        # With lengths, Σ_b runs over the sequences whose step k is real (k <= lengths[b]).
         self.backprop_norms = np.zeros((L, 0))
         # LSTM only: Σ_b ‖∂E/∂c_k‖, the same layout; None for other cells.
         self.backprop_norms_cell = np.zeros((L, 0)) if c.cell_norms else None
@@ -148,13 +157,13 @@ class Model:
             view[...] = arr
 
     # -- forward ----------------------------------------------------------------------------------
-    def _forward(self, u, target, T_out, state0):
+    def _forward(self, u, target, T_out, state0, lengths=None):
         """Teacher-forced forward pass of every stack. -> (top stack, top h (T+1, B, H))."""
         T, B, I = u.shape
         O = self.n_out
         if self.arch in ("many_to_one", "many_to_many"):
             st = self.stacks[0]
-            top = st.forward(u, state0)
+            top = st.forward(u, state0, lengths)
         elif self.arch == "one_to_many":
             st = self.stacks[0]
             x = self._buf.get("x", (T_out, B, I + O))
@@ -181,19 +190,22 @@ class Model:
         y += self.params["b_out"]
         return hs, y
 
-    def outputs(self, u, state0=None, *, steps: int | None = None) -> np.ndarray:
+    def outputs(self, u, state0=None, *, steps: int | None = None, lengths=None) -> np.ndarray:
         """Readout outputs (logits or linear outputs): (B, O) for many_to_one, else (T, B, O).
+        With ``lengths``: many_to_one reads out at each sequence's last real step, and many_to_many's
+        outputs at padded steps repeat those of the last real step (the state is held).
 
         one_to_many and encoder_decoder run free (greedy, see ``generate``) for ``steps`` output
         steps (default u.shape[0]); the other archs take no ``steps`` (or steps == T).
         """
         u = check_u(self, u)
         T, B, _ = u.shape
+        lengths = check_model_lengths(self, lengths, T, B)
         if self.generates:
             return self.generate(u, steps, state0=state0)[0]
         if steps is not None and (self.scored == "last" or steps != T):
             raise DataError(f"steps applies to one_to_many and encoder_decoder models (this one is {self.arch})")
-        st, top = self._forward(u, None, T, check_state(self, state0, B))
+        st, top = self._forward(u, None, T, check_state(self, state0, B), lengths)
         _, y = self._readout(top, T, B)
         y = y.copy()
         return y if self.scored == "last" else y.reshape(T, B, self.n_out)
@@ -210,31 +222,42 @@ class Model:
         """
         return generate(self, u, steps, rng=rng, state0=state0)
 
-    def loss(self, u, target, state0=None) -> float:
-        """Loss E; one_to_many and encoder_decoder are teacher-forced (as in training)."""
+    def loss(self, u, target, state0=None, lengths=None) -> float:
+        """Loss E; one_to_many and encoder_decoder are teacher-forced (as in training). lengths: see
+        the module docstring."""
         u, target, T_out = check_inputs(self, u, target)
         T, B, _ = u.shape
-        st, top = self._forward(u, target, T_out, check_state(self, state0, B))
+        lengths = check_model_lengths(self, lengths, T, B)
+        st, top = self._forward(u, target, T_out, check_state(self, state0, B), lengths)
         _, y = self._readout(top, st.T, B)
-        return float(LOSSES[self.loss_name][0](y, target, 1.0 / B, self._buf.get("dy", y.shape)))
+        return float(LOSSES[self.loss_name][0](y, target, 1.0 / B, self._buf.get("dy", y.shape),
+                                               self._row_lengths(lengths)))
+
+    def _row_lengths(self, lengths):
+        """What the loss kernels take: lengths when every step is scored (many_to_many), None for a
+        readout at step T (many_to_one), which already holds each sequence's last real state."""
+        return lengths if self.scored == "all" else None
 
     # -- backward ---------------------------------------------------------------------------------
-    def loss_and_grad_flat(self, u, target, grad: np.ndarray, state0=None) -> float:
+    def loss_and_grad_flat(self, u, target, grad: np.ndarray, state0=None, lengths=None) -> float:
         """Loss E and its gradient written into ``grad`` (flat, same layout as ``theta``).
 
         ``state0`` (a tuple like ``last_state``) starts the first stack; no gradient flows into it.
         Afterwards ``last_state`` holds the final state and ``backprop_norms`` the per-step norms.
+        ``lengths`` (B,): per-sequence lengths of a padded batch (module docstring), or None.
         """
         u, target, T_out = check_inputs(self, u, target)
         if not (isinstance(grad, np.ndarray) and grad.shape == self.theta.shape and grad.dtype == self.dtype
                 and grad.flags.c_contiguous):
             raise DataError(f"grad must be a contiguous {self.dtype} array of shape {self.theta.shape}")
         T, B, _ = u.shape
-        st, top = self._forward(u, target, T_out, check_state(self, state0, B))
+        lengths = check_model_lengths(self, lengths, T, B)
+        st, top = self._forward(u, target, T_out, check_state(self, state0, B), lengths)
         Tt = st.T  # steps of the read-out stack
         hs, y = self._readout(top, Tt, B)
         dy = self._buf.get("dy", y.shape)
-        E = float(LOSSES[self.loss_name][0](y, target, 1.0 / B, dy))
+        # dy is 0 at padded steps, so neither W_out nor the recurrence gets a gradient there
+        E = float(LOSSES[self.loss_name][0](y, target, 1.0 / B, dy, self._row_lengths(lengths)))
         g = self.layout.views(grad)
         p = self.params
         np.dot(dy.T, hs, out=g["W_out"])
@@ -280,9 +303,10 @@ class Model:
         buf = self._buf
         return st.h[0], buf.get(("dA", st.key), (T, B, H)), buf.get((st.key, "dh", 0), (T, B, H))
 
-    def loss_and_grad(self, u, target, state0=None) -> tuple[float, dict[str, np.ndarray]]:
-        """Loss E (Σ_t E_t per sequence, averaged over the batch) and a dict of gradients named like ``params``."""
-        E = self.loss_and_grad_flat(u, target, self._grad, state0)
+    def loss_and_grad(self, u, target, state0=None, lengths=None) -> tuple[float, dict[str, np.ndarray]]:
+        """Loss E (Σ_t E_t per sequence, averaged over the batch) and a dict of gradients named like
+        ``params``; lengths: see loss_and_grad_flat."""
+        E = self.loss_and_grad_flat(u, target, self._grad, state0, lengths)
         return E, {k: v.copy() for k, v in self.layout.views(self._grad).items()}
 
 
