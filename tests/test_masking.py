@@ -1,5 +1,6 @@
-"""Variable lengths and masking (issue 12, item 2): a padded batch with per-sequence ``lengths`` is
-the sequences run one by one at their own lengths.
+"""Variable lengths and masking (issue 12, item 2): a padded batch with per-sequence ``lengths`` (and
+``target_lengths`` for one_to_many and encoder_decoder) is the sequences run one by one at their own
+lengths.
 
 The batch loss is the mean over the batch of each sequence's own loss (Σ over its real steps), so
 with E_b the loss of sequence b run alone (B = 1): E = (1/B) Σ_b E_b, every gradient likewise, and
@@ -202,20 +203,102 @@ def test_lengths_as_a_list_or_int32_are_accepted():
     assert m.loss(u, target, lengths=LENGTHS.astype(np.int32)) == E
 
 
+# The generating archs: the target has steps of its own. one_to_many runs over the target's T_OUT
+# steps with u (T_U steps) at the first of them, so its sequences' lengths are target_lengths;
+# encoder_decoder takes lengths for the encoder's T steps and target_lengths for the decoder's.
+T_U, T_OUT = 2, 6
+TARGET_LENGTHS = np.array([6, 2, 4, 1], dtype=np.int64)
+GEN_CASES = [(c, arch, layers) for c in CELLS[::3] + CELLS[-2:]  # rnn forms/activations sampled
+             for arch in ("one_to_many", "encoder_decoder") for layers in (1, 2)]
+
+
+def _gen_data(arch, loss, seed=4):
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(T_U if arch == "one_to_many" else T, B, I))
+    target = (rng.integers(0, O, size=(T_OUT, B)) if loss == "softmax_ce"
+              else rng.normal(size=(T_OUT, B, O)))
+    return u, target
+
+
+@pytest.mark.parametrize("cell,arch,layers", GEN_CASES,
+                         ids=[f"{'-'.join(c)}-{a}-L{l}" for c, a, l in GEN_CASES])
+def test_generating_archs_padded_batch_is_the_sequences_one_by_one(cell, arch, layers):
+    name, form, act = cell
+    loss = "softmax_ce" if CELLS.index(cell) % 2 else "mse"
+    m = _model(name, form, act, arch, layers, loss)
+    u, target = _gen_data(arch, loss)
+    enc = arch == "encoder_decoder"
+    lengths = LENGTHS if enc else None
+    grad = np.zeros_like(m.theta)
+    E = m.loss_and_grad_flat(u, target, grad, lengths=lengths, target_lengths=TARGET_LENGTHS)
+    assert m.loss(u, target, lengths=lengths, target_lengths=TARGET_LENGTHS) == E
+    norms, state = m.backprop_norms.copy(), [s.copy() for s in m.last_state]
+    y = m.outputs(u, steps=T_OUT, lengths=lengths) if enc else None
+    Tin = u.shape[0]
+    E1, grad1, norms1 = 0.0, np.zeros_like(grad), np.zeros_like(norms)
+    for b in range(B):
+        n_in = LENGTHS[b] if enc else min(T_U, TARGET_LENGTHS[b])
+        n_out = TARGET_LENGTHS[b]
+        ub = np.ascontiguousarray(u[:n_in, b:b + 1])
+        tb = np.ascontiguousarray(target[:n_out, b:b + 1])
+        gb = np.zeros_like(grad)
+        E1 += m.loss_and_grad_flat(ub, tb, gb) / B
+        grad1 += gb / B
+        nb = m.backprop_norms
+        if enc:  # encoder steps 0..T_in, then the decoder's 1..T_out after all T_in of them
+            norms1[:, :n_in + 1] += nb[:, :n_in + 1] / B
+            norms1[:, Tin + 1:Tin + 1 + n_out] += nb[:, n_in + 1:] / B
+        else:
+            norms1[:, :n_out + 1] += nb / B
+        for s, s1 in zip(state, m.last_state):
+            np.testing.assert_allclose(s[:, b], s1[:, 0], rtol=1e-12, atol=1e-14)
+        if enc:
+            np.testing.assert_allclose(y[:, b], m.outputs(ub, steps=T_OUT)[:, 0], rtol=1e-12, atol=1e-14)
+    assert E == pytest.approx(E1, rel=1e-12, abs=1e-14)
+    for name_, sl in m.layout.slices().items():
+        np.testing.assert_allclose(grad[sl], grad1[sl], rtol=1e-12, atol=1e-13, err_msg=name_)
+    np.testing.assert_allclose(norms, norms1, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("arch", ["one_to_many", "encoder_decoder"])
-def test_generating_archs_refuse_lengths(arch):
-    m = Model(I, O, H, cell="lstm", loss="softmax_ce", arch=arch)
-    m.init_params(np.random.default_rng(0), "glorot")
-    u = np.random.default_rng(1).normal(size=(T, B, I))
-    target = np.zeros((T, B), np.int64)
-    msg = f"variable lengths are not supported for arch {arch} yet"
-    with pytest.raises(DataError, match=msg):
-        m.loss_and_grad_flat(u, target, np.zeros_like(m.theta), lengths=LENGTHS)
-    with pytest.raises(DataError, match=msg):
-        m.loss(u, target, lengths=LENGTHS)
-    with pytest.raises(DataError, match=msg):
-        m.outputs(u, lengths=LENGTHS)
-    m.loss(u, target, lengths=None)  # and lengths=None is today's behaviour
+def test_generating_archs_all_full_lengths_are_bit_identical(arch):
+    m = _model("lstm", "standard", "tanh", arch, 2, "softmax_ce")
+    u, target = _gen_data(arch, "softmax_ce")
+    g0, g1 = np.zeros_like(m.theta), np.zeros_like(m.theta)
+    E0 = m.loss_and_grad_flat(u, target, g0)
+    n0 = m.backprop_norms.copy()
+    lengths = np.full(B, u.shape[0], np.int64) if arch == "encoder_decoder" else None
+    E1 = m.loss_and_grad_flat(u, target, g1, lengths=lengths, target_lengths=np.full(B, T_OUT))
+    assert E0 == E1
+    np.testing.assert_array_equal(g0, g1)
+    np.testing.assert_array_equal(n0, m.backprop_norms)
+
+
+def test_which_lengths_an_arch_takes():
+    grad = lambda m: np.zeros_like(m.theta)  # noqa: E731
+    m = _model("gru", "standard", "tanh", "one_to_many", 1, "softmax_ce")
+    u, target = _gen_data("one_to_many", "softmax_ce")
+    with pytest.raises(DataError, match="one_to_many.*pass target_lengths instead of lengths"):
+        m.loss_and_grad_flat(u, target, grad(m), lengths=np.array([2, 1, 1, 2]))
+    with pytest.raises(DataError, match="one_to_many: outputs and generate run free"):
+        m.outputs(u, steps=T_OUT, lengths=np.array([2, 1, 1, 2]))
+    with pytest.raises(DataError, match=r"target_lengths must lie in \[1, 6\].*got 7"):
+        m.loss(u, target, target_lengths=np.array([7, 1, 1, 2]))
+    with pytest.raises(DataError, match="target_lengths must be integers"):
+        m.loss(u, target, target_lengths=np.ones(B))
+    m = _model("gru", "standard", "tanh", "encoder_decoder", 1, "softmax_ce")
+    u, target = _gen_data("encoder_decoder", "softmax_ce")
+    with pytest.raises(DataError, match=r"lengths must lie in \[1, 7\]"):
+        m.loss(u, target, lengths=np.array([8, 1, 1, 2]))
+    with pytest.raises(DataError, match=r"target_lengths must have shape \(4,\)"):
+        m.loss(u, target, target_lengths=np.array([1, 1]))
+    with pytest.raises(DataError, match=r"lengths must lie in \[1, 7\]"):
+        m.generate(u, T_OUT, lengths=np.array([0, 1, 1, 2]))
+    for arch in ("many_to_one", "many_to_many"):
+        m = _model("rnn", "standard", "tanh", arch, 1, "softmax_ce")
+        u, target = _data(m, "softmax_ce")
+        with pytest.raises(DataError, match=f"target of arch {arch} has u's steps: pass lengths"):
+            m.loss_and_grad_flat(u, target, grad(m), target_lengths=LENGTHS)
 
 
 @pytest.mark.parametrize("cell", [RNN, LSTM, GRU], ids=lambda c: c.name)

@@ -116,8 +116,9 @@ class Cell:
         """BPTT through one layer after ``forward`` (``stored`` is what it returned).
 
         dh_out (T, B, H): ∂E/∂h_t from outside the recurrence (not modified); dstate: None or
-        per-state (B, H) arrays from beyond the last step; lengths: as given to ``forward``. Returns {"grads": {name: array},
-        "norms": (T+1,) Σ_b ‖∂E/∂x_k‖, "cell_norms": (T+1,) or None, "dx": (T, B, I) ∂E/∂x,
+        per-state (B, H) arrays from beyond the last step; lengths: as given to ``forward``.
+        Returns {"grads": {name: array}, "norms": (T+1,) Σ_b ‖∂E/∂x_k‖ (over the sequences whose
+        step k is real), "cell_norms": (T+1,) or None, "dx": (T, B, I) ∂E/∂x (0 at padded steps),
         "dstate0": per-state (B, H) arrays ∂E/∂(initial state)}."""
         P, dtype, H = self._check_params(params)
         x = _check(x, "x", None, dtype, ndim=3)
@@ -186,21 +187,21 @@ def _check(arr, name: str, shape, dtype, ndim: int | None = None) -> np.ndarray:
     return arr
 
 
-def check_lengths(lengths, T: int, B: int):
+def check_lengths(lengths, T: int, B: int, name: str = "lengths"):
     """None, or ``lengths`` as a C-contiguous int64 (B,) array after checking that it is one
     integer per sequence in [1, T]; else DataError saying what was wrong."""
     if lengths is None:
         return None
     arr = np.asarray(lengths)
     if arr.dtype.kind not in "iu":
-        raise DataError(f"lengths must be integers (one per sequence, int64), got dtype {arr.dtype}")
+        raise DataError(f"{name} must be integers (one per sequence, int64), got dtype {arr.dtype}")
     if arr.shape != (B,):
-        raise DataError(f"lengths must have shape ({B},), one length per sequence of the batch, "
+        raise DataError(f"{name} must have shape ({B},), one length per sequence of the batch, "
                         f"got {arr.shape}")
     lo, hi = int(arr.min()), int(arr.max())
     if lo < 1 or hi > T:
         bad = lo if lo < 1 else hi
-        raise DataError(f"lengths must lie in [1, {T}] (T, the padded length), got {bad} for sequence "
+        raise DataError(f"{name} must lie in [1, {T}] (the padded length), got {bad} for sequence "
                         f"{int(np.flatnonzero(arr == bad)[0])}")
     return np.ascontiguousarray(arr, dtype=np.int64)
 

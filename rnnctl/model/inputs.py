@@ -65,20 +65,26 @@ def check_inputs(model, u, target=None):
     return u, target, T_out
 
 
-# archs whose scored steps are the input's own steps, so one lengths array describes a batch; a
-# generating arch's target has steps of its own and would need a second, target-side lengths array
-MASKED_ARCHS = ("many_to_one", "many_to_many")
-
-
-def check_model_lengths(model, lengths, T, B):
-    """None, or the per-sequence lengths (B,) as int64 in [1, T]; DataError for a bad array or an
-    architecture that does not take them yet."""
-    if lengths is None:
-        return None
-    if model.arch not in MASKED_ARCHS:
-        raise DataError(f"variable lengths are not supported for arch {model.arch} yet (only for "
-                        f"{', '.join(MASKED_ARCHS)}); pass lengths=None with sequences of one length")
-    return check_lengths(lengths, T, B)
+def check_model_lengths(model, lengths, target_lengths, T, T_out, B):
+    """-> (lengths, target_lengths), each None or (B,) int64: ``lengths`` the real steps of u, in
+    [1, T] (many_to_one, many_to_many, and the encoder of encoder_decoder), ``target_lengths`` those of
+    the target, in [1, T_out] (one_to_many, and the decoder of encoder_decoder: a target with steps of
+    its own). T_out None: no target (outputs, generate). DataError for a bad array or an argument the
+    architecture does not take."""
+    arch = model.arch
+    if lengths is not None and arch == "one_to_many":
+        if T_out is None:
+            raise DataError("one_to_many: outputs and generate run free for `steps`; lengths do not apply "
+                            "(a sequence's length is its target's: target_lengths, in loss and loss_and_grad)")
+        raise DataError("one_to_many: u holds the first of the output steps, so a sequence's length is its "
+                        "target's; pass target_lengths instead of lengths")
+    if target_lengths is not None and arch not in ("one_to_many", "encoder_decoder"):
+        raise DataError(f"target_lengths applies to one_to_many and encoder_decoder; the target of arch {arch} "
+                        f"has u's steps: pass lengths")
+    if target_lengths is not None and T_out is None:
+        raise DataError("target_lengths needs a target (loss, loss_and_grad); outputs and generate run free")
+    return (check_lengths(lengths, T, B),
+            None if target_lengths is None else check_lengths(target_lengths, T_out, B, "target_lengths"))
 
 
 def check_state(model, state0, B):
