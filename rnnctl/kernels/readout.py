@@ -14,11 +14,9 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)  # LLVM inlines it; Numba's IR inlining would come before the pruning
+@njit(cache=True, nogil=True, inline="always")
 def _padded_row(lengths, r):
-    """Whether row r (time-major) is a padded step; False for lengths None (pruned)."""
-    if lengths is None:
-        return False
+    """Whether row r (time-major) is a padded step of a (B,) lengths array."""
     B = lengths.shape[0]
     return r // B >= lengths[r % B]
 
@@ -29,9 +27,10 @@ def softmax_ce(y, target, scale, dy, lengths=None):
     N, O = y.shape
     loss = 0.0
     for r in range(N):
-        if _padded_row(lengths, r):
-            dy[r, :] = 0.0
-            continue
+        if lengths is not None:  # pruned at compile time when None
+            if _padded_row(lengths, r):
+                dy[r, :] = 0.0
+                continue
         m = y[r, 0]
         for o in range(1, O):
             if y[r, o] > m:
@@ -55,9 +54,10 @@ def sigmoid_ce(y, target, scale, dy, lengths=None):
     N, O = y.shape
     loss = 0.0
     for r in range(N):
-        if _padded_row(lengths, r):
-            dy[r, :] = 0.0
-            continue
+        if lengths is not None:  # pruned at compile time when None
+            if _padded_row(lengths, r):
+                dy[r, :] = 0.0
+                continue
         for o in range(O):
             z = y[r, o]
             # log(1 + e^z) - t z, computed without overflow for either sign of z
@@ -77,9 +77,10 @@ def squared_error(y, target, scale, dy, lengths=None):
     N, O = y.shape
     loss = 0.0
     for r in range(N):
-        if _padded_row(lengths, r):
-            dy[r, :] = 0.0
-            continue
+        if lengths is not None:  # pruned at compile time when None
+            if _padded_row(lengths, r):
+                dy[r, :] = 0.0
+                continue
         for o in range(O):
             d = y[r, o] - target[r, o]
             loss += d * d
