@@ -33,3 +33,20 @@ def sum_row_norms(X):
             s += x * x
         total += np.sqrt(s)
     return total
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def sum_real_row_norms(X, lengths, t):
+    """Σ_i ‖X[i]‖₂ over the rows whose step t is real (t <= lengths[i]), accumulated in float64 as in
+    ``sum_row_norms`` (so lengths all T give its sum bit for bit): per-step norms of a padded batch."""
+    total = 0.0
+    for i in range(X.shape[0]):
+        if t > lengths[i]:
+            continue
+        row = X[i]
+        s = 0.0
+        for j in range(row.shape[0]):
+            x = np.float64(row[j])
+            s += x * x
+        total += np.sqrt(s)
+    return total

@@ -8,6 +8,11 @@ state x_t is, hence in h_0 (x_0 = 0 gives h_0 = 0 or σ(0)) and in the per-step 
 (post- vs pre-activation). ``form_pascanu`` selects that meaning.
 
 Shapes are time-major: u (T, B, I), h (T+1, B, H) with h[0] the initial state.
+
+Padded batches (``lengths`` (B,) int64, else None): at a padded step t > lengths[b] the state is
+held, h_t = h_{t-1}, so BPTT passes ∂E/∂h_t on to h_{t-1} unchanged, the step's dz row is 0 (no
+weight gradient) and the step is left out of dx_norm[t] (kernels/mask.py). With lengths None Numba
+compiles a specialization without any of it (the ``is not None`` branches are pruned).
 """
 
 import numpy as np
@@ -15,13 +20,15 @@ from numba import njit
 
 from .activations import act_add, add_into, dact_row
 from .blas import copy_transposed, gemm_rows, gemm_tn
-from .reduce import sum_row_norms, sumsq
+from .mask import hold_padded, zero_padded
+from .reduce import sum_real_row_norms, sum_row_norms, sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp, small_mnk):
-    """Fill h[1:] given h[0]. W_in (H, I), W_rec (H, H), b (H,), u (T, B, I), tmp (B, H) scratch;
-    small_mnk: see blas.py."""
+def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp, small_mnk, lengths=None):
+    """Fill h[1:] given h[0]: h_t = σ(W_rec h_{t-1} + W_in u_t + b), and h_t = h_{t-1} at padded
+    steps t > lengths[b]. W_in (H, I), W_rec (H, H), b (H,), u (T, B, I), tmp (B, H) scratch;
+    small_mnk: see blas.py; lengths: None or (B,) int64."""
     T, B, I = u.shape
     H = W_rec.shape[0]
     # All input projections and the bias at once: W_in u_t + b for every t lands in h[1:], then the
@@ -33,27 +40,32 @@ def rnn_forward(W_in, W_rec, b, u, act_code, h, tmp, small_mnk):
         for j in range(H):
             x[j] += b[j]
     if copy_transposed(W_rec.size, small_mnk):  # see blas.py
-        _rnn_steps(np.ascontiguousarray(W_rec.T), act_code, h, tmp, small_mnk)
+        _rnn_steps(np.ascontiguousarray(W_rec.T), act_code, h, tmp, small_mnk, lengths)
     else:
-        _rnn_steps(W_rec.T, act_code, h, tmp, small_mnk)
+        _rnn_steps(W_rec.T, act_code, h, tmp, small_mnk, lengths)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _rnn_steps(W_rec_T, act_code, h, tmp, small_mnk):
+def _rnn_steps(W_rec_T, act_code, h, tmp, small_mnk, lengths):
     _, B, H = h.shape
     for t in range(1, h.shape[0]):
         gemm_rows(h[t - 1], W_rec_T, tmp, small_mnk)
         act_add(h[t].reshape(B * H), tmp.reshape(B * H), act_code)  # the whole step as one block
+        if lengths is not None:
+            hold_padded(h[t], h[t - 1], lengths, t)  # computed as one block, then held where padded
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_rec, gb, dx_norm, dz, carry,
-                 small_mnk):
+                 small_mnk, lengths=None, keep=None):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from the readout alone (index t-1 holds step t).
 
     Writes gradients gW_in (H, I), gW_rec (H, H), gb (H,) and dx_norm (T+1,), where dx_norm[k] is
     Σ_b ‖∂E/∂x_k‖ over sequences of the batch (E is the batch mean, so this is the mean over the batch
     of each sequence's own ‖∂E_b/∂x_k‖). dz (T, B, H) and carry (B, H) are scratch.
+
+    lengths: None, or (B,) int64 with keep (B, H) scratch: dx_norm[k] then sums over the sequences
+    whose step k is real, and a padded step's dz row is 0 while its ∂E/∂h_t goes on to h_{t-1}.
     """
     T, B, I = u.shape
     H = W_rec.shape[0]
@@ -63,8 +75,15 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
         g = carry.reshape(B * H)
         add_into(g, dh_out[t - 1].reshape(B * H))                         # ∂E/∂h_t
         dact_row(dz[t - 1].reshape(B * H), g, h[t].reshape(B * H), act_code)  # ∂E/∂(pre-activation)
-        dx_norm[t] = sum_row_norms(dz[t - 1]) if form_pascanu else sum_row_norms(carry)
-        gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
+        if lengths is None:
+            dx_norm[t] = sum_row_norms(dz[t - 1]) if form_pascanu else sum_row_norms(carry)
+            gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
+        else:
+            zero_padded(dz[t - 1], lengths, t)
+            dx_norm[t] = sum_real_row_norms(dz[t - 1] if form_pascanu else carry, lengths, t)
+            hold_padded(keep, carry, lengths, t)   # h_t = h_{t-1}: ∂E/∂h_{t-1} = ∂E/∂h_t there
+            gemm_rows(dz[t - 1], W_rec, carry, small_mnk)
+            hold_padded(carry, keep, lengths, t)
     total = 0.0
     # carry leaves holding ∂E/∂h_0; in the Pascanu form x_0's gradient goes on through h_0 = σ(x_0)
     row = np.empty(H, carry.dtype)

@@ -15,6 +15,10 @@ Two ways in:
 Shapes are time-major: x (T, B, I) the layer's input, h (T+1, B, H) with h[0] the initial state;
 G gate blocks of H rows are stacked in W_in (G*H, I), W_rec (G*H, H) and b (G*H,) in the order of
 ``gates`` (PyTorch's). The equations are in each kernel's module docstring.
+
+Padded batches: ``lengths`` (B,) int64 (1 <= lengths[b] <= T, or None for none) holds each
+sequence's state through its padded steps t > lengths[b] and passes ∂E/∂h (and ∂E/∂c) through them
+unchanged, with no weight gradient and no share in the per-step norms (rnnctl/kernels/mask.py).
 """
 
 from __future__ import annotations
@@ -67,50 +71,54 @@ class Cell:
         (the model's grow-only scratch; ``tag`` tells layers apart): h (T+1, B, H) and the cell's own."""
         return {"h": get(("h", tag), (T + 1, B, H))}
 
-    def forward_unchecked(self, P, x, s, tmp, act: int, small_mnk: int) -> None:
+    def forward_unchecked(self, P, x, s, tmp, act: int, small_mnk: int, lengths=None) -> None:
         """Fill s (from ``buffers``) given s["h"][0] (and s["c"][0]); P = (W_in, W_rec, b, *extra);
-        tmp (B, G*H) scratch; act: the activation's code (rnnctl.kernels.activations)."""
+        tmp (B, G*H) scratch; act: the activation's code (rnnctl.kernels.activations); lengths:
+        None or (B,) int64."""
         raise NotImplementedError
 
     def backward_unchecked(self, P, G, x, s, dh_out, norms, cnorms, dstate, get, tag, act: int,
-                           pascanu: bool, small_mnk: int):
+                           pascanu: bool, small_mnk: int, lengths=None):
         """BPTT through one layer after forward_unchecked. G: gradient arrays like P (written);
         dh_out (T, B, H): ∂E/∂h_t from outside the recurrence; norms, cnorms (T+1,) written;
         dstate: None or per-state (B, H) arrays, ∂E/∂(final state) from beyond the last step.
         Returns (dA (T, B, G*H), ∂E/∂(input projection), which times W_in reaches the layer below;
         per-state (B, H) arrays ∂E/∂(initial state)). Scratch comes from ``get((name, tag), shape)``
-        (one set per stack: layers reuse it)."""
+        (one set per stack: layers reuse it). lengths: as in forward_unchecked."""
         raise NotImplementedError
 
     # -- validating wrappers ------------------------------------------------------------------------
     def forward(self, params, x, state0=None, *, form: str = "standard", activation: str = "tanh",
-                small_mnk: int = 0) -> dict[str, np.ndarray]:
+                small_mnk: int = 0, lengths=None) -> dict[str, np.ndarray]:
         """One layer over x (T, B, I): validates, allocates, runs the kernel; returns ``buffers``.
 
         params: {"W_in", "W_rec", "b", *extra} C-contiguous float64 or float32 arrays, x of the same
-        dtype; state0: None (zeros; σ(0) for h in the Pascanu form) or per-state (B, H) arrays."""
+        dtype; state0: None (zeros; σ(0) for h in the Pascanu form) or per-state (B, H) arrays;
+        lengths: None or (B,) integers in [1, T] (see the module docstring)."""
         P, dtype, H = self._check_params(params)
         x = _check(x, "x", None, dtype, ndim=3)
         T, B, I = x.shape
         if T < 1 or B < 1 or I != P[0].shape[1]:
             raise DataError(f"{self.name}: x must have shape (T >= 1, B >= 1, {P[0].shape[1]}), got {x.shape}")
         self.check_options(form, activation)
+        lengths = check_lengths(lengths, T, B)
         s = self.buffers(lambda key, shape: np.zeros(shape, dtype), None, T, B, H)
         state0 = self._check_state(state0, B, H)
         for i, name in enumerate(self.state):
             s[name][0] = state0[i] if state0 is not None else (
                 self.initial_h(form, activation) if i == 0 else 0.0)
         tmp = np.zeros((B, self.n_gates * H), dtype)
-        self.forward_unchecked(P, x, s, tmp, ACTIVATIONS.get(activation, 0), int(small_mnk))
+        self.forward_unchecked(P, x, s, tmp, ACTIVATIONS.get(activation, 0), int(small_mnk), lengths)
         return s
 
     def backward(self, params, x, stored, dh_out, dstate=None, *, form: str = "standard",
-                 activation: str = "tanh", small_mnk: int = 0) -> dict:
+                 activation: str = "tanh", small_mnk: int = 0, lengths=None) -> dict:
         """BPTT through one layer after ``forward`` (``stored`` is what it returned).
 
         dh_out (T, B, H): ∂E/∂h_t from outside the recurrence (not modified); dstate: None or
-        per-state (B, H) arrays from beyond the last step. Returns {"grads": {name: array},
-        "norms": (T+1,) Σ_b ‖∂E/∂x_k‖, "cell_norms": (T+1,) or None, "dx": (T, B, I) ∂E/∂x,
+        per-state (B, H) arrays from beyond the last step; lengths: as given to ``forward``.
+        Returns {"grads": {name: array}, "norms": (T+1,) Σ_b ‖∂E/∂x_k‖ (over the sequences whose
+        step k is real), "cell_norms": (T+1,) or None, "dx": (T, B, I) ∂E/∂x (0 at padded steps),
         "dstate0": per-state (B, H) arrays ∂E/∂(initial state)}."""
         P, dtype, H = self._check_params(params)
         x = _check(x, "x", None, dtype, ndim=3)
@@ -118,6 +126,7 @@ class Cell:
         if I != P[0].shape[1]:
             raise DataError(f"{self.name}: x must have shape (T, B, {P[0].shape[1]}), got {x.shape}")
         self.check_options(form, activation)
+        lengths = check_lengths(lengths, T, B)
         shapes = self.buffers(lambda key, shape: shape, None, T, B, H)
         if not isinstance(stored, dict):
             raise DataError(f"{self.name}: stored must be the dict forward returned")
@@ -129,7 +138,8 @@ class Cell:
         cnorms = np.zeros(T + 1) if self.cell_norms else None
         dA, d0 = self.backward_unchecked(P, G, x, s, dh, norms, cnorms, dstate,
                                          lambda key, shape: np.zeros(shape, dtype), None,
-                                         ACTIVATIONS.get(activation, 0), form == "pascanu", int(small_mnk))
+                                         ACTIVATIONS.get(activation, 0), form == "pascanu", int(small_mnk),
+                                         lengths)
         names = ("W_in", "W_rec", "b") + self.extra
         dx = (dA.reshape(T * B, -1) @ P[0]).reshape(T, B, I)
         return {"grads": dict(zip(names, G)), "norms": norms, "cell_norms": cnorms, "dx": dx,
@@ -177,6 +187,25 @@ def _check(arr, name: str, shape, dtype, ndim: int | None = None) -> np.ndarray:
     return arr
 
 
+def check_lengths(lengths, T: int, B: int, name: str = "lengths"):
+    """None, or ``lengths`` as a C-contiguous int64 (B,) array after checking that it is one
+    integer per sequence in [1, T]; else DataError saying what was wrong."""
+    if lengths is None:
+        return None
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise DataError(f"{name} must be integers (one per sequence, int64), got dtype {arr.dtype}")
+    if arr.shape != (B,):
+        raise DataError(f"{name} must have shape ({B},), one length per sequence of the batch, "
+                        f"got {arr.shape}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 1 or hi > T:
+        bad = lo if lo < 1 else hi
+        raise DataError(f"{name} must lie in [1, {T}] (the padded length), got {bad} for sequence "
+                        f"{int(np.flatnonzero(arr == bad)[0])}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
 class VanillaCell(Cell):
     """h_t = σ(W_in x_t + W_rec h_{t-1} + b), both of the paper's forms (rnnctl/kernels/rnn.py)."""
 
@@ -194,16 +223,19 @@ class VanillaCell(Cell):
             return 0.0
         return {"tanh": 0.0, "sigmoid": 0.5, "relu": 0.0, "linear": 0.0}[activation]
 
-    def forward_unchecked(self, P, x, s, tmp, act, small_mnk):
-        rnn_forward(P[0], P[1], P[2], x, act, s["h"], tmp, small_mnk)
+    def forward_unchecked(self, P, x, s, tmp, act, small_mnk, lengths=None):
+        rnn_forward(P[0], P[1], P[2], x, act, s["h"], tmp, small_mnk, lengths)
 
-    def backward_unchecked(self, P, G, x, s, dh_out, norms, cnorms, dstate, get, tag, act, pascanu, small_mnk):
+    def backward_unchecked(self, P, G, x, s, dh_out, norms, cnorms, dstate, get, tag, act, pascanu, small_mnk,
+                           lengths=None):
         T, B, H = dh_out.shape
         if dstate is not None:
             dh_out[T - 1] += dstate[0]  # the vanilla kernel starts its carry at 0
         dA, carry = get(("dA", tag), (T, B, H)), get(("carry", tag), (B, H))
+        # keep: the carried rows across a padded step (unused, so not looked up, without lengths)
+        keep = None if lengths is None else get(("keep", tag), (B, H))
         rnn_backward(P[0], P[1], x, s["h"], dh_out, act, pascanu, G[0], G[1], G[2], norms, dA, carry,
-                     small_mnk)
+                     small_mnk, lengths, keep)
         return dA, (carry,)
 
 
@@ -218,17 +250,19 @@ class LSTMCell(Cell):
         return {"h": get(("h", tag), (T + 1, B, H)), "c": get(("c", tag), (T + 1, B, H)),
                 "gates": get(("gates", tag), (T, B, 4 * H)), "tc": get(("tc", tag), (T, B, H))}
 
-    def forward_unchecked(self, P, x, s, tmp, act, small_mnk):
-        lstm_forward(P[0], P[1], P[2], x, s["h"], s["c"], s["gates"], s["tc"], tmp, small_mnk)
+    def forward_unchecked(self, P, x, s, tmp, act, small_mnk, lengths=None):
+        lstm_forward(P[0], P[1], P[2], x, s["h"], s["c"], s["gates"], s["tc"], tmp, small_mnk, lengths)
 
-    def backward_unchecked(self, P, G, x, s, dh_out, norms, cnorms, dstate, get, tag, act, pascanu, small_mnk):
+    def backward_unchecked(self, P, G, x, s, dh_out, norms, cnorms, dstate, get, tag, act, pascanu, small_mnk,
+                           lengths=None):
         T, B, H = dh_out.shape
         dA = get(("dA", tag), (T, B, 4 * H))
         carry, carry_c = get(("carry", tag), (B, H)), get(("carry_c", tag), (B, H))
         carry[...] = 0.0 if dstate is None else dstate[0]
         carry_c[...] = 0.0 if dstate is None else dstate[1]
+        keep = None if lengths is None else get(("keep", tag), (B, H))
         lstm_backward(P[0], P[1], x, s["h"], s["c"], s["gates"], s["tc"], dh_out, G[0], G[1], G[2],
-                      norms, cnorms, dA, carry, carry_c, small_mnk)
+                      norms, cnorms, dA, carry, carry_c, small_mnk, lengths, keep)
         return dA, (carry, carry_c)
 
 
@@ -244,16 +278,17 @@ class GRUCell(Cell):
         return {"h": get(("h", tag), (T + 1, B, H)), "gates": get(("gates", tag), (T, B, 3 * H)),
                 "hn": get(("hn", tag), (T, B, H))}
 
-    def forward_unchecked(self, P, x, s, tmp, act, small_mnk):
-        gru_forward(P[0], P[1], P[2], P[3], x, s["h"], s["gates"], s["hn"], tmp, small_mnk)
+    def forward_unchecked(self, P, x, s, tmp, act, small_mnk, lengths=None):
+        gru_forward(P[0], P[1], P[2], P[3], x, s["h"], s["gates"], s["hn"], tmp, small_mnk, lengths)
 
-    def backward_unchecked(self, P, G, x, s, dh_out, norms, cnorms, dstate, get, tag, act, pascanu, small_mnk):
+    def backward_unchecked(self, P, G, x, s, dh_out, norms, cnorms, dstate, get, tag, act, pascanu, small_mnk,
+                           lengths=None):
         T, B, H = dh_out.shape
         dA, dA_rec = get(("dA", tag), (T, B, 3 * H)), get(("dA_rec", tag), (T, B, 3 * H))
         carry, tmp = get(("carry", tag), (B, H)), get(("tmp_h", tag), (B, H))
         carry[...] = 0.0 if dstate is None else dstate[0]
         gru_backward(P[0], P[1], x, s["h"], s["gates"], s["hn"], dh_out, G[0], G[1], G[2], G[3], norms,
-                     dA, dA_rec, carry, tmp, small_mnk)
+                     dA, dA_rec, carry, tmp, small_mnk, lengths)
         return dA, (carry,)
 
 

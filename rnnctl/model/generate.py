@@ -11,8 +11,10 @@ from .inputs import LOSSES, check_state, check_u
 
 
 def generate(model, u, steps: int | None = None, *, rng: np.random.Generator | None = None,
-             state0=None) -> tuple[np.ndarray, np.ndarray]:
-    """See ``Model.generate``: -> (y (steps, B, O), choices fed back)."""
+             state0=None, lengths=None) -> tuple[np.ndarray, np.ndarray]:
+    """See ``Model.generate``: -> (y (steps, B, O), choices fed back). lengths: None, or for
+    encoder_decoder the (B,) int64 real steps of u, checked by the caller (the decoder starts from
+    the encoder's state at each sequence's last real step)."""
     if not model.generates:
         raise DataError(f"generate is for one_to_many and encoder_decoder models (this one is {model.arch})")
     u = check_u(model, u)
@@ -28,7 +30,7 @@ def generate(model, u, steps: int | None = None, *, rng: np.random.Generator | N
     state = check_state(model, state0, B)
     if model.arch == "encoder_decoder":
         enc, st = model.stacks
-        enc.forward(u, state)
+        enc.forward(u, state, lengths)
         state = enc.final_state()
         x, off = np.zeros((1, B, O), model.dtype), 0
     else:

@@ -8,6 +8,7 @@ import numpy as np
 
 from rnnctl.errors import DataError
 from rnnctl.kernels.readout import sigmoid_ce, softmax_ce, squared_error
+from rnnctl.model.cells import check_lengths
 from rnnctl.tasks.base import ARCHS, GENERATING, SCORED  # noqa: F401  (what tasks may declare)
 
 # loss name -> (kernel, whether targets are class indices); the names are rnnctl.tasks.base.LOSSES
@@ -62,6 +63,28 @@ def check_inputs(model, u, target=None):
         return u, None, None
     target, T_out = check_target(model, target, u.shape[0], u.shape[1])
     return u, target, T_out
+
+
+def check_model_lengths(model, lengths, target_lengths, T, T_out, B):
+    """-> (lengths, target_lengths), each None or (B,) int64: ``lengths`` the real steps of u, in
+    [1, T] (many_to_one, many_to_many, and the encoder of encoder_decoder), ``target_lengths`` those of
+    the target, in [1, T_out] (one_to_many, and the decoder of encoder_decoder: a target with steps of
+    its own). T_out None: no target (outputs, generate). DataError for a bad array or an argument the
+    architecture does not take."""
+    arch = model.arch
+    if lengths is not None and arch == "one_to_many":
+        if T_out is None:
+            raise DataError("one_to_many: outputs and generate run free for `steps`; lengths do not apply "
+                            "(a sequence's length is its target's: target_lengths, in loss and loss_and_grad)")
+        raise DataError("one_to_many: u holds the first of the output steps, so a sequence's length is its "
+                        "target's; pass target_lengths instead of lengths")
+    if target_lengths is not None and arch not in ("one_to_many", "encoder_decoder"):
+        raise DataError(f"target_lengths applies to one_to_many and encoder_decoder; the target of arch {arch} "
+                        f"has u's steps: pass lengths")
+    if target_lengths is not None and T_out is None:
+        raise DataError("target_lengths needs a target (loss, loss_and_grad); outputs and generate run free")
+    return (check_lengths(lengths, T, B),
+            None if target_lengths is None else check_lengths(target_lengths, T_out, B, "target_lengths"))
 
 
 def check_state(model, state0, B):

@@ -19,6 +19,16 @@ Architectures (``arch``):
     encoder_decoder  an encoder stack reads u (T_in, B, I); its final state (every layer, h and c)
                      is the decoder stack's initial state; the decoder's input is fb_t as above and
                      it is read out at each of the T_out steps (T_out = target.shape[0]).
+
+Variable lengths: ``lengths`` (B,) int64 with 1 <= lengths[b] <= T marks the steps t > lengths[b]
+of u as padding (many_to_one, many_to_many, and encoder_decoder's encoder); ``target_lengths`` (B,)
+in [1, T_out] those of the target, which has steps of its own in one_to_many (whose sequence runs
+over the target's steps, so it takes target_lengths alone) and in encoder_decoder's decoder. Both
+are optional arguments of ``loss`` and ``loss_and_grad(_flat)``; ``outputs`` takes ``lengths``. A
+padded step holds the state (``last_state``, a many_to_one readout and the state the encoder hands
+to the decoder are those of the last real step; outputs at padded steps repeat that step's), adds
+no loss (E = mean over the batch of each sequence's Σ over its real steps of E_t, so lengths all T
+give today's E), no gradient, and no term in ``backprop_norms``. None runs the kernels unmasked.
 """
 
 from __future__ import annotations
@@ -33,7 +43,8 @@ from rnnctl.registry import CELLS
 from rnnctl.tasks.base import resolve_arch
 
 from .generate import generate
-from .inputs import ARCHS, GENERATING, LOSSES, SCORED, check_inputs, check_state, check_u, feedback
+from .inputs import (ARCHS, GENERATING, LOSSES, SCORED, check_inputs, check_model_lengths, check_state, check_u,
+                     feedback)
 from .layout import Buffers, Layout
 from .stack import Stack
 
@@ -95,6 +106,7 @@ class Model:
         L = self.layers
         # Σ_b ‖∂E/∂x_k‖ per layer for k = 0..T from the last loss_and_grad (x_k = h_k except in the
         # vanilla Pascanu form); encoder_decoder: encoder steps 0..T_in then decoder steps 1..T_out.
+        # With lengths, Σ_b runs over the sequences whose step k is real (k <= lengths[b]).
         self.backprop_norms = np.zeros((L, 0))
         # LSTM only: Σ_b ‖∂E/∂c_k‖, the same layout; None for other cells.
         self.backprop_norms_cell = np.zeros((L, 0)) if c.cell_norms else None
@@ -148,13 +160,13 @@ class Model:
             view[...] = arr
 
     # -- forward ----------------------------------------------------------------------------------
-    def _forward(self, u, target, T_out, state0):
+    def _forward(self, u, target, T_out, state0, lengths=None, target_lengths=None):
         """Teacher-forced forward pass of every stack. -> (top stack, top h (T+1, B, H))."""
         T, B, I = u.shape
         O = self.n_out
         if self.arch in ("many_to_one", "many_to_many"):
             st = self.stacks[0]
-            top = st.forward(u, state0)
+            top = st.forward(u, state0, lengths)
         elif self.arch == "one_to_many":
             st = self.stacks[0]
             x = self._buf.get("x", (T_out, B, I + O))
@@ -163,13 +175,13 @@ class Model:
             fb = self._buf.get("fb", (T_out, B, O))
             feedback(self, target, T_out, B, fb)
             x[:, :, I:] = fb
-            top = st.forward(x, state0)
+            top = st.forward(x, state0, target_lengths)
         else:
             enc, st = self.stacks
-            enc.forward(u, state0)
+            enc.forward(u, state0, lengths)
             x = self._buf.get("x", (T_out, B, O))
             feedback(self, target, T_out, B, x)
-            top = st.forward(x, enc.final_views())
+            top = st.forward(x, enc.final_views(), target_lengths)
         self.last_state = st.final_state()
         return st, top
 
@@ -181,60 +193,81 @@ class Model:
         y += self.params["b_out"]
         return hs, y
 
-    def outputs(self, u, state0=None, *, steps: int | None = None) -> np.ndarray:
+    def outputs(self, u, state0=None, *, steps: int | None = None, lengths=None) -> np.ndarray:
         """Readout outputs (logits or linear outputs): (B, O) for many_to_one, else (T, B, O).
+        With ``lengths``: many_to_one reads out at each sequence's last real step, many_to_many's
+        outputs at padded steps repeat those of the last real step (the state is held), and
+        encoder_decoder's decoder starts from the state of the encoder's last real step.
 
         one_to_many and encoder_decoder run free (greedy, see ``generate``) for ``steps`` output
         steps (default u.shape[0]); the other archs take no ``steps`` (or steps == T).
         """
         u = check_u(self, u)
         T, B, _ = u.shape
+        lengths = check_model_lengths(self, lengths, None, T, None, B)[0]
         if self.generates:
-            return self.generate(u, steps, state0=state0)[0]
+            return generate(self, u, steps, state0=state0, lengths=lengths)[0]
         if steps is not None and (self.scored == "last" or steps != T):
             raise DataError(f"steps applies to one_to_many and encoder_decoder models (this one is {self.arch})")
-        st, top = self._forward(u, None, T, check_state(self, state0, B))
+        st, top = self._forward(u, None, T, check_state(self, state0, B), lengths)
         _, y = self._readout(top, T, B)
         y = y.copy()
         return y if self.scored == "last" else y.reshape(T, B, self.n_out)
 
     def generate(self, u, steps: int | None = None, *, rng: np.random.Generator | None = None,
-                 state0=None) -> tuple[np.ndarray, np.ndarray]:
+                 state0=None, lengths=None) -> tuple[np.ndarray, np.ndarray]:
         """Free-running generation (one_to_many, encoder_decoder): each step's output is fed back as
-        the next step's input instead of the target.
+        the next step's input instead of the target. ``lengths`` (encoder_decoder): the real steps
+        of each sequence of u; the decoder starts from the encoder's state at the last of them.
 
         Returns (y (steps, B, O) outputs, choices): for softmax_ce the classes fed back, int
         (steps, B); otherwise the vectors fed back (steps, B, O). With ``rng`` None the choice is
         greedy (argmax; sigmoid_ce: y > 0; mse: y itself); with a Generator it is sampled (softmax
         or Bernoulli; mse stays y), so equal seeds give equal sequences.
         """
-        return generate(self, u, steps, rng=rng, state0=state0)
+        u = check_u(self, u)
+        lengths = check_model_lengths(self, lengths, None, u.shape[0], None, u.shape[1])[0]
+        return generate(self, u, steps, rng=rng, state0=state0, lengths=lengths)
 
-    def loss(self, u, target, state0=None) -> float:
-        """Loss E; one_to_many and encoder_decoder are teacher-forced (as in training)."""
+    def loss(self, u, target, state0=None, lengths=None, target_lengths=None) -> float:
+        """Loss E; one_to_many and encoder_decoder are teacher-forced (as in training). lengths,
+        target_lengths: see the module docstring."""
         u, target, T_out = check_inputs(self, u, target)
         T, B, _ = u.shape
-        st, top = self._forward(u, target, T_out, check_state(self, state0, B))
+        lens = check_model_lengths(self, lengths, target_lengths, T, T_out, B)
+        st, top = self._forward(u, target, T_out, check_state(self, state0, B), *lens)
         _, y = self._readout(top, st.T, B)
-        return float(LOSSES[self.loss_name][0](y, target, 1.0 / B, self._buf.get("dy", y.shape)))
+        return float(LOSSES[self.loss_name][0](y, target, 1.0 / B, self._buf.get("dy", y.shape),
+                                               self._row_lengths(st)))
+
+    def _row_lengths(self, st):
+        """What the loss kernels take: the read-out stack's lengths when every step is scored, None
+        for a readout at step T (many_to_one), which already holds each sequence's last real state."""
+        return st.lengths if self.scored == "all" else None
 
     # -- backward ---------------------------------------------------------------------------------
-    def loss_and_grad_flat(self, u, target, grad: np.ndarray, state0=None) -> float:
+    def loss_and_grad_flat(self, u, target, grad: np.ndarray, state0=None, lengths=None,
+                           target_lengths=None) -> float:
         """Loss E and its gradient written into ``grad`` (flat, same layout as ``theta``).
 
         ``state0`` (a tuple like ``last_state``) starts the first stack; no gradient flows into it.
         Afterwards ``last_state`` holds the final state and ``backprop_norms`` the per-step norms.
+        ``lengths``, ``target_lengths`` (B,): per-sequence lengths of a padded batch's u and target
+        (module docstring), or None. encoder_decoder's ``backprop_norms`` put the decoder's steps
+        after all T_in encoder steps, padded or not.
         """
         u, target, T_out = check_inputs(self, u, target)
         if not (isinstance(grad, np.ndarray) and grad.shape == self.theta.shape and grad.dtype == self.dtype
                 and grad.flags.c_contiguous):
             raise DataError(f"grad must be a contiguous {self.dtype} array of shape {self.theta.shape}")
         T, B, _ = u.shape
-        st, top = self._forward(u, target, T_out, check_state(self, state0, B))
+        lens = check_model_lengths(self, lengths, target_lengths, T, T_out, B)
+        st, top = self._forward(u, target, T_out, check_state(self, state0, B), *lens)
         Tt = st.T  # steps of the read-out stack
         hs, y = self._readout(top, Tt, B)
         dy = self._buf.get("dy", y.shape)
-        E = float(LOSSES[self.loss_name][0](y, target, 1.0 / B, dy))
+        # dy is 0 at padded steps, so neither W_out nor the recurrence gets a gradient there
+        E = float(LOSSES[self.loss_name][0](y, target, 1.0 / B, dy, self._row_lengths(st)))
         g = self.layout.views(grad)
         p = self.params
         np.dot(dy.T, hs, out=g["W_out"])
@@ -280,9 +313,11 @@ class Model:
         buf = self._buf
         return st.h[0], buf.get(("dA", st.key), (T, B, H)), buf.get((st.key, "dh", 0), (T, B, H))
 
-    def loss_and_grad(self, u, target, state0=None) -> tuple[float, dict[str, np.ndarray]]:
-        """Loss E (Σ_t E_t per sequence, averaged over the batch) and a dict of gradients named like ``params``."""
-        E = self.loss_and_grad_flat(u, target, self._grad, state0)
+    def loss_and_grad(self, u, target, state0=None, lengths=None,
+                      target_lengths=None) -> tuple[float, dict[str, np.ndarray]]:
+        """Loss E (Σ_t E_t per sequence, averaged over the batch) and a dict of gradients named like
+        ``params``; lengths, target_lengths: see loss_and_grad_flat."""
+        E = self.loss_and_grad_flat(u, target, self._grad, state0, lengths, target_lengths)
         return E, {k: v.copy() for k, v in self.layout.views(self._grad).items()}
 
 

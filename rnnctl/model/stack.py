@@ -27,6 +27,7 @@ class Stack:
         self.key = prefix or "main"
         self._tags = [(self.key, l) for l in range(L)]
         self.T = self.B = 0
+        self.lengths = None  # those of the last forward pass
         self.s: list[dict[str, np.ndarray]] = []
         self._shape = None   # (T, B) of self.s: views stay valid while (T, B) does (see forward)
 
@@ -40,13 +41,15 @@ class Stack:
         """h (T+1, B, H) of every layer, from the last forward pass."""
         return [s["h"] for s in self.s]
 
-    def forward(self, x, state0=None) -> np.ndarray:
+    def forward(self, x, state0=None, lengths=None) -> np.ndarray:
         """x (T, B, n_in) C-contiguous in the model's dtype; state0: None for the default, or one
-        entry per state of the cell (h; h, c for the LSTM), each indexable by layer giving (B, H).
+        entry per state of the cell (h; h, c for the LSTM), each indexable by layer giving (B, H);
+        lengths: None or (B,) int64 in [1, T], checked by the caller (every layer holds its state
+        through the padded steps, so h[T] is each sequence's last real state).
         Returns the top layer's h (T+1, B, H)."""
         m, cell, p = self.m, self.cell, self.m.params
         T, B, _ = x.shape
-        self.T, self.B, self.x = T, B, x
+        self.T, self.B, self.x, self.lengths = T, B, x, lengths
         if self._shape != (T, B):
             # The views of the model's scratch for this (T, B): kept for the next call of the same
             # shape (every update at a fixed length, every step of generate), since only this
@@ -59,7 +62,7 @@ class Stack:
         for l, s in enumerate(self.s):
             for i, name in enumerate(cell.state):
                 s[name][0] = (m._h0_default if i == 0 else 0.0) if state0 is None else state0[i][l]
-            cell.forward_unchecked(self._pick[l](p), inp, s, tmp, act, small_mnk)
+            cell.forward_unchecked(self._pick[l](p), inp, s, tmp, act, small_mnk, lengths)
             inp = s["h"][1:]
         return self.s[-1]["h"]
 
@@ -85,7 +88,8 @@ class Stack:
         (modified); norms, cell_norms (L, T+1) float64 (written; cell_norms None unless the cell
         records them); dstate: optional per-state (L, B, H) arrays, ∂E/∂(final state) arriving from
         beyond the last step (an encoder's, from its decoder). Returns per state of the cell an
-        (L, B, H) array ∂E/∂(initial state): (dh_0,) or (dh_0, dc_0) for the LSTM.
+        (L, B, H) array ∂E/∂(initial state): (dh_0,) or (dh_0, dc_0) for the LSTM. The lengths
+        are those of the forward pass: norms[l, k] sums over the sequences whose step k is real.
         """
         m, cell, p = self.m, self.cell, self.m.params
         T, B, H, L = self.T, self.B, m.hidden, m.layers
@@ -99,7 +103,7 @@ class Stack:
                 P, pick(g), inp, self.s[l], dh_out, norms[l],
                 None if cell_norms is None else cell_norms[l],
                 None if dstate is None else tuple([d[l] for d in dstate]),
-                m._buf.get, self.key, m._act, m._pascanu, m.small_mnk)
+                m._buf.get, self.key, m._act, m._pascanu, m.small_mnk, self.lengths)
             for d, dl_i in zip(d0, dl):
                 d[l] = dl_i
             if l > 0:  # ∂E/∂h_t of the layer below, through this layer's input weights: one GEMM
