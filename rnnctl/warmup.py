@@ -1,7 +1,7 @@
 """Compile every Numba kernel once, so that later processes load them from the cache.
 
 Numba compiles a kernel on first call for each combination of argument types (here: float32 and
-float64, integer or float targets) and, with ``cache=True``, stores the machine code beside the
+float64, integer or float targets, with and without per-sequence ``lengths``) and, with ``cache=True``, stores the machine code beside the
 sources in ``__pycache__`` (or under ``NUMBA_CACHE_DIR`` when that is set, e.g. on a read-only
 install or a cluster's shared disk). Warming up makes the first update of every later run fast.
 """
@@ -40,7 +40,9 @@ def warmup(dtypes=("float64", "float32"), progress=None) -> dict[str, float]:
             for loss, scored in _READOUTS:
                 m = Model(I, O, H, cell=cell, loss=loss, scored=scored, dtype=dtype)
                 m.init_params(rng, "glorot")
-                m.loss_and_grad(u, _target(rng, loss, scored, T, B, O))
+                target = _target(rng, loss, scored, T, B, O)
+                m.loss_and_grad(u, target)
+                m.loss_and_grad(u, target, lengths=np.array([T, T - 1]))   # the masked kernels
             if CELLS.get(cell).vanilla:
                 for act in ("sigmoid", "relu", "linear"):
                     Model(I, O, H, activation=act, dtype=dtype).loss_and_grad(u, rng.integers(0, O, size=B))
