@@ -37,3 +37,17 @@ TINY_YAML = """
 def tiny_path(write_config):
     """A tiny temporal-order config that trains in well under a second."""
     return write_config(TINY_YAML)
+
+
+@pytest.fixture
+def sweep_dir(tmp_path):
+    """A synthetic sweep folder (tests/report_helpers.py) for the report and plot tests."""
+    from report_helpers import make_sweep_dir
+    return make_sweep_dir(tmp_path)
+
+
+@pytest.fixture
+def rich_run(tmp_path):
+    """A synthetic run folder with every file a figure reads (tests/report_helpers.py)."""
+    from report_helpers import make_rich_run
+    return make_rich_run(tmp_path)

@@ -23,12 +23,10 @@ BASE = textwrap.dedent("""\
 
 
 @pytest.fixture
-def spec(tmp_path):
+def spec(write_config):
     """Write a sweep spec (the tiny base inline, runs under tmp_path/runs); return its path."""
     def write(body: str, name: str = "s.yaml", base: str = BASE) -> Path:
-        path = tmp_path / name
-        path.write_text(f"runs_dir: {tmp_path / 'runs'}\n" + base + textwrap.dedent(body))
-        return path
+        return write_config(base + textwrap.dedent(body), name)
     return write
 
 

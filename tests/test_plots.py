@@ -5,26 +5,15 @@ long trace's extremes."""
 import json
 
 import numpy as np
-import pytest
 
 from rnnctl import plots as P
 from rnnctl import report as R
 from rnnctl.store import read_run_record
 
 try:
-    from .report_helpers import make_rich_run, make_sweep_dir, png_ok, write_run
+    from .report_helpers import png_ok, write_run
 except ImportError:
-    from report_helpers import make_rich_run, make_sweep_dir, png_ok, write_run
-
-
-@pytest.fixture
-def sweep_dir(tmp_path):
-    return make_sweep_dir(tmp_path)
-
-
-@pytest.fixture
-def rich_run(tmp_path):
-    return make_rich_run(tmp_path)
+    from report_helpers import png_ok, write_run
 
 
 def test_every_run_figure_is_drawn(rich_run, tmp_path):

@@ -17,21 +17,11 @@ from rnnctl.cli import app
 from rnnctl.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError, RnnctlError
 
 try:
-    from .report_helpers import by_values, make_rich_run, make_sweep_dir, write_run
+    from .report_helpers import by_values, write_run
 except ImportError:
-    from report_helpers import by_values, make_rich_run, make_sweep_dir, write_run
+    from report_helpers import by_values, write_run
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def sweep_dir(tmp_path):
-    return make_sweep_dir(tmp_path)
-
-
-@pytest.fixture
-def rich_run(tmp_path):
-    return make_rich_run(tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ _LAZY = {
                  "mark_trace_unreadable", "read_jobs", "write_jobs", "write_sweep_spec", "read_sweep_spec", "sweep_spec_path",
                  "write_sweep_summary", "read_sweep_summary", "short_error"),
     "folder": ("RunFolder",),
-    "checkpoint": ("Checkpoint", "save_checkpoint", "load_checkpoint", "remove_checkpoint"),
+    "checkpoint": ("Checkpoint", "save_checkpoint", "load_checkpoint", "checkpoint_update", "remove_checkpoint"),
     "npyfile": ("GrowingNpy",),
     "provenance": ("versions", "provenance"),
     "readers": ("read_config_text", "config_path", "read_trace", "read_metrics", "has_backprop",

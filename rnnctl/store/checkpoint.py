@@ -72,6 +72,15 @@ def load_checkpoint(run_dir) -> Checkpoint:
     return Checkpoint(arrays, meta)
 
 
+def checkpoint_update(run_dir) -> int | None:
+    """The update the run's checkpoint holds, from checkpoint.json alone (its arrays are not read);
+    None when there is no readable checkpoint."""
+    try:
+        return int(json.loads((Path(run_dir) / CHECKPOINT).read_text(encoding="utf-8"))["update"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def remove_checkpoint(run_dir) -> None:
     run_dir = Path(run_dir)
     (run_dir / CHECKPOINT).unlink(missing_ok=True)

@@ -79,7 +79,7 @@ def resume_run(run_dir, overrides=()):
     checked before anything is touched; then config.yaml is rewritten and run.json records them."""
     from .. import store
     from ..config import dump_config
-    done = store.load_checkpoint(run_dir).update if overrides and store.has_checkpoint(run_dir) else None
+    done = store.checkpoint_update(run_dir) if overrides else None   # the JSON only: resume() loads the arrays
     config, changes = extended_config(store.config_path(run_dir), list(overrides), done)
     folder = store.RunFolder(run_dir)
     checkpoint = folder.resume(changes=changes or None)   # refuses running runs, and finished ones not extended
