@@ -169,6 +169,22 @@ for _name, _cls, _help in (
                                                           "(one_to_many)")):
     TASKS.declare(_name, f"rnnctl.tasks.{_cls}", _help)
 
+# Real data (rnnctl.data): each name is a function of the task.* keys it uses, returning a Dataset
+# or a StreamDataset; `extra` names the optional install its package comes from.
+for _name, _target, _extra, _help in (
+        ("file", "files:from_file", None, "your own data: task.path in task.format (text, csv, npz, labelled)"),
+        ("text", "sources.text:text", None, "character-level language modelling (task.source: python_docs, "
+                                            "kjv); metric bpc"),
+        ("chorales", "sources.music:chorales", "music", "Bach chorales (music21) as piano rolls, next frame; "
+                                                      "metric nll per time step"),
+        ("sentiment", "sources.sentiment:sentiment", "sentiment", "review sentiment, characters in, "
+                                                                  "class out; metric accuracy"),
+        ("vowels", "sources.vowels:vowels", "speech", "Japanese vowels: the speaker of an utterance "
+                                                     "(12-d, 7-29 steps); metric accuracy"),
+        ("series", "sources.series:series", "series", "forecast a real series (task.source: sunspots, co2, "
+                                                     "nile, ...); metrics mse, mae")):
+    TASKS.declare(_name, f"rnnctl.data.{_target}", _help, data=True, extra=_extra)
+
 # threshold: the method reads train.gradient.threshold (c); auto: threshold=auto can set c for it
 for _name, _threshold, _auto, _help in (
         ("none", False, False, "leave the gradient alone"),

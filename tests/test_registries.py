@@ -53,6 +53,11 @@ def check_interface(kind: str, registry: Registry, name: str, target) -> None:
         assert target.gates == meta["gates"] and target.vanilla == meta["vanilla"]
         assert type(target).forward_unchecked is not Cell.forward_unchecked
         assert type(target).backward_unchecked is not Cell.backward_unchecked
+    elif kind == "tasks" and meta.get("data"):
+        # a real-data source: a function of task.* keys (and the split fractions) -> a dataset
+        takes = set(inspect.signature(target).parameters)
+        assert takes <= {f.name for f in dataclasses.fields(TaskConfig)} | {"fractions", "split_seed"}
+        assert meta.get("extra") is None or isinstance(meta["extra"], str)
     elif kind == "tasks":
         from rnnctl.model import LOSSES
         from rnnctl.tasks import Batch, Task
@@ -86,7 +91,8 @@ def walk(kind: str, name: str, markdown: str) -> None:
         assert field is None   # a command-line option (rnnctl sweep --executor), not a config key
     else:
         assert field is not None and field.metadata.get("choices") is registry, registry.key
-        cfg = config_from_dict(apply_overrides(BASE, [f"{registry.key}={name}"]))
+        extra = ["task.path=x.txt", "task.format=text"] if (kind, name) == ("tasks", "file") else []
+        cfg = config_from_dict(apply_overrides(BASE, [f"{registry.key}={name}", *extra]))
         value = cfg
         for part in registry.key.split("."):
             value = getattr(value, part)

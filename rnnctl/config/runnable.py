@@ -35,6 +35,9 @@ def _check(cfg: Config) -> None:
 
     sampler = make_task(cfg)   # the task's own parameter and length rules (task.length >= minimum)
     task = sampler.task
+    if cfg.task.data:   # real data: loaded now, so a bad file fails before any run folder exists
+        from rnnctl.tasks.real import selection_metric
+        selection_metric(cfg, task)
     if task.loss not in LOSSES:
         raise ConfigError(f"task {task.name!r} has loss {task.loss!r}, which the model does not "
                           f"provide (available: {', '.join(LOSSES)})", key="task.name")

@@ -120,8 +120,39 @@ class TaskConfig(_Section):
                            POSITIVE)
     n_classes: int = opt(4, "class_to_sequence only: classes, each with its own fixed sequence",
                          POSITIVE)
+    # Real data (task.name: file or a built-in source; docs/data.md)
+    path: str | None = opt(None, "file: the data file, relative to the config file or absolute")
+    format: Literal["text", "csv", "npz", "labelled"] | None = opt(
+        None, "file: text (characters), csv (numeric series or columns), npz (sequences), "
+              "labelled (CSV/JSONL text with a label)")
+    source: str | None = opt(None, "built-in source: which data (text: python_docs, kjv; series: "
+                                   "sunspots, co2, nile, ...); null takes the source's default")
+    valid_fraction: float = opt(0.1, "real data: fraction in the valid split (unless the data "
+                                     "names its splits)", UNIT_RIGHT_OPEN)
+    test_fraction: float = opt(0.1, "real data: fraction in the test split", UNIT_RIGHT_OPEN)
+    split_seed: int = opt(0, "real data: seed of the split of a set of sequences (streams are "
+                             "split in order)", NON_NEGATIVE)
+    limit: int | None = opt(None, "real data: keep only the first N sequences (streams: "
+                                  "positions), e.g. for a quick test", POSITIVE)
+    horizon: int = opt(1, "series: how many next values each step predicts", POSITIVE)
+    text_column: str = opt("text", "labelled: the column (CSV) or key (JSONL) holding the text")
+    label_column: str = opt("label", "labelled: the column or key holding the label")
+
+    @property
+    def data(self) -> bool:
+        """Whether task.name is real data (a Dataset or a stream) rather than a generator."""
+        return self.name in TASKS and bool(TASKS.meta(self.name).get("data"))
 
     def validate(self) -> None:
+        if self.valid_fraction + self.test_fraction >= 1:
+            raise ConfigError(f"valid_fraction + test_fraction must leave some data to train on, got "
+                              f"{self.valid_fraction} + {self.test_fraction}", key="test_fraction")
+        if self.data:
+            return self._validate_data()
+        for key in ("path", "format", "source", "limit"):
+            if getattr(self, key) is not None:
+                raise ConfigError(f"task.{key} applies to real data (task.name: file or a built-in "
+                                  f"source), not to the generated task {self.name!r}", key=key)
         given = (self.min_length is not None, self.max_length is not None)
         if self.length is not None:
             if any(given):
@@ -137,6 +168,21 @@ class TaskConfig(_Section):
         elif self.max_length <= self.min_length:
             raise ConfigError(f"expected a value > min_length ({self.min_length}), max_length "
                               f"being exclusive; got {self.max_length}", key="max_length")
+
+    def _validate_data(self) -> None:
+        if self.name == "file":
+            if self.path is None or self.format is None:
+                raise ConfigError("required key missing: task.name file needs task.path and task.format",
+                                  key="path" if self.path is None else "format")
+        else:
+            for key in ("path", "format"):
+                if getattr(self, key) is not None:
+                    raise ConfigError(f"task.{key} applies to task.name: file; {self.name!r} is a "
+                                      "built-in source (choose its data with task.source)", key=key)
+        for key in ("min_length", "max_length"):
+            if getattr(self, key) is not None:
+                raise ConfigError(f"real data has its own lengths; task.{key} applies to generated "
+                                  "tasks (for a stream, task.length is the training window)", key=key)
 
 
 def _vanilla(cell: str) -> bool:
@@ -312,6 +358,10 @@ class EvalConfig(_Section):
     success_error: float = opt(0.01, "test error rate at which a run counts as solved (1% in "
                                      "the paper)", UNIT_LEFT_OPEN)
     stop_on_success: bool = opt(True, "stop training at the first evaluation that is solved")
+    patience: int = opt(0, "real data: stop after this many evaluations without a better "
+                           "validation metric; 0 never stops early", NON_NEGATIVE)
+    metric: str | None = opt(None, "real data: the validation metric that picks the best "
+                                   "parameters (bpc, nll, accuracy, mse, ...); null: the task's own")
 
 
 @dataclass(frozen=True, kw_only=True)

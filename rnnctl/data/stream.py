@@ -137,7 +137,7 @@ class StreamDataset:
                 "std": None if self.std is None else self.std.tolist()}
 
     # ---- arrays -----------------------------------------------------------------------------
-    def _pairs(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def pairs(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Input positions pos (L, B) -> (u (L, B, I), target (L, B) or (L, B, horizon·C))."""
         if self.n_symbols is not None:
             return one_hot(self.data[pos], self.n_symbols), self.data[pos + 1]
@@ -170,7 +170,7 @@ class StreamDataset:
         for k in range(0, S, length):
             L = min(length, S - k)
             pos = start[None, :] + k + np.arange(L)[:, None]                # (L, B)
-            u, target = self._pairs(pos)
+            u, target = self.pairs(pos)
             yield StreamWindow(u=u, lengths=np.full(batch_size, L, dtype=np.int64), target=target,
                                first=(k == 0), start=start + k)
 

@@ -93,6 +93,9 @@ def make_task(config) -> TaskSampler:
     (memorization: n_values, n_positions); None means "the task's default"."""
     tc = config.task
     cls = TASKS.get(tc.name)  # ConfigError naming task.name, the choices and the closest
+    if TASKS.meta(tc.name).get("data"):   # real data: a dataset, not a generator (tasks.real)
+        from rnnctl.tasks.real import make_data_task
+        return make_data_task(config)
     kwargs = {p: getattr(tc, p) for p in cls.params if getattr(tc, p, None) is not None}
     task = cls(**kwargs)
     return TaskSampler(task, length=tc.length, min_length=tc.min_length,

@@ -1,4 +1,5 @@
-"""Evaluation on fresh sequences, and the record an evaluation adds to metrics.jsonl."""
+"""Evaluation on fresh sequences (generated tasks) or on the valid split (real data), and the
+record an evaluation adds to metrics.jsonl."""
 
 from __future__ import annotations
 
@@ -28,6 +29,20 @@ def evaluate(model, sampler, rng: np.random.Generator, sequences: int, batch_siz
     return {"loss": loss_sum / sequences, "error": errors / sequences}
 
 
+def _window(model, config, state, update: int, lr: float, bound: float | None) -> dict:
+    """The training figures since the last evaluation (then reset), the learning rate, the time so
+    far and λ₁/ρ of W_rec (with 1/γ as ``bound`` for the vanilla cell)."""
+    window = state.window
+    n = max(window["n"], 1)
+    record = {"train_loss": window["loss"] / n, "clip_rate": window["fired"] / n,
+              "max_norm": window["max_norm"], "lr": lr, "time": round(state.train_seconds, 4),
+              "spectral": spectral(model.params, config.model.cell)}
+    if bound is not None:
+        record["bound"] = bound
+    window.update(loss=0.0, n=0, fired=0, max_norm=0.0)
+    return record
+
+
 def evaluation_record(model, sampler, rng, config, state, update: int, lr: float,
                       bound: float | None) -> dict:
     """Evaluate and return the metrics record of ``update``: eval loss and error, the training
@@ -35,19 +50,27 @@ def evaluation_record(model, sampler, rng, config, state, update: int, lr: float
     learning rate, the training time so far and λ₁/ρ of W_rec (with 1/γ as ``bound`` for the
     vanilla cell). Resets the window; updates the summary (final figures, first success).
     A non-finite evaluation loss ends the run as diverged."""
-    ev, window, summary = config.eval, state.window, state.summary
+    ev, summary = config.eval, state.summary
     result = evaluate(model, sampler, rng, ev.sequences, ev.batch_size)
-    n = max(window["n"], 1)
     record = {"update": update, "loss": result["loss"], "error": result["error"],
-              "train_loss": window["loss"] / n, "clip_rate": window["fired"] / n,
-              "max_norm": window["max_norm"], "lr": lr, "time": round(state.train_seconds, 4),
-              "spectral": spectral(model.params, config.model.cell)}
-    if bound is not None:
-        record["bound"] = bound
-    window.update(loss=0.0, n=0, fired=0, max_norm=0.0)
+              **_window(model, config, state, update, lr, bound)}
     if not np.isfinite(record["loss"]):
         raise Diverged(update, "evaluation loss")
     summary.update(final_loss=record["loss"], final_error=record["error"], train_loss=record["train_loss"])
     if record["error"] < ev.success_error and not summary["success"]:
         summary.update(success=True, success_update=update)
+    return record
+
+
+def data_evaluation_record(selection, config, state, update: int, lr: float, bound: float | None) -> dict:
+    """Real data: the validation split's metrics (``valid``; its loss as ``loss``, ``error`` null)
+    beside the same training figures as above; the best parameters so far are kept
+    (training.selection). A non-finite validation loss ends the run as diverged."""
+    valid = selection.score("valid")
+    record = {"update": update, "loss": valid["loss"], "error": None, "valid": valid,
+              **_window(selection.model, config, state, update, lr, bound)}
+    if not np.isfinite(record["loss"]):
+        raise Diverged(update, "validation loss")
+    state.summary.update(final_loss=record["loss"], train_loss=record["train_loss"])
+    selection.consider(state.selection, valid, state.theta, update, state.summary)
     return record

@@ -55,7 +55,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None) -> 
                     record = run.evaluate(state, update)
                     sink.metrics(record)
                     obs.on_eval(record)
-                    if summary["success"] and ev.stop_on_success:
+                    if run.done(state):
                         break
                     sink.checkpoint(*run.checkpoint(state))
                 if interrupt.requested or getattr(obs, "stop_requested", False):

@@ -15,9 +15,12 @@ from ..transforms import global_norm
 
 
 def postmortem_arrays(batch, model, update: int) -> dict[str, np.ndarray]:
-    """What a diverged run keeps: u, target, update, state0.<i> (truncated BPTT), param.<name>."""
+    """What a diverged run keeps: u, target, update, lengths (padded batches), state0.<i> (truncated
+    BPTT, stream windows), param.<name>."""
     state0 = getattr(batch, "state0", None) or ()
+    lengths = getattr(batch, "lengths", None)   # a padded batch of real sequences
     return {"u": batch.u, "target": batch.target, "update": np.array(update),
+            **({"lengths": lengths} if lengths is not None else {}),
             **{f"state0.{i}": a for i, a in enumerate(state0)},
             **{f"param.{k}": v for k, v in model.params.items()}}
 
@@ -35,7 +38,8 @@ def replay(config, arrays: dict[str, np.ndarray]) -> dict:
     state0 = tuple(arrays[k] for k in sorted(k for k in arrays if k.startswith("state0."))) or None
     grad = np.zeros_like(model.theta)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        E = model.loss_and_grad_flat(arrays["u"], arrays["target"], grad, state0=state0)
+        E = model.loss_and_grad_flat(arrays["u"], arrays["target"], grad, state0=state0,
+                                     lengths=arrays.get("lengths"))
         views = model.layout.views(grad)
         return {"update": int(arrays["update"]), "loss": E, "norm": global_norm(grad),
                 "norms": {k: global_norm(v.ravel()) for k, v in views.items()},

@@ -21,8 +21,10 @@ from ..pipeline import build_pipeline
 from ..registry import CELLS
 from ..store.layout import EXTENDABLE, TRACE_COLUMNS
 from ..tasks import make_task
-from .evaluation import evaluation_record
+from .evaluation import data_evaluation_record, evaluation_record
 from .extend import identity
+from .feed import make_feed
+from .selection import Selection
 from .state import TrainState, from_checkpoint, to_checkpoint
 from .truncation import Truncation
 
@@ -58,6 +60,11 @@ class Session:
         self.gamma_bound = vanishing_bound(config.model.activation) if vanilla else None
         self.identity = identity(config)
         self.batch = None   # the batch (or truncation window) of the current update
+        # real data: batches from the train split's epochs, evaluation on the valid split
+        self.real = config.task.data
+        if self.real:
+            self.feed = make_feed(self.sampler, t.batch_size, int(data_seq.generate_state(1)[0]))
+            self.selection = Selection(config, self.sampler, model)
 
     # -- start, resume, checkpoint, close ---------------------------------------------------------
     def begin(self, sink) -> TrainState:
@@ -66,11 +73,18 @@ class Session:
         steps = self.sampler.max_steps   # the longest time axis of backprop_norms (minus 1)
         if self.model.arch == "encoder_decoder":
             steps += self.sampler.task.output_steps(steps)   # the decoder's steps follow the encoder's
-        sink.start({"name": cfg.name, "seed": cfg.seed, "config_hash": config_hash(cfg)}, dump_config(cfg),
-                   self.columns, (cfg.model.layers, steps + 1) if log.backprop_every else None)
+        info = {"name": cfg.name, "seed": cfg.seed, "config_hash": config_hash(cfg)}
+        if self.real:
+            info["dataset"] = self.sampler.dataset.describe()
+        sink.start(info, dump_config(cfg), self.columns,
+                   (cfg.model.layers, steps + 1) if log.backprop_every else None)
         sink.params("init", self.snapshot())
-        return TrainState(0, self.theta, self.optimizer.init(self.theta), self.pipeline.init(self.theta),
-                          self.rng_data, self.rng_eval)
+        state = TrainState(0, self.theta, self.optimizer.init(self.theta), self.pipeline.init(self.theta),
+                           self.rng_data, self.rng_eval)
+        if self.real:
+            state.selection = self.selection.init(self.theta)
+            state.summary.update(self.selection.summary_fields())
+        return state
 
     def restore(self, checkpoint) -> TrainState:
         """The state a checkpoint (store.Checkpoint) holds, loaded into this session's model and streams."""
@@ -81,6 +95,15 @@ class Session:
 
     def snapshot(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self.model.params.items()}
+
+    def done(self, state: TrainState) -> bool:
+        """Whether the run stops at this evaluation: solved (with eval.stop_on_success), or, on
+        real data, eval.patience evaluations without a better validation metric."""
+        if self.real:
+            stop = self.selection.should_stop(state.selection)
+            state.summary["stopped_early"] = stop
+            return stop
+        return state.summary["success"] and self.config.eval.stop_on_success
 
     def close(self, sink, state: TrainState, status: str) -> None:
         """Final summary figures and parameters (the last finite ones: parameters are only ever
@@ -96,6 +119,11 @@ class Session:
         if self.config.train.gradient.nonfinite == "skip":
             summary["skipped_updates"] = self.pipeline.skipped(state.pipeline)
         sink.params("final", self.snapshot())
+        if self.real and state.selection["best"] is not None:
+            best = self.model.layout.views(state.selection["best_theta"])
+            sink.params("best", {k: np.array(v) for k, v in best.items()})
+            if status == "completed":   # the test split, scored once, with the best parameters
+                summary.update(self.selection.final_scores(state.selection, self.theta))
         if status in EXTENDABLE:   # a final checkpoint: `rnnctl resume RUN train.steps=N` extends the run
             sink.checkpoint(*self.checkpoint(state))
         sink.finish(status, summary)
@@ -104,6 +132,12 @@ class Session:
     def loss_and_grad(self, state: TrainState) -> float:
         """Loss E of a fresh batch (or of truncated BPTT's next window) and its gradient, into self.grad."""
         t, model = self.config.train, self.model
+        if self.real:
+            self.batch, state.pending = self.feed.batch(state.update + 1, state.pending)
+            b = self.batch
+            E = model.loss_and_grad_flat(b.u, b.target, self.grad, state0=b.state0, lengths=b.lengths)
+            state.pending = self.feed.carried(state.pending, model.last_state)
+            return E
         if self.truncation is None:
             self.batch = self.sampler.sample(self.rng_data, t.batch_size)
             return model.loss_and_grad_flat(self.batch.u, self.batch.target, self.grad)
@@ -141,6 +175,9 @@ class Session:
                      for c in self.columns)
 
     def evaluate(self, state: TrainState, update: int) -> dict:
+        if self.real:
+            return data_evaluation_record(self.selection, self.config, state, update, self.lr_at(update),
+                                          self.gamma_bound)
         return evaluation_record(self.model, self.sampler, self.rng_eval, self.config, state, update,
                                  self.lr_at(update), self.gamma_bound)
 

@@ -50,7 +50,9 @@ class TrainState:
     window: dict = field(default_factory=_new_window)   # since the last evaluation
     norms: np.ndarray = field(default_factory=lambda: np.zeros(1024))  # (capacity,) norm_before per update
     n_norms: int = 0
-    pending: dict | None = None    # truncated BPTT: the batch being worked through (truncation.py)
+    pending: dict | None = None    # truncated BPTT: the batch being worked through (truncation.py);
+                                   # a stream: the state carried into the next window (feed.py)
+    selection: dict | None = None  # real data: the best parameters so far and counters (selection.py)
     summary: dict = field(default_factory=_new_summary)
 
     def tally(self, update: int, loss: float, stats: dict, skipped: bool) -> None:
@@ -78,7 +80,8 @@ class TrainState:
         self.n_norms += 1
 
 
-_PLAIN = ("opt", "pipeline", "fired_total", "train_seconds", "window", "pending", "summary")
+_PLAIN = ("opt", "pipeline", "fired_total", "train_seconds", "window", "pending", "summary", "selection")
+_ADDED = {"selection": None}   # keys later versions added: a checkpoint written before has none
 
 
 def to_checkpoint(state: TrainState, identity: str) -> tuple[dict[str, np.ndarray], dict]:
@@ -117,7 +120,7 @@ def from_checkpoint(checkpoint, identity: str, theta: np.ndarray, rng_data: np.r
     capacity = max(1024, 1 << max(len(norms), 1).bit_length())
     state = TrainState(int(meta["update"]), theta, rng_data=rng_data, rng_eval=rng_eval,
                        norms=np.zeros(capacity), n_norms=len(norms),
-                       **{k: data[k] for k in _PLAIN})
+                       **{k: data[k] if k in data or k not in _ADDED else _ADDED[k] for k in _PLAIN})
     state.norms[:len(norms)] = norms
     return state
 

@@ -1,0 +1,66 @@
+"""Model selection on real data: the best parameters by the validation metric, early stopping with
+patience, and the final scores of the best parameters on every split.
+
+Validation runs every ``eval.every`` updates (and at the last update). An evaluation whose
+selection metric (``eval.metric``, default the data's own: bpc for text, nll for piano rolls,
+accuracy for classes, mse for series) is strictly better than the best so far keeps a copy of the
+parameters; ``eval.patience`` evaluations in a row without one stop the run (0: never). At the
+end, the best parameters are scored once on test (and on train and valid), the way a held-out
+test set is meant to be used (e.g. Goodfellow et al. 2016, §7.8 on early stopping).
+
+The state is plain data (the best θ, counters, the best validation scores), part of the
+checkpoint: a resumed run selects exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.scoring import score
+from ..tasks.real import selection_metric
+
+
+class Selection:
+    def __init__(self, config, sampler, model):
+        self.config, self.sampler, self.model = config, sampler, model
+        self.metric, self.mode = selection_metric(config, sampler.task)
+        self.patience = config.eval.patience
+
+    def init(self, theta: np.ndarray) -> dict:
+        return {"best_theta": theta.copy(), "best": None, "best_update": None, "waited": 0}
+
+    def summary_fields(self) -> dict:
+        return {"metric": self.metric, "metric_mode": self.mode, "best_update": None,
+                "stopped_early": False, "train": None, "valid": None, "test": None}
+
+    def score(self, split: str) -> dict:
+        ev = self.config.eval
+        return score(self.model, self.sampler.dataset, split, batch_size=ev.batch_size,
+                     length=self.sampler.window)
+
+    def better(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return bool(np.isfinite(value))
+        return value > best if self.mode == "max" else value < best
+
+    def consider(self, sel: dict, valid: dict, theta: np.ndarray, update: int, summary: dict) -> None:
+        """Keep θ if ``valid`` is the best so far; count the evaluations since the best."""
+        value = valid[self.metric]
+        if self.better(value, sel["best"]):
+            sel.update(best=value, best_update=update, waited=0)
+            np.copyto(sel["best_theta"], theta)
+            summary.update(best_update=update, valid=dict(valid))
+        else:
+            sel["waited"] += 1
+
+    def should_stop(self, sel: dict) -> bool:
+        return bool(self.patience) and sel["waited"] >= self.patience
+
+    def final_scores(self, sel: dict, theta: np.ndarray) -> dict:
+        """{split: metrics} of the best parameters (θ is restored afterwards)."""
+        kept = theta.copy()
+        np.copyto(theta, sel["best_theta"])
+        try:
+            return {split: self.score(split) for split in ("train", "valid", "test")}
+        finally:
+            np.copyto(theta, kept)
