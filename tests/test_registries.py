@@ -55,8 +55,10 @@ def check_interface(kind: str, registry: Registry, name: str, target) -> None:
         assert type(target).backward_unchecked is not Cell.backward_unchecked
     elif kind == "tasks" and meta.get("data"):
         # a real-data source: a function of task.* keys (and the split fractions) -> a dataset
-        takes = set(inspect.signature(target).parameters)
-        assert takes <= {f.name for f in dataclasses.fields(TaskConfig)} | {"fractions", "split_seed"}
+        params = inspect.signature(target).parameters
+        needed = {n for n, p in params.items() if p.default is inspect.Parameter.empty}
+        assert needed <= {"path", "format"}   # the config gives everything else a default
+        assert set(params) & {"fractions", "source", "limit", "path"}
         assert meta.get("extra") is None or isinstance(meta["extra"], str)
     elif kind == "tasks":
         from rnnctl.model import LOSSES
