@@ -10,15 +10,16 @@ Piano roll: one row per quarter note; row k holds the pitches sounding at quarte
 from the score's start, i.e. every note (or chord member) with onset s and end e = s + duration
 such that s <= k < e (rows ceil(s) .. ceil(e) − 1). A note shorter than a quarter that starts
 and ends between two beats is not sampled, as in the JSB Chorales piano rolls. A roll has
-ceil(highest time) rows (24 to 193 per chorale, 18,761 in all). Columns: the MIDI pitches from
-the lowest to the highest one used by the chorales loaded (the whole set: MIDI 36..88 = C2..E6
-with music21 10.5; recorded as the dataset's ``labels``, one MIDI number per column).
+ceil(highest time) rows (24 to 193 per chorale, 18,761 in all; at most 4 notes per row, 3.87
+on average). Columns: the MIDI pitches from the lowest to the highest one used by the chorales
+loaded (all 351: MIDI 36..81 = C2..A5, 46 columns, with music21 10.5.1), recorded as the
+dataset's ``labels``, one MIDI number per column (``describe()["labels"]``).
 
 Dataset: many_to_many, loss sigmoid_ce; for a chorale of T rows the input at step t is roll[t]
 and the target roll[t+1], t = 0 .. T−2 (next-frame prediction), so a sequence has T − 1 steps.
 Splits: `common.assign_splits` over the chorales in iterator order (fractions, split_seed).
 
-Cache: converting all 351 takes about 70 s, so the rolls are kept in
+Cache: converting all 351 (18,761 rows) takes 70-85 s, so the rolls are kept in
 ``<cache_dir()>/chorales-<all|N>.npz`` (`sources.cache_dir`; $RNNCTL_CACHE_DIR overrides) with a
 stamp naming the converter version and the music21 version; a different stamp re-converts. The
 file is written to a temporary name and renamed, so a reader never sees a half-written cache.
@@ -107,6 +108,7 @@ def _write_cache(path: Path, rolls, lengths, names, stamp_: str) -> None:
     except OSError:
         return
     try:
+        os.chmod(tmp, 0o644)                             # mkstemp makes it 0600; a cache is not secret
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, rolls=rolls, lengths=lengths, names=names, stamp=np.array(stamp_))
         os.replace(tmp, path)
