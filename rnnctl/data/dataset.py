@@ -109,7 +109,8 @@ class Dataset:
                                 f"{self.y.min()}..{self.y.max()}")
             self.y = self.y.astype(np.int64, copy=False)
         elif self.y.ndim != 2 or self.y.shape[1] != self.n_out or self.y.dtype.kind != "f":
-            raise DataError(f"{self.source}: {self.loss} needs float targets (rows, {self.n_out}), got {self.y.dtype} {self.y.shape}")
+            raise DataError(f"{self.source}: {self.loss} needs float targets (rows, {self.n_out}), "
+                            f"got {self.y.dtype} {self.y.shape}")
         elif self.loss == "sigmoid_ce":
             if self.arch != "many_to_many":
                 raise DataError(f"{self.source}: sigmoid_ce (multi-label targets per step) needs arch many_to_many")

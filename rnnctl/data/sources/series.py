@@ -8,7 +8,7 @@ about 1 ms instead of 1.1 s). Each dataset's COPYRIGHT file says it is public do
 | ``sunspots`` (default) | 309 yearly sunspot numbers, 1700–2008 | sunspots.csv, SUNACTIVITY |
 | ``co2`` | 2,284 weekly CO2 concentrations (ppm) at Mauna Loa, 1958-03-29 – 2001-12-29 | co2.csv, co2 |
 | ``nile`` | 100 yearly flows of the Nile at Aswan (10^8 m^3), 1871–1970 | nile.csv, volume |
-| ``elnino`` | 732 monthly Pacific sea surface temperatures (°C), 1950–2010 | elnino.csv, JAN..DEC rows read month by month |
+| ``elnino`` | 732 monthly Pacific sea surface temperatures (°C), 1950–2010 | elnino.csv, JAN..DEC, row by row |
 
 co2 has 59 missing weeks (empty cells); each is filled by linear interpolation between the
 nearest observed weeks before and after it (none is at either end), as the usual treatment of
