@@ -19,7 +19,7 @@ from rnnctl.errors import DataError
 from .common import SPLITS, content_hash, one_hot, split_code
 
 ARCHS = ("many_to_one", "many_to_many")
-LOSSES = ("softmax_ce", "mse")
+LOSSES = ("softmax_ce", "mse", "sigmoid_ce")
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,8 +63,10 @@ class Dataset:
               many_to_many: int64 (ΣT,) or float64 (ΣT, O), aligned with the rows of x.
     split:    int8 (N,) codes 0 train, 1 valid, 2 test.
     arch:     "many_to_one" | "many_to_many".
-    loss:     "softmax_ce" (integer targets) | "mse" (real targets).
-    n_out:    classes (softmax_ce) or O (mse).
+    loss:     "softmax_ce" (integer targets) | "mse" (real targets) | "sigmoid_ce" (multi-label
+              targets: float 0/1 (ΣT, O), many_to_many only; O independent yes/no outputs per
+              step, e.g. the notes of a piano roll; Boulanger-Lewandowski et al. 2012).
+    n_out:    classes (softmax_ce) or O (mse, sigmoid_ce).
     vocab:    the symbols' characters (index 0 = unknown) for text inputs, else None.
     labels:   the class names in label order for labelled data, else None.
     source:   where the data came from (a path or a source name), for messages and run folders.
@@ -107,7 +109,13 @@ class Dataset:
                                 f"{self.y.min()}..{self.y.max()}")
             self.y = self.y.astype(np.int64, copy=False)
         elif self.y.ndim != 2 or self.y.shape[1] != self.n_out or self.y.dtype.kind != "f":
-            raise DataError(f"{self.source}: mse needs float targets (rows, {self.n_out}), got {self.y.dtype} {self.y.shape}")
+            raise DataError(f"{self.source}: {self.loss} needs float targets (rows, {self.n_out}), "
+                            f"got {self.y.dtype} {self.y.shape}")
+        elif self.loss == "sigmoid_ce":
+            if self.arch != "many_to_many":
+                raise DataError(f"{self.source}: sigmoid_ce (multi-label targets per step) needs arch many_to_many")
+            if not np.isin(self.y, (0.0, 1.0)).all():
+                raise DataError(f"{self.source}: sigmoid_ce needs targets of 0.0 or 1.0 only")
         want = 1 if self.n_symbols is not None else 2
         if self.x.ndim != want:
             raise DataError(f"{self.source}: x must be {'int (ΣT,) symbols' if want == 1 else 'float (ΣT, I)'}, "
