@@ -21,7 +21,7 @@ POLL_SECONDS = 0.25      # how often a running job checks the stop flag
 PROGRESS_SECONDS = 0.5   # how often a running job sends its latest loss
 
 _SUMMARY_KEYS = ("status", "updates", "final_loss", "final_error", "success", "success_update", "wall_time",
-                 "message")
+                 "message", "metric", "valid", "test")   # the last three: real data only
 
 
 def summary_of(info: dict | None) -> dict:
@@ -79,10 +79,11 @@ class JobObserver:
 
     def on_eval(self, record):
         self._sent = time.monotonic()
+        error = record["error"]   # None on real data (a validation split, no error rule)
         self.send("eval", {"update": record["update"], "loss": float(record["loss"]),
-                           "error": float(record["error"])})
+                           "error": None if error is None else float(error)})
         es = self.early_stop
-        if es is not None and record["update"] >= es["after"] and record["error"] > es["error_above"]:
+        if es is not None and error is not None and record["update"] >= es["after"] and error > es["error_above"]:
             from ..training import StopRun
             raise StopRun(f"early stop: eval error {record['error']:.4g} > {es['error_above']} "
                           f"after {record['update']} updates")

@@ -43,7 +43,16 @@ def outcome_text(out: dict) -> str:
         text = f"{s}: {out.get('message')}"
     if out.get("final_error") is not None and s != "failed":
         text += f", error {_fmt_error(out['final_error'])}"
+    metric = out.get("metric")
+    for split in ("valid", "test"):   # real data: the selection metric of the best parameters
+        if metric and isinstance(out.get(split), dict) and metric in out[split] and s != "failed":
+            text += f", {split} {metric} {_fmt_loss(out[split][metric])}"
     return text
+
+
+def _split_metric(r: dict, split: str) -> str:
+    values, metric = r.get(split), r.get("metric")
+    return _fmt_loss(values.get(metric)) if isinstance(values, dict) and metric else "-"
 
 
 class LogView(SweepObserver):
@@ -227,13 +236,16 @@ def result_table(result: SweepResult, sweep: Sweep):
     t.add_column("run id")
     for k in sweep.swept:
         t.add_column(names[k])
-    for col in ("status", "updates", "error", "solved at", "time"):
+    metric = next((r.get("metric") for r in result.runs if r.get("metric")), None)   # real data
+    last = (f"valid {metric}", f"test {metric}") if metric else ("error", "solved at")
+    for col in ("status", "updates", *last, "time"):
         t.add_column(col, justify="left" if col == "status" else "right")
     for r in result.runs:
         status = r["status"] + ("" if r["ran"] or r["status"] == "pending" else " (earlier)")
+        outcome = ((_split_metric(r, "valid"), _split_metric(r, "test")) if metric else
+                   (_fmt_error(r["final_error"]), "-" if r["success_update"] is None else str(r["success_update"])))
         t.add_row(str(r["job"]), r["run_id"], *(escape(fmt_value(r["values"][k])) for k in sweep.swept), status,
-                  "-" if r["updates"] is None else str(r["updates"]), _fmt_error(r["final_error"]),
-                  "-" if r["success_update"] is None else str(r["success_update"]),
+                  "-" if r["updates"] is None else str(r["updates"]), *outcome,
                   _fmt_time(r["wall_time"]) if r["wall_time"] is not None else "-")
     return t
 
