@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import DataError
 from .kernels.activations import GAMMA
 from .registry import CELLS
 
@@ -77,7 +78,7 @@ def _real_steps(lengths, T, S):
         return np.ones((T + 1, S), bool)
     n = np.asarray(lengths, np.int64).reshape(-1)
     if n.shape != (S,) or n.min() < 1 or n.max() > T:
-        raise ValueError(f"lengths must be {S} integers in [1, {T}], got {lengths!r}")
+        raise DataError(f"lengths must be {S} integers in [1, {T}] (one per sequence), got {lengths!r}")
     return np.arange(T + 1)[:, None] <= n[None, :]
 
 
@@ -243,9 +244,8 @@ def omega_terms(W_rec, h, dz, dh_out, *, form="standard", activation="tanh", len
     carry[:-1] = (dz[1:].reshape((T - 1) * B, H) @ W).reshape(T - 1, B, H)
     err = np.asarray(dh_out, np.float64) + carry
     if pad is not None:
-        for b in np.flatnonzero(pad[-1]):          # sequences that end before T
-            n = int(lengths[b])
-            err[n - 1, b] += err[n:, b].sum(axis=0)  # h_t = h_n for t > n: ∂E/∂h_n gathers them
+        # h_t = h_n for the padded t > n = lengths[b], so ∂E/∂h_n gathers their readout errors
+        err[np.asarray(lengths) - 1, np.arange(B)] += np.where(pad[:, :, None], err, 0.0).sum(axis=0)
         err[pad] = 0.0
         dz = np.where(pad[:, :, None], 0.0, dz)
     return dz, err, None

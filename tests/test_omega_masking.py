@@ -19,6 +19,7 @@ import pytest
 
 from rnnctl.config import load_config
 from rnnctl.diagnostics import omega, omega_terms, temporal_contributions
+from rnnctl.errors import DataError
 from rnnctl.model import Model
 from rnnctl.pipeline import pascanu_regularizer
 from rnnctl.training import MemorySink
@@ -335,3 +336,11 @@ def test_omega_leaves_padded_pairs_out_whatever_they_hold(squared):
     assert value == pytest.approx(((r - 1) ** 2)[kept].mean(), rel=1e-12)
     assert frac == pytest.approx(kept.sum() / real.sum(), rel=1e-15) and kept.sum() == real.sum() - 1
     assert grad.shape == (H, H)
+
+
+def test_probe_rejects_lengths_that_do_not_fit():
+    m = _model("standard", "tanh", "many_to_one", "softmax_ce")
+    u, target = _data("many_to_one", "softmax_ce")
+    for bad in (np.array([7, 3, 1]), np.array([8, 3, 1, 5]), np.array([7, 0, 1, 5])):
+        with pytest.raises(DataError, match=r"lengths must be 4 integers in \[1, 7\]"):
+            temporal_contributions(m.params, u, target, lengths=bad)

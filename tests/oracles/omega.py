@@ -8,8 +8,8 @@ is built as an explicit matrix, linear in W_rec:
     standard:  x_k = σ(a_k), a_k = W_rec x_{k−1} + ...      J(W) = diag(σ'(a_k)) W
     pascanu:   x_k = W_rec σ(x_{k−1}) + ...                  J(W) = W diag(σ'(x_{k−1}))
 
-v = Jᵀ err (the row vector err·J), r = ‖v‖²/‖err‖² (or ‖v‖/‖err‖), and Ω is the mean of (r − 1)²
-over the real pairs with ‖err‖² ≥ bound. Its gradient holds err and the states constant: J being
+v = Jᵀ err (the row vector err·J), r = ‖v‖²/‖err‖² (or ‖v‖/‖err‖), and Ω is the mean of
+(r − 1)² over the real pairs with ‖err‖² ≥ bound. Its gradient holds err and the states constant: J being
 linear in W, ∂J/∂W_ij = J(E_ij) with E_ij the unit matrix, so ∂v/∂W_ij = J(E_ij)ᵀ err. One Python
 loop per sequence, per step and per entry of W. Nothing here imports rnnctl.
 """
