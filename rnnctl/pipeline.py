@@ -81,15 +81,20 @@ def pascanu_regularizer(model, reg, w_rec: slice) -> GradientTransform:
     ``reg.omega`` (times t0/(t0 + t − 1) at update t with decay inverse_time, the 1/t schedule the
     paper used on music). Ω holds the error signal and states of the model's last BPTT pass
     constant (``Model.bptt_buffers``; rnnctl.diagnostics.omega has the formula). Records Ω as
-    ``omega`` and the fraction of unmasked steps as ``omega_steps``. Stateless."""
+    ``omega`` and the fraction of unmasked steps as ``omega_steps``. Stateless.
+
+    On a padded batch (the pass took ``lengths``: ``Model.last_lengths``) Ω is computed over the
+    real steps only: a step beyond a sequence's length adds nothing to Ω, to its gradient, to the
+    count Ω is averaged over, or to omega_steps (a fraction of the real steps)."""
     def update(g, state, params, stats):
         t = stats["update"]
         alpha = reg.omega * (reg.t0 / (reg.t0 + t - 1) if reg.decay == "inverse_time" else 1.0)
         h, dz, dh_out = model.bptt_buffers()
-        W = model.params["W_rec"]
-        a, err, mult = omega_terms(W, h, dz, dh_out, form=model.form, activation=model.activation)
+        W, lengths = model.params["W_rec"], model.last_lengths
+        a, err, mult = omega_terms(W, h, dz, dh_out, form=model.form, activation=model.activation,
+                                   lengths=lengths)
         stats["omega"], g_omega, stats["omega_steps"] = omega(W, a, err, mult, bound=reg.bound,
-                                                              squared=reg.squared)
+                                                              squared=reg.squared, lengths=lengths)
         g[w_rec] += alpha * g_omega.ravel()
         return state
     return GradientTransform(lambda params: {}, update)

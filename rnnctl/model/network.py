@@ -106,7 +106,8 @@ class Model:
         L = self.layers
         # Σ_b ‖∂E/∂x_k‖ per layer for k = 0..T from the last loss_and_grad (x_k = h_k except in the
         # vanilla Pascanu form); encoder_decoder: encoder steps 0..T_in then decoder steps 1..T_out.
-        # With lengths, Σ_b runs over the sequences whose step k is real (k <= lengths[b]).
+        # With lengths, Σ_b runs over the sequences whose step k is real (k <= lengths[b]); E being
+        # the batch mean, that is (1/B) Σ of their ‖∂E_b/∂x_k‖: an ended sequence counts 0 in the 1/B.
         self.backprop_norms = np.zeros((L, 0))
         # LSTM only: Σ_b ‖∂E/∂c_k‖, the same layout; None for other cells.
         self.backprop_norms_cell = np.zeros((L, 0)) if c.cell_norms else None
@@ -117,6 +118,12 @@ class Model:
     def generates(self) -> bool:
         """True when outputs() runs free (one_to_many, encoder_decoder): it then takes ``steps``."""
         return self.arch in GENERATING
+
+    @property
+    def last_lengths(self) -> np.ndarray | None:
+        """The read-out stack's per-sequence lengths (B,) of the last forward pass, None if unpadded:
+        what ``bptt_buffers`` (Pascanu's Ω) needs to leave the padded steps out."""
+        return self.stacks[-1].lengths
 
     @property
     def floats_per_step(self) -> int:
@@ -303,7 +310,8 @@ class Model:
         """From the last loss_and_grad of a single-layer vanilla many_to_one / many_to_many model:
         h (T+1, B, H) states (h_t = σ(x_t) in the Pascanu form), dz (T, B, H) = ∂E/∂(pre-activation)
         and dh_out (T, B, H) = ∂E/∂h_t from the readout alone. Views of scratch buffers, valid until
-        the next call on this model (what Pascanu's regularizer Ω holds constant)."""
+        the next call on this model (what Pascanu's regularizer Ω holds constant). On a padded batch
+        the rows of steps t > ``last_lengths[b]`` are not those of sequence b (dz is 0 there, h held)."""
         if not self.cell_def.vanilla or self.layers != 1 or self.generates:
             raise DataError("bptt_buffers is defined for the single-layer vanilla RNN (many_to_one, many_to_many)")
         st = self.stacks[0]

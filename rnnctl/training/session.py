@@ -187,9 +187,10 @@ class Session:
         t0 = time.perf_counter()
         S = min(log.probe_sequences, batch.u.shape[1])
         target = batch.target[:S] if model.scored == "last" else batch.target[:, :S]
+        lengths = None if getattr(batch, "lengths", None) is None else batch.lengths[:S]   # padded: left out
         out = temporal_contributions(model.params, batch.u[:, :S], target, form=model.form,
                                      activation=model.activation, loss=model.loss_name,
-                                     scored=model.scored, long_lag=log.long_lag)
+                                     scored=model.scored, long_lag=log.long_lag, lengths=lengths)
         lag_fraction = out.pop("long_lag_fraction")
         sink.probe(update, out, {"length": int(batch.u.shape[0]), "sequences": S,
                                  "long_lag_fraction": lag_fraction,
