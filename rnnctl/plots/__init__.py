@@ -10,12 +10,13 @@ through ``rnnctl.store`` and use only the public functions of ``rnnctl.report``.
 
 from .outputs import write_outputs
 from .run import (fig_backprop, fig_contributions, fig_grad_norm, fig_loss_error, fig_postmortem, fig_spectral,
-                  initial_spectral, run_figures)
+                  fig_valid_metric, initial_spectral, run_figures)
 from .style import COLORS, DPI, MARKERS, MAX_POINTS, bucket, figure, png_bytes, run_label, save
-from .sweep import (LENGTH_KEYS, PANEL_KEYS, fig_norm_max, fig_norm_overlay, fig_success_vs_length,
-                    fig_updates_to_success, representative_runs, sweep_axes, sweep_figures)
+from .sweep import (LENGTH_KEYS, PANEL_KEYS, fig_metric_by_group, fig_norm_max, fig_norm_overlay, fig_success_vs_length,
+                    fig_updates_to_success, fig_valid_overlay, representative_runs, sweep_axes, sweep_figures)
 
 __all__ = ["fig_backprop", "fig_contributions", "fig_grad_norm", "fig_loss_error", "fig_postmortem", "fig_spectral",
+           "fig_valid_metric", "fig_metric_by_group", "fig_valid_overlay",
            "initial_spectral", "run_figures", "COLORS", "DPI", "MARKERS", "MAX_POINTS", "bucket", "figure",
            "png_bytes", "run_label", "save", "LENGTH_KEYS", "PANEL_KEYS", "fig_norm_max", "fig_norm_overlay",
            "fig_success_vs_length", "fig_updates_to_success", "representative_runs", "sweep_axes", "sweep_figures",

@@ -1,6 +1,7 @@
 """Figures of one run: gradient norm over updates (before/after the transform, threshold),
 per-step backprop norms against the time lag (heatmap over training and curves), temporal
-contributions at probe updates, loss and error, λ₁ of W_rec with the 1/γ bound, the post-mortem
+contributions at probe updates, loss and error (for a real-data run: loss and the validation
+metric, best update marked), λ₁ of W_rec with the 1/γ bound, the post-mortem
 of a diverged run. Each ``fig_*`` returns a Figure, or None when the run has nothing to show;
 ``run_figures`` draws them all from the run folder (read through ``rnnctl.store``)."""
 
@@ -15,7 +16,7 @@ from matplotlib.figure import Figure
 
 from .. import store
 from ..errors import RunError
-from ..report import backprop_rows, fmt_any, is_num, postmortem, to_lag
+from ..report import backprop_rows, fmt, fmt_any, is_num, is_real, metric_value, postmortem, to_lag
 from ..store import RunRecord, mark_trace_unreadable
 from .style import (COLORS, bucket, cell_edges, colormap, config_text, figure, mark_divergence, positive,
                     suptitle)
@@ -173,7 +174,7 @@ def fig_loss_error(run: RunRecord, trace: dict | None, metrics: list[dict]) -> F
         ax1.plot(x, med, color=COLORS[0], lw=0.9, label="training batch loss")
     if metrics:
         mu = [m["update"] for m in metrics]
-        ax1.plot(mu, [m.get("loss") for m in metrics], "o-", color=COLORS[1], ms=3, lw=1.3,
+        ax1.plot(mu, _floats(m.get("loss") for m in metrics), "o-", color=COLORS[1], ms=3, lw=1.3,
                  label="evaluation loss (fresh sequences)")
         ax2.plot(mu, [100 * m["error"] if m.get("error") is not None else np.nan for m in metrics],
                  "o-", color=COLORS[3], ms=3, lw=1.3, label="evaluation error")
@@ -198,6 +199,64 @@ def fig_loss_error(run: RunRecord, trace: dict | None, metrics: list[dict]) -> F
     ax2.grid(True, alpha=0.3)
     ax2.legend(fontsize=8)
     suptitle(fig, f"Loss and error over training — {(run.info or {}).get('status', run.status)}", config_text(run))
+    return fig
+
+
+def _floats(values) -> np.ndarray:
+    """Numbers or None (a record without the value) -> float array, None as NaN."""
+    return np.array([v if is_num(v) else np.nan for v in values], float)
+
+
+def fig_valid_metric(run: RunRecord, trace: dict | None, metrics: list[dict]) -> Figure | None:
+    """A real-data run: training loss per update and validation loss at each evaluation (top);
+    the selection metric on the validation split over updates, the best update marked and the
+    test value (best parameters) dashed (bottom). Records without a "valid" dict are skipped."""
+    info = run.info or {}
+    recs = [m for m in metrics if isinstance(m.get("valid"), dict)]
+    metric = info.get("metric") or next((k for m in recs for k in m["valid"] if k != "loss"), None) or "loss"
+    if not recs and not (trace and len(trace.get("update", []))):
+        return None
+    fig = figure(9, 6)
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    if trace and len(trace.get("update", [])):
+        x, lo, med, hi = bucket(trace["update"], trace["loss"])
+        if len(x) < len(trace["update"]):
+            ax1.fill_between(x, lo, hi, color=COLORS[0], alpha=0.2, lw=0)
+        ax1.plot(x, med, color=COLORS[0], lw=0.9, label="training batch loss")
+    mu = np.array([m["update"] for m in recs], float)
+    if len(recs):
+        ax1.plot(mu, _floats(m["valid"].get("loss", m.get("loss")) for m in recs), "o-", color=COLORS[1], ms=3,
+                 lw=1.3, label="validation loss")
+        ax2.plot(mu, _floats(m["valid"].get(metric) for m in recs), "o-", color=COLORS[3], ms=3, lw=1.3,
+                 label=f"validation {metric}")
+    best, best_v = info.get("best_update"), metric_value(info, f"valid.{metric}")
+    if is_num(best):
+        ax2.axvline(best, color=COLORS[2], lw=1.2, label=f"best update {best}"
+                    + (f" (stopped early)" if info.get("stopped_early") else ""))
+        if best_v is not None:
+            ax2.plot([best], [best_v], marker="*", ms=14, color=COLORS[2], ls="none",
+                     label=f"best validation {metric} {fmt(best_v)}")
+    test_v = metric_value(info, f"test.{metric}")
+    if test_v is not None:
+        ax2.axhline(test_v, color="k", ls="--", lw=1, label=f"test {metric} {fmt(test_v)} (best parameters)")
+    base = metric_value(info, f"test.baseline_{metric}")
+    if base is not None:
+        ax2.axhline(base, color="#7f7f7f", ls=":", lw=1.2, label=f"naive last-value forecast {fmt(base)}")
+    mark_divergence(ax2, run)
+    ax1.set_ylabel("loss")
+    ys = np.concatenate([np.asarray(l.get_ydata(), float) for l in ax1.get_lines()] or [np.zeros(0)])
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    if len(ys) and ys.max() / ys.min() > 10:     # log only where the loss spans decades
+        ax1.set_yscale("log")
+    for ax in (ax1, ax2):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    mode = info.get("metric_mode")
+    ax2.set_ylabel(f"{metric} (validation)" + (" ↓" if mode == "min" else " ↑" if mode == "max" else ""))
+    ax2.set_xlabel("update")
+    d = info.get("dataset") if isinstance(info.get("dataset"), dict) else {}
+    suptitle(fig, f"Loss and validation {metric} over training — {d.get('source') or 'real data'}, "
+                  f"{info.get('status', run.status)}", config_text(run))
     return fig
 
 
@@ -304,6 +363,7 @@ def run_figures(run: RunRecord, warnings: list[str] | None = None, pm: dict | No
         ("grad_norm", lambda: fig_grad_norm(run, trace) if trace else None),
         ("backprop_norms", lambda: fig_backprop(run, backprop_rows(run.path))),
         ("contributions", lambda: fig_contributions(run, store.read_probes(run.path))),
+        ("valid_metric", lambda: fig_valid_metric(run, trace, metrics or [])) if is_real(run.info) else
         ("loss_error", lambda: fig_loss_error(run, trace, metrics or [])),
         ("spectral", lambda: fig_spectral(run, metrics or [])),
         ("postmortem", lambda: fig_postmortem(run, pm if pm is not None else postmortem(run.path))

@@ -1,7 +1,8 @@
 """Figures of a sweep (or any set of runs): success rate against sequence length (Pascanu et al.
 2013, Fig. 7: one line per method, one panel per init), updates to success, the largest gradient
 norm of each run, norm traces overlaid. The x axis is the swept length, panels the swept init (or
-cell), lines the compared method with the keys tied to it (``sweep_axes``)."""
+cell), lines the compared method with the keys tied to it (``sweep_axes``). Real-data runs: their
+selection metric on valid and test by setting, and the validation curves of every run."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import store
-from ..report import (Report, canon, default_pair_key, finite, fmt_value, group_key, short_names, sort_key,
-                      tied_keys)
+from ..report import (Report, canon, default_pair_key, finite, fmt_value, group_key, is_real, metric_value,
+                      short_names, sort_key, tied_keys)
 from ..store import RunRecord
 from .style import COLORS, MARKERS, bucket, figure, positive, suptitle
 
@@ -84,6 +85,8 @@ def _finish_length_panel(ax, first: bool, xs_all, x, ylabel: str, title: str) ->
 
 def fig_success_vs_length(rep: Report, pair: str | None = None) -> Figure | None:
     """Success rate against sequence length: one line per method, one panel per init (Fig. 7)."""
+    if rep.real and all(is_real(r.info) for r in rep.runs):
+        return None                          # a real-data run never "succeeds"
     x, panel, lines = sweep_axes(rep, pair)
     if x is None:
         return None
@@ -237,12 +240,107 @@ def fig_norm_overlay(rep: Report, pair: str | None = None, per_line: int = 5,
     return fig
 
 
+# -- real-data runs: the selection metric, compared across settings (Pascanu's Table 1) -----------
+
+def _real_settings(rep: Report) -> tuple[list[RunRecord], list[str], list[tuple], str | None]:
+    """(finished real-data runs, the keys that tell settings apart (every swept key but the
+    seed: SGD / SGD + norm scaling / + Ω differ in method and omega together), the settings in
+    order, the selection metric most runs use)."""
+    runs = [r for r in rep.runs if r.finished and is_real(r.info)]
+    keys = [k for k in rep.swept if k != "seed"]
+    settings = sorted({group_key(r, keys) for r in runs}, key=lambda t: tuple(sort_key(v) for v in t))
+    metrics = [(r.info or {}).get("metric") for r in runs if (r.info or {}).get("metric")]
+    metric = max(set(metrics), key=metrics.count) if metrics else None
+    return runs, keys, settings, metric
+
+
+def _setting_label(keys: list[str], vals: tuple) -> str:
+    names = short_names(keys)
+    return "\n".join(f"{names[k]}={fmt_value(v)}" for k, v in zip(keys, vals)) or "all runs"
+
+
+def fig_metric_by_group(rep: Report, pair: str | None = None) -> Figure | None:
+    """The selection metric of every finished real-data run on valid (left) and test (right),
+    one column per setting, a bar at the mean over seeds."""
+    runs, keys, settings, metric = _real_settings(rep)
+    if metric is None or not settings or len(settings) > 24:
+        return None
+    fig = figure(max(8.5, 1.3 * len(settings) * 2 + 2), 4.8)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, split in zip(axes, ("valid", "test")):
+        for i, sv in enumerate(settings):
+            vals = [v for r in runs if group_key(r, keys) == sv
+                    for v in [metric_value(r.info, f"{split}.{metric}")] if v is not None]
+            col = COLORS[i % len(COLORS)]
+            if vals:
+                jit = [0.06 * ((k % 5) - 2) for k in range(len(vals))]
+                ax.scatter([i + j for j in jit], vals, color=col, marker=MARKERS[i % len(MARKERS)], s=30, zorder=3)
+                m = float(np.mean(vals))
+                ax.plot([i - 0.3, i + 0.3], [m, m], color=col, lw=2.5)
+                ax.annotate(f"{m:.4g}", (i, m), textcoords="offset points", xytext=(0, 6), ha="center",
+                            fontsize=8, color=col, fontweight="bold")
+        ax.set_xticks(range(len(settings)))
+        ax.set_xticklabels([_setting_label(keys, sv) for sv in settings], fontsize=8)
+        ax.set_title(f"{split} ({'at the best update' if split == 'valid' else 'best parameters, once'})", fontsize=10)
+        ax.grid(True, axis="y", alpha=0.3)
+    mode = next(((r.info or {}).get("metric_mode") for r in runs if (r.info or {}).get("metric") == metric), None)
+    axes[0].set_ylabel(f"{metric}" + (" (lower is better)" if mode == "min" else " (higher is better)" if mode == "max" else ""))
+    task = next((r.config.get("task.name") for r in runs if r.config), "")
+    suptitle(fig, f"{metric} on valid and test by setting — {task}", "one marker per run (seed), bar: mean")
+    return fig
+
+
+def fig_valid_overlay(rep: Report, pair: str | None = None, per_line: int = 5,
+                      warnings: list[str] | None = None) -> Figure | None:
+    """The validation metric over updates of every real-data run (at most ``per_line`` per
+    setting), one colour per setting; each run's best update marked."""
+    runs, keys, settings, metric = _real_settings(rep)
+    if metric is None or not settings:
+        return None
+    fig = figure(9, 4.8)
+    ax = fig.add_subplot()
+    drawn = False
+    for i, sv in enumerate(settings[:len(COLORS)]):
+        col = COLORS[i % len(COLORS)]
+        for k, r in enumerate([r for r in runs if group_key(r, keys) == sv][:per_line]):
+            try:
+                recs = [m for m in store.read_metrics(r.path) if isinstance(m.get("valid"), dict)]
+            except Exception as e:  # noqa: BLE001
+                (warnings if warnings is not None else []).append(f"{r.path}: {e}")
+                continue
+            xs = [m["update"] for m in recs]
+            ys = [m["valid"].get(metric) if finite(m["valid"].get(metric)) is not None else np.nan for m in recs]
+            if not xs:
+                continue
+            ax.plot(xs, ys, color=col, lw=1.0, alpha=0.8,
+                    label=_setting_label(keys, sv).replace("\n", " ") if k == 0 else None)
+            b, bv = (r.info or {}).get("best_update"), metric_value(r.info, f"valid.{metric}")
+            if b is not None and bv is not None:
+                ax.plot([b], [bv], marker="*", ms=9, color=col, ls="none")
+            drawn = True
+    if not drawn:
+        return None
+    ax.set_xlabel("update")
+    ax.set_ylabel(f"validation {metric}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    suptitle(fig, f"Validation {metric} over training, every run (★ best update)")
+    return fig
+
+
 def sweep_figures(rep: Report, pair: str | None = None, warnings: list[str] | None = None) -> dict[str, Figure]:
+    """Every sweep figure, by file stem. Success figures need a synthetic run (a real-data run
+    never succeeds); the metric figures need a real-data one."""
     out = {}
-    for name, build in [("success_vs_length", lambda: fig_success_vs_length(rep, pair)),
-                        ("updates_to_success", lambda: fig_updates_to_success(rep, pair)),
-                        ("norm_max", lambda: fig_norm_max(rep, pair)),
-                        ("norm_overlay", lambda: fig_norm_overlay(rep, pair, warnings=warnings))]:
+    synthetic = any(not is_real(r.info) for r in rep.runs)
+    builders = [("success_vs_length", lambda: fig_success_vs_length(rep, pair)),
+                ("updates_to_success", lambda: fig_updates_to_success(rep, pair))] if synthetic else []
+    if rep.real:
+        builders += [("metric_by_group", lambda: fig_metric_by_group(rep, pair)),
+                     ("valid_overlay", lambda: fig_valid_overlay(rep, pair, warnings=warnings))]
+    builders += [("norm_max", lambda: fig_norm_max(rep, pair)),
+                 ("norm_overlay", lambda: fig_norm_overlay(rep, pair, warnings=warnings))]
+    for name, build in builders:
         try:
             with _warnings.catch_warnings():
                 _warnings.simplefilter("ignore")

@@ -10,7 +10,7 @@ no Rich here: figures are ``rnnctl.plots``, terminal tables ``rnnctl.ui.tables``
 
 Modules: ``query`` (Report, load_report, --where/--sort, swept keys, rows), ``aggregate`` (groups,
 paired seeds, stats), ``export`` (JSON, CSV), ``text`` (cells and table rows as plain text),
-``detail`` (one run: config diff, post-mortem replay), ``html`` (the page, from figures it is
+``real`` (real-data runs: train/valid/test metrics, dataset), ``detail`` (one run: config diff, post-mortem replay), ``html`` (the page, from figures it is
 given), ``outputs`` (compare runs, or one run in depth), ``values`` (comparing and sorting values).
 Drawing and writing the figures is ``rnnctl.plots.write_outputs``.
 """
@@ -22,9 +22,11 @@ from .export import (CSV_GROUP_FIELDS, CSV_RUN_FIELDS, RUN_FIELDS, SCHEMA, TOP_F
 from .outputs import Comparison, RunDetail, compare, inspect_run, is_single_run
 from .query import (ROW_FIELDS, ROW_KEYS, SUMMARY_FIELDS, Report, field_value, group_key, load_report,
                     parse_where, resolve_key, row_of, swept_keys, sweep_info)
-from .text import (diff_rows, diff_text, fmt, fmt_any, fmt_spread, fmt_value, group_table_rows, pair_label,
-                   pair_table_rows, per_seed_text, postmortem_rows, run_table_rows, short_names,
-                   summary_rows)
+from .real import (REAL_GROUP_FIELDS, REAL_PAIR_FIELDS, REAL_ROW_FIELDS, REAL_SEED_FIELDS, SPLITS, is_real,
+                   metric_value)
+from .text import (data_rows, diff_rows, diff_text, fmt, fmt_any, fmt_spread, fmt_stats, fmt_value, group_table_rows,
+                   metric_rows, pair_label, pair_table_rows, per_seed_text, postmortem_rows, run_table_rows,
+                   short_names, summary_rows)
 from .values import canon, finite, is_num, sort_key
 
 __all__ = [
@@ -35,8 +37,10 @@ __all__ = [
     "Comparison", "RunDetail", "compare", "inspect_run", "is_single_run",
     "ROW_FIELDS", "ROW_KEYS", "SUMMARY_FIELDS", "Report", "field_value", "group_key", "load_report",
     "parse_where", "resolve_key", "row_of", "swept_keys", "sweep_info",
-    "diff_rows", "diff_text", "fmt", "fmt_any", "fmt_spread", "fmt_value", "group_table_rows", "pair_label",
-    "pair_table_rows", "per_seed_text", "postmortem_rows", "run_table_rows", "short_names",
-    "summary_rows",
+    "REAL_GROUP_FIELDS", "REAL_PAIR_FIELDS", "REAL_ROW_FIELDS", "REAL_SEED_FIELDS", "SPLITS", "is_real",
+    "metric_value",
+    "data_rows", "diff_rows", "diff_text", "fmt", "fmt_any", "fmt_spread", "fmt_stats", "fmt_value",
+    "group_table_rows", "metric_rows", "pair_label", "pair_table_rows", "per_seed_text", "postmortem_rows",
+    "run_table_rows", "short_names", "summary_rows",
     "canon", "finite", "is_num", "sort_key",
 ]

@@ -3,6 +3,10 @@
     groups = aggregate(rep, ["train.gradient.method", "task.length"])   # GROUP_FIELDS each
     key, pairs = paired(rep, ["train.gradient.method", "task.length"])   # PAIR_FIELDS each
 
+When the report holds a real-data run, each group also gets ``real.REAL_GROUP_FIELDS`` (the
+train/valid/test metrics over seeds) and each pair ``real.REAL_PAIR_FIELDS`` (the selection metric
+of b against a, seed by seed); a synthetic-only report is exactly as before.
+
 Rates count finished runs only (succeeded, completed, diverged, stopped); running, interrupted
 and failed runs are "unfinished", missing and corrupt ones "problems", and neither enters a rate.
 """
@@ -13,8 +17,9 @@ import itertools
 import statistics
 
 from ..store import RunRecord
+from . import real
 from .query import Report, field_value, group_key, resolve_key
-from .values import canon, finite, identity, jsonable, sort_key
+from .values import canon, finite, identity, json_tree, jsonable, sort_key
 
 #: Every per-group field of the JSON document, in order.
 GROUP_FIELDS = ("values", "runs", "finished", "succeeded", "success_rate", "success", "diverged",
@@ -53,6 +58,7 @@ def aggregate(rep: Report, by: list[str]) -> list[dict]:
     failed runs and ``problems`` missing or corrupt ones (neither enters the rates).
     """
     keys = [resolve_key(k, rep.all_keys, rep.swept) for k in by]
+    with_real = rep.real
     groups: dict[tuple, list[RunRecord]] = {}
     for r in rep.runs:
         groups.setdefault(group_key(r, keys), []).append(r)
@@ -76,6 +82,8 @@ def aggregate(rep: Report, by: list[str]) -> list[dict]:
             "clip_rate_median": median((r.info or {}).get("clip_rate") for r in fin),
             "norm_max_median": median(finite((r.info or {}).get("norm_max")) for r in fin),
         })
+        if with_real:
+            out[-1].update(json_tree(real.group_fields(members)))
     return out
 
 
@@ -110,6 +118,8 @@ def paired(rep: Report, by: list[str], pair: str | None = None) -> tuple[str | N
     counts of pairs where both, only a, only b or neither succeeded, ``delta_success`` the mean of
     success_b - success_a, ``delta_updates`` the stats of success_update_b - success_update_a over
     the pairs where both succeeded, and ``per_seed`` the pairs themselves. Only finished runs pair.
+    With real-data runs, each dict also compares the report's (first) selection metric on valid
+    and test (real.REAL_PAIR_FIELDS; each per_seed entry gets real.REAL_SEED_FIELDS).
     """
     key = resolve_key(pair, rep.all_keys, rep.swept) if pair else default_pair_key(rep)
     if key is None or key not in rep.swept:
@@ -125,6 +135,8 @@ def paired(rep: Report, by: list[str], pair: str | None = None) -> tuple[str | N
     cells: dict[tuple, dict] = {}           # the runs that agree on every match key, by value of key
     for r in runs:
         cells.setdefault(group_key(r, match_keys), {}).setdefault(canon(r.value(key)), r)
+    metric = (real.selection_metrics(runs) or [None])[0] if rep.real else None
+    mode = real.metric_mode(runs, metric)
     tie_label = {v: {k: jsonable(r.value(k)) for k in tied}
                  for v in values for r in runs if canon(r.value(key)) == v}
     out = []
@@ -136,12 +148,18 @@ def paired(rep: Report, by: list[str], pair: str | None = None) -> tuple[str | N
                 ra, rb = cell[a], cell[b]
                 ctx = tuple(canon(ra.value(k)) for k in ctx_keys)
                 ctx_raw.setdefault(ctx, tuple(ra.value(k) for k in ctx_keys))
-                by_ctx.setdefault(ctx, []).append(_seed_pair(ra, rb, other_keys))
+                by_ctx.setdefault(ctx, []).append((ra, rb))
         for ctx in sorted(by_ctx, key=_by_value):
             head = {"key": key, "a": jsonable(raw[a]), "b": jsonable(raw[b]),
                     "context": {k: jsonable(v) for k, v in zip(ctx_keys, ctx_raw[ctx])},
                     "tied": {"a": tie_label.get(a, {}), "b": tie_label.get(b, {})}}
-            out.append({**head, **_pair_counts(by_ctx[ctx])})
+            runs_ab = by_ctx[ctx]
+            out.append({**head, **_pair_counts([_seed_pair(ra, rb, other_keys) for ra, rb in runs_ab])})
+            if rep.real:
+                extra, seeds = real.pair_fields(runs_ab, metric, mode)
+                out[-1].update(json_tree(extra))
+                for s, e in zip(out[-1]["per_seed"], seeds):
+                    s.update(json_tree(e))
     return key, out
 
 

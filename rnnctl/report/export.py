@@ -1,5 +1,10 @@
 """The report as data for other programs: the JSON document (schema ``rnnctl.report/1``,
-documented field by field in the README) and CSV tables."""
+documented field by field in the README) and CSV tables.
+
+Real-data runs add keys, never change one (``real.REAL_ROW_FIELDS``, ``REAL_GROUP_FIELDS``,
+``REAL_PAIR_FIELDS``, ``REAL_SEED_FIELDS``, present only when the report holds such a run), so
+the schema stays ``rnnctl.report/1``: a reader of synthetic reports reads them unchanged. CSV
+tables gain columns at the end the same way."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import yaml
 
 from .. import store
 from ..store import RunRecord
+from . import real
 from .query import Report
 from .values import json_tree, jsonable
 
@@ -25,6 +31,11 @@ CSV_RUN_FIELDS = ("run_id", "status", "final_loss", "final_error", "success", "s
 CSV_GROUP_FIELDS = ("runs", "finished", "succeeded", "success_rate", "diverged", "unfinished", "problems",
                     "updates_mean", "updates_std", "updates_min", "updates_max", "updates_median",
                     "clip_rate_median", "norm_max_median")
+#: Columns the run table adds after CSV_RUN_FIELDS when the report holds a real-data run, before
+#: one ``<split>.<metric>`` column per metric recorded.
+CSV_REAL_RUN_FIELDS = ("metric", "metric_mode", "best_update", "stopped_early", "dataset.source", "dataset.hash")
+#: Columns the group table adds likewise, before ``<split>.<metric>_mean``, ``_std`` and ``_n``.
+CSV_REAL_GROUP_FIELDS = ("real_runs", "metric", "best_update_mean", "stopped_early")
 
 
 def report_json(rep: Report, by: list[str] | None = None, groups: list[dict] | None = None,
@@ -69,9 +80,12 @@ def runs_csv(rep: Report) -> str:
     """The run table as CSV: the swept keys, then CSV_RUN_FIELDS."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*rep.swept, *CSV_RUN_FIELDS])
-    for row in rep.rows:
-        w.writerow([_csv(row["values"][k]) for k in rep.swept] + [_csv(row[f]) for f in CSV_RUN_FIELDS])
+    extra = [*CSV_REAL_RUN_FIELDS, *(f"{s}.{m}" for s in real.SPLITS for m in real.all_metrics(rep.runs))] \
+        if rep.real else []
+    w.writerow([*rep.swept, *CSV_RUN_FIELDS, *extra])
+    for run, row in zip(rep.runs, rep.rows):
+        w.writerow([_csv(row["values"][k]) for k in rep.swept] + [_csv(row[f]) for f in CSV_RUN_FIELDS]
+                   + [_csv(real.real_value(run.info, k) if real.is_real(run.info) else None) for k in extra])
     return buf.getvalue()
 
 
@@ -80,10 +94,20 @@ def groups_csv(groups: list[dict]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     keys = list(groups[0]["values"]) if groups else []
-    w.writerow([*keys, *CSV_GROUP_FIELDS])
+    has_real = any("valid" in g for g in groups)
+    metrics = [(s, m) for s in real.SPLITS for m in dict.fromkeys(m for g in groups for m in (g.get(s) or {}))]
+    extra = [*CSV_REAL_GROUP_FIELDS, *(f"{s}.{m}_{x}" for s, m in metrics for x in ("mean", "std", "n"))] \
+        if has_real else []
+    w.writerow([*keys, *CSV_GROUP_FIELDS, *extra])
     for g in groups:
         u = g["updates_to_success"]
         flat = {**g, "updates_mean": u["mean"], "updates_std": u["std"], "updates_min": u["min"],
                 "updates_max": u["max"], "updates_median": u["median"]}
-        w.writerow([_csv(g["values"][k]) for k in keys] + [_csv(flat[f]) for f in CSV_GROUP_FIELDS])
+        if has_real:
+            flat["best_update_mean"] = (g.get("best_update") or {}).get("mean")
+            for s, m in metrics:
+                st = (g.get(s) or {}).get(m) or {}
+                flat.update({f"{s}.{m}_mean": st.get("mean"), f"{s}.{m}_std": st.get("std"), f"{s}.{m}_n": st.get("n")})
+        w.writerow([_csv(g["values"][k]) for k in keys] + [_csv(flat[f]) for f in CSV_GROUP_FIELDS]
+                   + [_csv(flat.get(f)) for f in extra])
     return buf.getvalue()

@@ -44,6 +44,13 @@ CAPTIONS = {
                       "chosen updates (right). Falling towards long lags is a vanishing gradient.",
     "contributions": "Temporal contributions ‖∂E_t/∂x_k‖ and Jacobian norms ‖∂x_t/∂x_k‖ at probe updates.",
     "loss_error": "Training loss per update and evaluation loss and error at each evaluation.",
+    "valid_metric": "Training loss per update and validation loss at each evaluation (top); the selection metric "
+                    "on the validation split over updates (bottom), the best update marked and the test value "
+                    "(best parameters, scored once at the end) dashed.",
+    "metric_by_group": "The selection metric of every finished real-data run on the validation and test splits, "
+                       "one column per compared setting (e.g. SGD, SGD + norm scaling, SGD + norm scaling + Ω); "
+                       "the bar is the mean over seeds.",
+    "valid_overlay": "The validation metric over updates of every run (one colour per compared setting).",
     "spectral": "λ₁ (largest singular value) and spectral radius of W_rec, with the 1/γ bound.",
     "postmortem": "The update that diverged, replayed at the last finite parameters.",
 }
@@ -78,6 +85,18 @@ def _table(head: list[str], rows: list[list], num: set[int] | None = None, class
     return "".join(out)
 
 
+def _numeric(rows: list[list]) -> set[int]:
+    """Columns whose every cell is a number, '-', '' or 'mean ± sd (n=k)' (right-aligned)."""
+    def num(c) -> bool:
+        t = str(c).split(" (n=")[0].replace(" ± ", "").replace(" / ", "").strip().rstrip("%")
+        try:
+            float(t.replace("−", "-")) if t not in ("", "-") else None
+            return True
+        except ValueError:
+            return False
+    return {i for i in range(len(rows[0]) if rows else 0) if all(num(r[i]) for r in rows)}
+
+
 def _status_class(v) -> str:
     return str(v) if str(v) in (*store.STATUSES, *store.PROBLEMS) else ""
 
@@ -102,14 +121,23 @@ def sweep_page(rep: Report, groups: list[dict] | None, pair_key: str | None, pai
         body.append(f"<p>Swept: {', '.join('<code>' + _e(k) + '</code>' for k in rep.swept)}</p>")
     for w in rep.warnings[:50]:
         body.append(f"<p class=\"warn\">warning: {_e(w)}</p>")
+    real = rep.real
     if groups:
         head, rows = T.group_table_rows(groups)
-        body += ["<h2>Success by group</h2>", _table(head, rows, num={len(groups[0]['values']) + i for i in (0, 2, 5)})]
+        if not real:
+            body += ["<h2>Success by group</h2>", _table(head, rows, num={len(groups[0]['values']) + i for i in (0, 2, 5)})]
+        else:
+            body += ["<h2>Validation and test metrics by group</h2>",
+                     "<p>Mean ± sample standard deviation over the finished runs of each group (n runs): "
+                     "valid at each run's best update, test once at the end with the best parameters.</p>",
+                     _table(head, rows, num=_numeric(rows))]
     if pairs:
         head, rows = T.pair_table_rows(pairs)
         body += [f"<h2>Paired seeds: {_e(pair_key)}</h2>",
                  "<p>Runs that agree on every other swept key, seed included, compared value against value. "
-                 "Δ updates is b − a over the pairs where both succeeded (negative: b solved it faster).</p>",
+                 + ("Δ is b − a of the selection metric on the same seed; “b better” counts the seeds where b "
+                    "scored better on test (lower for a loss, bpc or NLL, higher for an accuracy).</p>" if real else
+                    "Δ updates is b − a over the pairs where both succeeded (negative: b solved it faster).</p>"),
                  _table(head, rows)]
     if sweep_figs:
         body.append("<h2>Figures</h2>")
@@ -140,12 +168,18 @@ def run_label_text(rep: Report, run: RunRecord) -> str:
 
 
 def run_page(run: RunRecord, diff: list, diff_against: str, pm: dict | None, figs: dict, warnings: list[str]) -> str:
-    """The page for one run: status and summary, config (and its diff), post-mortem, figures."""
+    """The page for one run: status and summary, data and metrics (a real-data run), config (and its diff), post-mortem, figures."""
     title = f"rnnctl report: run {run.run_id}"
     body = [f"<h1>{_e(title)}</h1>", f"<p class=\"meta\">{_e(run.path)}</p>"]
     for w in warnings[:50]:
         body.append(f"<p class=\"warn\">warning: {_e(w)}</p>")
     body += ["<h2>Status</h2>", _table(["field", "value"], T.summary_rows(run), classes={1: _status_class})]
+    data = T.data_rows(run)
+    if data:                            # a real-data run: what it trained on and how it scored
+        head, rows = T.metric_rows(run)
+        body += ["<h2>Data</h2>", _table(["field", "value"], data),
+                 "<h2>Metrics</h2>", "<p>train and test: with the best parameters, at the end; valid: at the "
+                 "best update (the selection metric picks it).</p>", _table(head, rows, num={1, 2, 3})]
     if pm:
         body += ["<h2>Divergence post-mortem</h2>", _table(["field", "value"], T.postmortem_rows(pm))]
     body += [f"<h2>Config: differences from {_e(diff_against)}</h2>",

@@ -24,7 +24,8 @@ import yaml
 from .. import store
 from ..errors import ConfigError
 from ..store import RunRecord
-from .values import canon, hashable, identity, is_num, jsonable, same, sort_key, text
+from . import real
+from .values import canon, hashable, identity, is_num, json_tree, jsonable, same, sort_key, text
 
 #: The fields of a run's summary (its run info) carried into each row (see the README, "Run folders").
 SUMMARY_FIELDS = ("updates", "final_loss", "final_error", "success", "success_update", "wall_time",
@@ -32,8 +33,9 @@ SUMMARY_FIELDS = ("updates", "final_loss", "final_error", "success", "success_up
                   "message")
 #: Every per-run field of the JSON document, in order.
 ROW_FIELDS = ("run_id", "path", "status", "run_status", "problem", "values", "seed", *SUMMARY_FIELDS)
-#: Fields of a row that --where/--sort/--by accept besides config keys.
-ROW_KEYS = ("run_id", "status", "run_status", "problem", "path", *SUMMARY_FIELDS)
+#: Fields of a row that --where/--sort/--by accept besides config keys (and besides the real-data
+#: keys ``valid.bpc``, ``test.accuracy``, ``dataset.source`` ...: ``real.is_real_key``).
+ROW_KEYS = ("run_id", "status", "run_status", "problem", "path", *SUMMARY_FIELDS, *real.REAL_KEYS)
 
 NOT_COMPARED = ("name", "runs_dir")   # never part of a config diff
 _WHERE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(!=|>=|<=|=|<|>)\s*(.*?)\s*$")
@@ -53,8 +55,15 @@ class Report:
     all_keys: list[str] = field(default_factory=list)
 
     @property
+    def real(self) -> bool:
+        """Whether a run of the report was trained on a dataset: then every row carries
+        real.REAL_ROW_FIELDS (null in a synthetic run's row), and so does every group and pair."""
+        return any(real.is_real(r.info) for r in self.runs)
+
+    @property
     def rows(self) -> list[dict]:
-        return [row_of(r, self.swept) for r in self.runs]
+        extra = self.real
+        return [row_of(r, self.swept, extra) for r in self.runs]
 
     @property
     def counts(self) -> dict:
@@ -128,8 +137,8 @@ def swept_keys(runs: list[RunRecord]) -> list[str]:
     return out
 
 
-def row_of(run: RunRecord, swept: list[str]) -> dict:
-    """The JSON row of one run (ROW_FIELDS)."""
+def row_of(run: RunRecord, swept: list[str], with_real: bool = False) -> dict:
+    """The JSON row of one run (ROW_FIELDS, then real.REAL_ROW_FIELDS when ``with_real``)."""
     info = run.info or {}
     row = {"run_id": run.run_id, "path": str(run.path), "status": run.status,
            "run_status": run.run_status, "problem": run.problem,
@@ -139,6 +148,8 @@ def row_of(run: RunRecord, swept: list[str]) -> dict:
         row[f] = jsonable(info.get(f))
     if row["message"] == "":
         row["message"] = None
+    if with_real:
+        row.update(json_tree(real.row_fields(run)))
     return row
 
 
@@ -147,7 +158,7 @@ def row_of(run: RunRecord, swept: list[str]) -> dict:
 def resolve_key(name: str, keys: list[str], swept: list[str] = ()) -> str:
     """A row field, a dotted config key, or a unique dotted suffix of one (``method`` ->
     ``train.gradient.method``). Raises ConfigError naming the closest valid key."""
-    if name in ROW_KEYS or name in keys or name == "seed":
+    if name in ROW_KEYS or name in keys or name == "seed" or real.is_real_key(name):
         return name
     for pool in (list(swept), keys):
         hits = [k for k in pool if k.endswith("." + name)]
@@ -155,13 +166,17 @@ def resolve_key(name: str, keys: list[str], swept: list[str] = ()) -> str:
             return hits[0]
         if len(hits) > 1:
             raise ConfigError(f"ambiguous: {', '.join(hits)}", key=name)
-    close = difflib.get_close_matches(name, [*ROW_KEYS, *keys], n=1)
+    close = difflib.get_close_matches(name, [*ROW_KEYS, *keys, *_REAL_SUGGESTIONS], n=1)
     raise ConfigError("not a run field or config key (rnnctl keys lists config keys)", key=name,
                       suggestion=close[0] if close else None)
 
 
+_REAL_SUGGESTIONS = [f"{s}.{m}" for s in real.SPLITS for m in real.METRIC_NAMES] + \
+    [f"dataset.{f}" for f in real.DATASET_FIELDS if f != "sizes"]
+
+
 def field_value(run: RunRecord, key: str) -> Any:
-    """The value of a row field or config key for one run (None when it has none)."""
+    """The value of a row field, config key or real-data key for one run (None when it has none)."""
     if key in ("run_id", "status", "problem"):
         return getattr(run, key)
     if key == "run_status":
@@ -170,7 +185,11 @@ def field_value(run: RunRecord, key: str) -> Any:
         return str(run.path)
     if key in SUMMARY_FIELDS:
         return (run.info or {}).get(key)
-    return run.value(key)
+    v = run.value(key)
+    if v is None and (real.is_real_key(key) or key.partition(".")[0] in real.SPLITS) \
+            and key not in (run.config or {}):
+        return real.real_value(run.info, key)
+    return v
 
 
 def _parse_scalar(raw: str):
@@ -226,6 +245,7 @@ def load_report(path: str | Path, where: list[str] | tuple[str, ...] = (), sort:
     sweep = sweep_info(root, warnings) if root.is_dir() and store.is_sweep_folder(root) else None
     kind, runs = store.find_runs(root, warnings)       # a sweep folder always gives kind "sweep"
     all_keys = list(dict.fromkeys(k for r in runs for k in itertools.chain(r.config or {}, r.job or {})))
+    all_keys += [k for k in real.observed_keys(runs) if k not in all_keys]   # valid.bpc, test.mse ...
     swept_all = swept_keys(runs)
     for f in where:
         key, op, wanted = parse_where(f, all_keys, swept_all)

@@ -12,6 +12,7 @@ import numpy as np
 from ..labels import fmt_value, short_names
 from ..store import RunRecord
 from ..store import layout as L
+from . import real
 from .query import Report
 from .values import hashable, is_num
 
@@ -73,7 +74,9 @@ def per_seed_text(p: dict) -> str:
     for s in p["per_seed"]:
         head = " ".join(f"{names[k]}={fmt_value(s['match'][k])}" for k in keys)
         head = (head + " " if head else "") + f"s{s['seed']}"
-        if s["delta_updates"] is not None:
+        if s.get("test_a") is not None and s.get("test_b") is not None:    # real data: test metric b − a
+            body = f"{s['test_b'] - s['test_a']:+.3g}".replace("-", "−")
+        elif s["delta_updates"] is not None:
             d = s["delta_updates"]
             body = f"{'+' if d > 0 else '−' if d < 0 else '±'}{abs(d)}"
         elif s["success_a"]:
@@ -88,47 +91,127 @@ def per_seed_text(p: dict) -> str:
 
 # -- the rows of the tables (head, rows) -------------------------------------------------------------
 
+def _kinds(runs) -> tuple[bool, bool]:
+    """(any synthetic run, any real-data run) among ``runs``: which columns a table needs."""
+    flags = [real.is_real(r.info) for r in runs]
+    return (not all(flags)) if flags else True, any(flags)
+
+
 def run_table_rows(rep: Report) -> tuple[list[str], list[list]]:
+    """The run table: success and error for synthetic runs; for real-data runs the selection
+    metric (and its forecasting baseline) on valid and test, the best update and early stopping.
+    A report of both kinds shows both sets of columns, '' where a run has no such value."""
     names = short_names(rep.swept)
-    head = ["run", "status", *[names[k] for k in rep.swept], "final loss", "final error", "success",
-            "updates to success", "wall time", "clip rate", "max ‖g‖", "median ‖g‖", "diverged at", "problem"]
+    synth, has_real = _kinds(rep.runs)
+    shown = real.shown_metrics(rep.runs) if has_real else []
+    head = ["run", "status", *[names[k] for k in rep.swept], "final loss"]
+    if synth:
+        head += ["final error", "success", "updates to success"]
+    if has_real:
+        head += [f"{s} {m}" for m in shown for s in ("valid", "test")] + ["best update", "stopped early"]
+    head += ["wall time", "clip rate", "max ‖g‖", "median ‖g‖", "diverged at", "problem"]
     rows = []
     for run, row in zip(rep.runs, rep.rows):
         info = run.info or {}
-        rows.append([row["run_id"], row["status"], *[fmt_value(row["values"][k]) for k in rep.swept],
-                     fmt(row["final_loss"]), fmt(row["final_error"], "pct"), fmt(row["success"], "bool"),
-                     fmt(row["success_update"], "int"), fmt(row["wall_time"], "time"),
-                     fmt(row["clip_rate"], "pct"), fmt_any(info.get("norm_max")), fmt_any(info.get("norm_median")),
-                     fmt(row["diverged_at"], "int"), row["problem"] or ""])
+        is_real = real.is_real(info)
+        cells = [row["run_id"], row["status"], *[fmt_value(row["values"][k]) for k in rep.swept], fmt(row["final_loss"])]
+        if synth:
+            cells += ["", "", ""] if is_real else [fmt(row["final_error"], "pct"), fmt(row["success"], "bool"),
+                                                   fmt(row["success_update"], "int")]
+        if has_real:
+            cells += [fmt(real.metric_value(info, f"{s}.{m}")) if is_real else ""
+                      for m in shown for s in ("valid", "test")]
+            cells += [fmt(info.get("best_update"), "int"), fmt(info.get("stopped_early"), "bool")] if is_real else ["", ""]
+        cells += [fmt(row["wall_time"], "time"), fmt(row["clip_rate"], "pct"), fmt_any(info.get("norm_max")),
+                  fmt_any(info.get("norm_median")), fmt(row["diverged_at"], "int"), row["problem"] or ""]
+        rows.append(cells)
     return head, rows
+
+
+def fmt_stats(st: dict | None) -> str:
+    """Metric stats over seeds as 'mean ± sd (n)'; '' when there are none."""
+    if not st or not st.get("n"):
+        return ""
+    out = fmt(st["mean"])
+    if st["std"] is not None:
+        out += f" ± {fmt(st['std'])}"
+    return out + f" (n={st['n']})"
+
+
+def group_metrics(groups: list[dict]) -> list[str]:
+    """The metrics a group table shows: each group's selection metric, then the forecasting
+    baseline beside mse/mae (the groups of a synthetic-only report: none)."""
+    sel = list(dict.fromkeys(g["metric"] for g in groups if g.get("metric")))
+    if not sel:
+        sel = list(dict.fromkeys(m for g in groups for m in (g.get("valid") or {})))[:1]
+    extra = [c for m in sel for c in real.COMPANIONS.get(m, ()) if any(c in (g.get("test") or {}) for g in groups)]
+    return list(dict.fromkeys([*sel, *extra]))
 
 
 def group_table_rows(groups: list[dict]) -> tuple[list[str], list[list]]:
+    """The group table: success counts and updates to success; with real-data runs the selection
+    metric on valid and test (mean ± sd over the group's finished runs). Success columns are left
+    out when no run of any group is synthetic (their rates would all read 0)."""
     keys = list(groups[0]["values"]) if groups else []
     names = short_names(keys)
-    head = [*[names[k] for k in keys], "runs", "success", "rate", "updates to success (mean ± std [min–max])",
-            "median clip rate", "diverged", "unfinished / problems"]
+    has_real = any("valid" in g for g in groups)
+    synth = not has_real or any(g["runs"] > g["real_runs"] for g in groups)
+    shown = group_metrics(groups) if has_real else []
+    head = [*[names[k] for k in keys], "runs"]
+    if synth:
+        head += ["success", "rate", "updates to success (mean ± std [min–max])"]
+    head += [f"{s} {m} (mean ± sd)" for m in shown for s in ("valid", "test")]
+    head += ["median clip rate", "diverged", "unfinished / problems"]
     rows = []
     for g in groups:
-        rows.append([*[fmt_value(g["values"][k]) for k in keys], g["runs"], g["success"],
-                     fmt(g["success_rate"], "pct"), fmt_spread(g["updates_to_success"]),
-                     fmt(g["clip_rate_median"], "pct"), g["diverged"], f"{g['unfinished']} / {g['problems']}"])
+        cells = [*[fmt_value(g["values"][k]) for k in keys], g["runs"]]
+        if synth:
+            cells += [g["success"], fmt(g["success_rate"], "pct"), fmt_spread(g["updates_to_success"])]
+        cells += [fmt_stats((g.get(s) or {}).get(m)) for m in shown for s in ("valid", "test")]
+        cells += [fmt(g["clip_rate_median"], "pct"), g["diverged"], f"{g['unfinished']} / {g['problems']}"]
+        rows.append(cells)
     return head, rows
 
 
+def _synthetic_pair(s: dict) -> bool:
+    return all(s.get(k) is None for k in real.REAL_SEED_FIELDS)
+
+
 def pair_table_rows(pairs: list[dict]) -> tuple[list[str], list[list]]:
+    """The paired-seed table: success counts and Δ updates; with real-data runs the selection
+    metric of a and b on valid and test, b − a (mean ± sd over seeds) and the seeds b won on test
+    (by the metric's mode: lower bpc, higher accuracy). Success columns are left out when every
+    pair is of real-data runs. Per seed: Δ updates, or for real data the test metric b − a."""
     ctx = list(pairs[0]["context"]) if pairs else []
     names = short_names(ctx)
-    head = [*[names[k] for k in ctx], "a", "b", "pairs", "success a", "success b", "both / only a / only b / neither",
-            "Δ updates b − a (mean, median)", "per seed (Δ updates b − a)"]
+    has_real = any("valid" in p for p in pairs)
+    synth = not has_real or any(_synthetic_pair(s) for p in pairs for s in p["per_seed"])
+    metric = next((p["metric"] for p in pairs if p.get("metric")), None)
+    head = [*[names[k] for k in ctx], "a", "b", "pairs"]
+    if synth:
+        head += ["success a", "success b", "both / only a / only b / neither", "Δ updates b − a (mean, median)"]
+    if has_real:
+        head += [f"valid {metric} a / b", f"Δ valid {metric} b − a", f"test {metric} a / b",
+                 f"Δ test {metric} b − a", "b better on test (seeds)"]
+    head.append("per seed (Δ updates b − a" + (f"; Δ test {metric})" if has_real else ")"))
     rows = []
     for p in pairs:
         d = p["delta_updates"]
-        rows.append([*[fmt_value(p["context"][k]) for k in ctx], pair_label(p, "a"), pair_label(p, "b"), p["n"],
-                     f"{p['success_a']}/{p['n']}", f"{p['success_b']}/{p['n']}",
-                     f"{p['both']} / {p['only_a']} / {p['only_b']} / {p['neither']}",
-                     "-" if not d["n"] else f"{fmt(d['mean'], 'int')}, {fmt(d['median'], 'int')} (n={d['n']})",
-                     per_seed_text(p)])
+        cells = [*[fmt_value(p["context"][k]) for k in ctx], pair_label(p, "a"), pair_label(p, "b"), p["n"]]
+        if synth:
+            cells += [f"{p['success_a']}/{p['n']}", f"{p['success_b']}/{p['n']}",
+                      f"{p['both']} / {p['only_a']} / {p['only_b']} / {p['neither']}",
+                      "-" if not d["n"] else f"{fmt(d['mean'], 'int')}, {fmt(d['median'], 'int')} (n={d['n']})"]
+        if has_real:
+            for s in ("valid", "test"):
+                c = p.get(s) or {}
+                a, b = c.get("a") or {}, c.get("b") or {}
+                cells += [f"{fmt(a.get('mean'))} / {fmt(b.get('mean'))}", fmt_stats(c.get("delta")) or "-"]
+            t = p.get("test") or {}
+            n = (t.get("delta") or {}).get("n", 0)
+            cells.append(f"{t.get('b_better', 0)}/{n}" if n else "-")
+        cells.append(per_seed_text(p))
+        rows.append(cells)
     return head, rows
 
 
@@ -141,10 +224,18 @@ def summary_rows(run: RunRecord) -> list[list]:
     if run.run_status and run.run_status != run.status:
         rows.append([f"status in {L.RUN_INFO}", run.run_status])
     rows += [["updates", fmt(i.get("updates"), "int")],
-             ["final eval loss", fmt(i.get("final_loss"))],
-             ["final eval error", fmt(i.get("final_error"), "pct")],
-             ["success", f"yes, at update {i.get('success_update')}" if i.get("success") else "no"],
-             ["clip rate", fmt(i.get("clip_rate"), "pct")],
+             ["final eval loss", fmt(i.get("final_loss"))]]
+    if real.is_real(i):         # model selection on a validation split (the metrics: metric_rows)
+        m = i.get("metric")
+        rows += [["selection metric", f"{m or '-'} ({'lower' if i.get('metric_mode') == 'min' else 'higher'} is better)"],
+                 [f"valid / test {m}", f"{fmt(real.metric_value(i, f'valid.{m}'))} / "
+                                       f"{fmt(real.metric_value(i, f'test.{m}'))}"],
+                 ["best update", fmt(i.get("best_update"), "int")],
+                 ["stopped early", fmt(i.get("stopped_early"), "bool")]]
+    else:
+        rows += [["final eval error", fmt(i.get("final_error"), "pct")],
+                 ["success", f"yes, at update {i.get('success_update')}" if i.get("success") else "no"]]
+    rows += [["clip rate", fmt(i.get("clip_rate"), "pct")],
              ["max / median pre-transform norm", f"{fmt(i.get('norm_max'))} / {fmt(i.get('norm_median'))}"],
              ["threshold", fmt(i.get("threshold"))],
              ["diverged at", fmt(i.get("diverged_at"), "int")],
@@ -153,6 +244,36 @@ def summary_rows(run: RunRecord) -> list[list]:
              ["started / ended", f"{i.get('started') or '-'} / {i.get('ended') or '-'}"]]
     if i.get("message"):
         rows.append(["message", i["message"]])
+    return rows
+
+
+def metric_rows(run: RunRecord) -> tuple[list[str], list[list]]:
+    """(head, rows) of a real-data run's metrics: one row per metric, one column per split
+    (train and test with the best parameters, valid at the best update); no rows for a
+    synthetic run."""
+    i = run.info or {}
+    if not real.is_real(i):
+        return ["metric", *real.SPLITS], []
+    rows = [[m + (" (selected)" if m == i.get("metric") else ""),
+             *[fmt(real.metric_value(i, f"{s}.{m}")) for s in real.SPLITS]] for m in real.all_metrics([run])]
+    return ["metric", *real.SPLITS], rows
+
+
+def data_rows(run: RunRecord) -> list[list]:
+    """(field, value) rows of the dataset a real-data run trained on (its describe() record):
+    source, kind, content hash, split sizes, shapes; [] for a synthetic run."""
+    d = (run.info or {}).get("dataset")
+    if not isinstance(d, dict):
+        return []
+    sizes = d.get("sizes") if isinstance(d.get("sizes"), dict) else {}
+    unit = "steps" if d.get("kind") == "stream" else "sequences"
+    rows = [["source", fmt(d.get("source"))], ["kind", fmt(d.get("kind"))], ["hash", fmt(d.get("hash"))],
+            [f"train / valid / test ({unit})", " / ".join(fmt(sizes.get(s), "int") for s in real.SPLITS)]]
+    shown = {"source", "kind", "hash", "sizes", "mean", "std", "labels"}
+    rows += [[k.replace("_", " "), fmt_value(v) if not isinstance(v, (list, dict)) else fmt_value(str(v))]
+             for k, v in d.items() if k not in shown and v is not None]
+    if d.get("labels"):
+        rows.append(["labels", ", ".join(map(str, d["labels"][:20])) + (" ..." if len(d["labels"]) > 20 else "")])
     return rows
 
 

@@ -63,9 +63,14 @@ def comparison_tables(result: Comparison) -> list[Table]:
 
 
 def run_tables(result: RunDetail) -> list[Table]:
-    """One run: status and summary, the post-mortem of a diverged run, the config diff."""
+    """One run: status and summary, the data and train/valid/test metrics of a real-data run, the post-mortem of a diverged run, the config diff."""
     run, against = result.run, result.against
     tables = [rich_table(["field", "value"], T.summary_rows(run), title=f"run {run.path}", status_col=1)]
+    data = T.data_rows(run)
+    if data:                                   # a real-data run: its dataset and its split metrics
+        tables.append(rich_table(["field", "value"], data, title="data"))
+        tables.append(rich_table(*T.metric_rows(run), title="metrics (train and test: best parameters; "
+                                                            "valid: at the best update)"))
     if result.postmortem:
         tables.append(rich_table(["field", "value"], T.postmortem_rows(result.postmortem),
                                  title="divergence post-mortem (the failing update, replayed)"))
