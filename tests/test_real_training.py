@@ -12,7 +12,7 @@ import pytest
 from rnnctl.config import check_runnable, load_config
 from rnnctl.data import from_text, from_values, metrics, scoring
 from rnnctl.errors import ConfigError, DataError
-from rnnctl.store import RunFolder, read_metrics, read_params, read_run
+from rnnctl.store import RunFolder, config_path, read_metrics, read_params, read_run
 from rnnctl.training import MemorySink, build_model, train
 from test_training_state import InterruptAt, whole_and_resumed
 
@@ -264,3 +264,22 @@ def test_report_json_of_a_real_run_has_metrics_under_their_split(data_dir, tmp_p
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert {"bpc", "nll", "accuracy"} <= set(summary["valid"]) and "bpc" in summary["test"]
+
+
+def test_resume_refuses_data_that_changed_and_touches_nothing(data_dir, tmp_path):
+    from rnnctl.training import resume_run
+    cfg = config(data_dir, "text", steps=50)
+    folder = RunFolder.create(tmp_path / "runs", "t", "r")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, folder, InterruptAt(27))
+    before = {p.name: p.read_bytes() for p in folder.path.iterdir() if p.is_file()}
+    (data_dir / "corpus.txt").write_text(TEXT.replace("fox", "cat"), encoding="utf-8")
+    with pytest.raises(DataError, match="not what this run trained on"):
+        resume_run(folder.path)
+    assert {p.name: p.read_bytes() for p in folder.path.iterdir() if p.is_file()} == before
+    # the training loop refuses it too (a sweep resumes through it)
+    (data_dir / "corpus.txt").write_text(TEXT, encoding="utf-8")
+    checkpoint = RunFolder(folder.path).resume()
+    (data_dir / "corpus.txt").write_text(TEXT.replace("fox", "cat"), encoding="utf-8")
+    with pytest.raises(DataError):
+        train(load_config(config_path(folder.path)), RunFolder(folder.path), resume=checkpoint)

@@ -81,6 +81,11 @@ def resume_run(run_dir, overrides=()):
     from ..config import dump_config
     done = store.checkpoint_update(run_dir) if overrides else None   # the JSON only: resume() loads the arrays
     config, changes = extended_config(store.config_path(run_dir), list(overrides), done)
+    if config.task.data:   # the data file must still be what the run trained on: checked before anything is touched
+        from ..tasks import make_task
+        from .session import check_same_data
+        recorded = ((store.read_run_or_none(run_dir) or {}).get("dataset") or {}).get("hash")
+        check_same_data(recorded, make_task(config).dataset)
     folder = store.RunFolder(run_dir)
     checkpoint = folder.resume(changes=changes or None)   # refuses running runs, and finished ones not extended
     if changes:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config import config_hash, dump_config
 from ..diagnostics import temporal_contributions, vanishing_bound
-from ..errors import Diverged
+from ..errors import DataError, Diverged
 from ..model import Model, model_from_config
 from ..optim import build_optimizer, build_schedule
 from ..pipeline import build_pipeline
@@ -33,6 +33,14 @@ def build_model(config, rng: np.random.Generator | None = None) -> Model:
     """The model a config describes, initialized from ``rng`` (default: a generator seeded with config.seed)."""
     return model_from_config(config.model, make_task(config).task,
                              rng if rng is not None else np.random.default_rng(config.seed))
+
+
+def check_same_data(recorded: str | None, dataset) -> None:
+    """A run resumed on real data must read the data it started with: its content hash decides."""
+    if recorded is not None and recorded != dataset.hash:
+        raise DataError(f"{dataset.source}: the data is not what this run trained on (dataset hash "
+                        f"{dataset.hash[:12]}, the run recorded {recorded[:12]}); restore the original "
+                        "file, or start a new run")
 
 
 class Session:
@@ -87,11 +95,17 @@ class Session:
         return state
 
     def restore(self, checkpoint) -> TrainState:
-        """The state a checkpoint (store.Checkpoint) holds, loaded into this session's model and streams."""
+        """The state a checkpoint (store.Checkpoint) holds, loaded into this session's model and
+        streams. Real data: refused (DataError) if the data is not what the run trained on."""
+        if self.real:
+            check_same_data(checkpoint.meta.get("dataset_hash"), self.sampler.dataset)
         return from_checkpoint(checkpoint, self.identity, self.theta, self.rng_data, self.rng_eval)
 
     def checkpoint(self, state: TrainState) -> tuple[dict, dict]:
-        return to_checkpoint(state, self.identity)
+        arrays, meta = to_checkpoint(state, self.identity)
+        if self.real:
+            meta["dataset_hash"] = self.sampler.dataset.hash
+        return arrays, meta
 
     def snapshot(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self.model.params.items()}
