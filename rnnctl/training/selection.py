@@ -35,8 +35,9 @@ class Selection:
 
     def score(self, split: str) -> dict:
         ev = self.config.eval
-        return score(self.model, self.sampler.dataset, split, batch_size=ev.batch_size,
-                     length=self.sampler.window)
+        out = score(self.model, self.sampler.dataset, split, batch_size=ev.batch_size,
+                    length=self.sampler.window)
+        return {self.metric: out[self.metric], **out}   # the selection metric first, then the others
 
     def better(self, value: float, best: float | None) -> bool:
         if best is None:

@@ -26,6 +26,7 @@ class TrainProgress:
         self.last = 0.0
         self.loss = float("nan")
         self.error = None
+        self.valid = None   # real data: (metric, value) of the last validation
 
     def __enter__(self):
         self.progress.__enter__()
@@ -36,6 +37,8 @@ class TrainProgress:
 
     def _info(self) -> str:
         e = "" if self.error is None else f"  eval error {100 * self.error:.2f}%"
+        if self.valid is not None:
+            e = f"  valid {self.valid[0]} {self.valid[1]:.4g}"
         return f"loss {self.loss:.4g}{e}"
 
     def on_start(self, total: int) -> None:
@@ -51,6 +54,10 @@ class TrainProgress:
 
     def on_eval(self, record: dict) -> None:
         self.error = record["error"]
+        valid = record.get("valid")
+        if valid:   # real data: the selection metric comes first (bpc, nll, accuracy, mse, ...)
+            name = next(iter(valid))
+            self.valid = (name, valid[name])
         self.progress.update(self.task, completed=record["update"], info=self._info())
 
 
@@ -63,9 +70,17 @@ def summary_table(run_dir: Path, status: str, s: dict) -> Table:
     t.add_row("run folder", str(run_dir))
     t.add_row("status", status)
     t.add_row("updates", str(s["updates"]))
-    t.add_row("final eval loss", fmt(s["final_loss"], ".4g"))
-    t.add_row("final eval error", "-" if s["final_error"] is None else f"{100 * s['final_error']:.2f}%")
-    t.add_row("success", "yes at update %d" % s["success_update"] if s["success"] else "no")
+    if s.get("metric"):   # real data: the best parameters' metrics on each split
+        metric = s["metric"]
+        for split in ("train", "valid", "test"):
+            t.add_row(f"{split} {metric}", fmt((s.get(split) or {}).get(metric), ".4g"))
+        if s.get("test") and "baseline_mse" in s["test"]:
+            t.add_row("test baseline_mse", fmt(s["test"]["baseline_mse"], ".4g"))
+        t.add_row("best update", fmt(s.get("best_update"), "d") + (" (stopped early)" if s.get("stopped_early") else ""))
+    else:
+        t.add_row("final eval loss", fmt(s["final_loss"], ".4g"))
+        t.add_row("final eval error", "-" if s["final_error"] is None else f"{100 * s['final_error']:.2f}%")
+        t.add_row("success", "yes at update %d" % s["success_update"] if s["success"] else "no")
     t.add_row("clip rate", "-" if s["clip_rate"] is None else f"{100 * s['clip_rate']:.1f}%")
     if s.get("skipped_updates"):
         t.add_row("skipped updates", str(s["skipped_updates"]))
