@@ -167,11 +167,7 @@ def fig_loss_error(run: RunRecord, trace: dict | None, metrics: list[dict]) -> F
         return None
     fig = figure(9, 6)
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    if trace and len(trace.get("update", [])):
-        x, lo, med, hi = bucket(trace["update"], trace["loss"])
-        if len(x) < len(trace["update"]):
-            ax1.fill_between(x, lo, hi, color=COLORS[0], alpha=0.2, lw=0)
-        ax1.plot(x, med, color=COLORS[0], lw=0.9, label="training batch loss")
+    _train_loss(ax1, trace)
     if metrics:
         mu = [m["update"] for m in metrics]
         ax1.plot(mu, _floats(m.get("loss") for m in metrics), "o-", color=COLORS[1], ms=3, lw=1.3,
@@ -202,6 +198,15 @@ def fig_loss_error(run: RunRecord, trace: dict | None, metrics: list[dict]) -> F
     return fig
 
 
+def _train_loss(ax, trace: dict | None) -> None:
+    """The training batch loss per update: the median per bucket, min–max shaded when bucketed."""
+    if trace and len(trace.get("update", [])):
+        x, lo, med, hi = bucket(trace["update"], trace["loss"])
+        if len(x) < len(trace["update"]):
+            ax.fill_between(x, lo, hi, color=COLORS[0], alpha=0.2, lw=0)
+        ax.plot(x, med, color=COLORS[0], lw=0.9, label="training batch loss")
+
+
 def _floats(values) -> np.ndarray:
     """Numbers or None (a record without the value) -> float array, None as NaN."""
     return np.array([v if is_num(v) else np.nan for v in values], float)
@@ -218,11 +223,7 @@ def fig_valid_metric(run: RunRecord, trace: dict | None, metrics: list[dict]) ->
         return None
     fig = figure(9, 6)
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    if trace and len(trace.get("update", [])):
-        x, lo, med, hi = bucket(trace["update"], trace["loss"])
-        if len(x) < len(trace["update"]):
-            ax1.fill_between(x, lo, hi, color=COLORS[0], alpha=0.2, lw=0)
-        ax1.plot(x, med, color=COLORS[0], lw=0.9, label="training batch loss")
+    _train_loss(ax1, trace)
     mu = np.array([m["update"] for m in recs], float)
     if len(recs):
         ax1.plot(mu, _floats(m["valid"].get("loss", m.get("loss")) for m in recs), "o-", color=COLORS[1], ms=3,
