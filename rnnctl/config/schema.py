@@ -351,9 +351,11 @@ class LogConfig(_Section):
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig(_Section):
     every: int = opt(100, "evaluate every this many updates", POSITIVE)
-    sequences: int = opt(10000, "fresh test sequences per evaluation (10000 in the paper)",
+    sequences: int = opt(10000, "fresh test sequences per evaluation (10000 in the paper); real "
+                                "data scores the whole valid split instead",
                          POSITIVE)
-    batch_size: int = opt(1000, "evaluate in chunks of this many sequences, to bound memory",
+    batch_size: int = opt(1000, "evaluate in chunks of this many sequences, to bound memory "
+                                "(real data too)",
                           POSITIVE)
     success_error: float = opt(0.01, "test error rate at which a run counts as solved (1% in "
                                      "the paper)", UNIT_LEFT_OPEN)
