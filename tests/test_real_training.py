@@ -283,3 +283,22 @@ def test_resume_refuses_data_that_changed_and_touches_nothing(data_dir, tmp_path
     (data_dir / "corpus.txt").write_text(TEXT.replace("fox", "cat"), encoding="utf-8")
     with pytest.raises(DataError):
         train(load_config(config_path(folder.path)), RunFolder(folder.path), resume=checkpoint)
+
+
+def test_scoring_bounds_a_batch_of_long_sequences_and_gives_the_same_numbers(monkeypatch):
+    from rnnctl.data import from_arrays
+    from rnnctl.model import Model
+    rng = np.random.default_rng(3)
+    arrays = {f"x_{i}": rng.normal(size=(int(rng.integers(5, 40)), 4)) for i in range(50)}
+    arrays["y"] = rng.integers(0, 3, size=50)
+    ds = from_arrays(arrays)
+    model = Model(4, 3, 6, loss="softmax_ce", arch="many_to_one")
+    model.init_params(np.random.default_rng(0), "glorot")
+    whole = scoring.score(model, ds, "train", batch_size=1000)
+    sizes = []
+    real_order = ds.order
+    monkeypatch.setattr(ds, "order", lambda split, b, rng=None, bucket=32: sizes.append(b) or real_order(split, b, rng, bucket))
+    monkeypatch.setattr(scoring, "MEMORY_BYTES", 8 * 41 * (4 + model.floats_per_step) * 3)
+    capped = scoring.score(model, ds, "train", batch_size=1000)
+    assert sizes == [3]
+    assert capped == pytest.approx(whole, rel=1e-12)

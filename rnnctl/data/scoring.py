@@ -32,6 +32,8 @@ from . import metrics as M
 
 # evaluation windows of a stream: longer than training's (no BPTT memory), same numbers
 STREAM_EVAL_WINDOW = 2000
+# a batch of sequences holds its inputs and states under about this many bytes
+MEMORY_BYTES = 64 * 2**20
 
 
 def score(model, dataset, split: str, *, batch_size: int = 256, length: int | None = None) -> dict:
@@ -44,6 +46,9 @@ def score(model, dataset, split: str, *, batch_size: int = 256, length: int | No
 
 def _score_sequences(model, ds, split: str, batch_size: int) -> dict:
     acc = _Tally()
+    # a batch's inputs and stored states grow with its longest sequence: cap the batch to bound memory
+    per_sequence = 8 * (int(ds.lengths.max()) + 1) * (ds.n_in + model.floats_per_step)
+    batch_size = max(1, min(batch_size, MEMORY_BYTES // per_sequence))
     for idx in ds.order(split, batch_size, None):
         b = ds.batch(idx)
         y = model.outputs(b.u, lengths=b.lengths)          # (B, O) or (T, B, O)
