@@ -302,3 +302,14 @@ def test_scoring_bounds_a_batch_of_long_sequences_and_gives_the_same_numbers(mon
     capped = scoring.score(model, ds, "train", batch_size=1000)
     assert sizes == [3]
     assert capped == pytest.approx(whole, rel=1e-12)
+
+
+def test_a_sweep_over_a_set_of_sequences_runs_and_reports_the_metric(data_dir, tmp_path):
+    from rnnctl.sweep import load_sweep, run_sweep
+    config(data_dir, "npz", steps=10)   # writes npz.yaml beside the data folder
+    spec = data_dir.parent / "spec.yaml"
+    spec.write_text("name: s\nbase: npz.yaml\ngrid:\n  train.gradient.method: [none, norm]\nseeds: 1\n"
+                    f"overrides:\n  - runs_dir={tmp_path / 'runs'}\n")
+    result = run_sweep(load_sweep(spec), executor="thread", workers=1)
+    assert [r["status"] for r in result.runs] == ["completed", "completed"]
+    assert all(r["metric"] == "accuracy" and "accuracy" in r["test"] for r in result.runs)

@@ -108,17 +108,18 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     parsed = [(*_parse_override(o), o) for o in overrides]
     origins = Origins(source, lines, [(k, t) for k, _, t in parsed])
     cfg = build(Config, _apply(data, parsed), "", origins)
-    cfg = _resolve_data_path(cfg, path, overridden="task.path" in (k for k, _, _ in parsed))
+    overridden = "task.path" in (k for k, _, _ in parsed)
+    cfg = resolve_data_path(cfg, Path.cwd() if overridden else path.parent)
     return _located(cfg if cfg.name else dataclasses.replace(cfg, name=path.stem), origins)
 
 
-def _resolve_data_path(cfg: Config, config_path: Path, overridden: bool) -> Config:
-    """task.path made absolute: a path written in the file is relative to the file's folder (so a
-    config and its data move together); one given as an override, to the current directory
-    (where the user typed it). The run folder's config.yaml then holds the absolute path."""
+def resolve_data_path(cfg: Config, base: Path) -> Config:
+    """task.path made absolute against ``base``. A path written in a config file is relative to the
+    file's folder (so a config and its data move together); one given as an override, to the
+    current directory (where the user typed it); in a sweep, to the base config's folder. The
+    run folder's config.yaml then holds the absolute path."""
     data_path = cfg.task.path
     if data_path is None or Path(data_path).expanduser().is_absolute():
         return cfg
-    base = Path.cwd() if overridden else config_path.parent
-    resolved = str((base / Path(data_path).expanduser()).resolve())
+    resolved = str((Path(base) / Path(data_path).expanduser()).resolve())
     return dataclasses.replace(cfg, task=dataclasses.replace(cfg.task, path=resolved))

@@ -146,7 +146,10 @@ def write_sweep_files(sweep: Sweep, jobs: list[Job]) -> None:
 def _cost(job: Job) -> float:
     """Rough work of a job, to start the longest first (shorter wall time on few workers)."""
     c = job.config
-    t = c.task.length or (c.task.min_length + c.task.max_length) / 2
+    if c.task.length or c.task.min_length is None:   # real data: a set of sequences has no length key
+        t = c.task.length or 100
+    else:
+        t = (c.task.min_length + c.task.max_length) / 2
     h = c.model.hidden
     train_cost = c.train.steps * c.train.batch_size * 3
     eval_cost = (c.train.steps // c.eval.every + 1) * c.eval.sequences

@@ -23,6 +23,7 @@ import yaml
 
 from .. import labels
 from ..config import Config, apply_overrides, check_runnable, config_from_dict, config_hash
+from ..config.loading import resolve_data_path
 from ..errors import ConfigError
 from ..store import run_path
 from .factors import Factor
@@ -83,6 +84,12 @@ def check_job(cfg: Config) -> None:
     check_runnable(cfg)  # imports NumPy and the task and model modules on first use
 
 
+def _data_base(sweep: Sweep) -> Path:
+    """What a relative task.path is relative to: the base config's folder, else the spec's."""
+    origin = sweep.base_source or sweep.spec_path
+    return Path(origin).resolve().parent if origin else Path.cwd()
+
+
 def expand(sweep: Sweep) -> list[Job]:
     """Every job of the sweep, validated, identical configs merged (first one kept).
 
@@ -100,6 +107,7 @@ def expand(sweep: Sweep) -> list[Job]:
         try:
             data = apply_overrides(base, [f"{k}={yaml_scalar(v)}" for k, v in values.items()])
             cfg = config_from_dict(data, source=sweep.base_source, lines=sweep.base_lines)
+            cfg = resolve_data_path(cfg, _data_base(sweep))
             check_job(cfg)
         except ConfigError as e:
             err, by_job = _attribute(e, values, base_keys, sweep, n)
