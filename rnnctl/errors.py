@@ -8,6 +8,7 @@ EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_PARTIAL = 4
+EXIT_UNUSABLE = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -51,6 +52,13 @@ class RunError(RnnctlError):
     """A run folder is missing, corrupt, or cannot be written."""
 
     exit_code = EXIT_RUN_FAILED
+
+
+class UnusableRun(RnnctlError):
+    """A run folder whose model cannot be used (sample, eval, export): incomplete, written by an
+    incompatible rnnctl, or with non-finite parameters."""
+
+    exit_code = EXIT_UNUSABLE
 
 
 class Diverged(RnnctlError):
