@@ -42,10 +42,16 @@ def test_shipped_real_config_trains_a_few_updates(path):
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_shipped_real_sweep_spec_compares_sgd_clipping_and_omega(path):
-    from rnnctl.sweep import load_sweep
-    sweep = load_sweep(path)
+    from rnnctl.sweep import expand, load_sweep
+    source = path.stem[:-len("-sweep")]
+    sweep = load_sweep(path, SLICE[source])
     assert sweep.base_source is not None and Path(sweep.base_source).name == path.stem[:-len("-sweep")] + ".yaml"
     zipped = sweep.spec["zip"]
     arms = set(zip(zipped["train.gradient.method"], zipped["train.regularizer.omega"]))
     assert {("none", 0.0), ("norm", 0.0), ("norm", 0.5)} <= arms   # SGD, SGD+C, SGD+CR
     assert sweep.spec["seeds"] >= 2
+    try:   # every job validates (on a slice of the data)
+        jobs = expand(sweep)
+    except MissingExtra as e:
+        pytest.skip(str(e))
+    assert len(jobs) == len(zipped["train.gradient.method"]) * sweep.spec["seeds"]
