@@ -263,3 +263,25 @@ def test_usage_errors(tmp_path, write_config):
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
     r = runner.invoke(app, ["import", "torch", str(tmp_path / "junk.pt"), str(cfg_path), "--eval"])
     assert r.exit_code == 2 and "junk.pt" in r.stderr
+
+
+def test_float32_exports_float32(tmp_path):
+    model = build_model(config_from_dict(config("lstm", layers=2, dtype="float32")), np.random.default_rng(0))
+    path = tmp_path / "m.pt"
+    torchio.save_torch(model, path)
+    text = torchio.snippet(model, path)
+    assert "dtype=torch.float32" in text
+    net, outputs = load_snippet(text)
+    assert all(t.dtype == torch.float32 for t in torch.load(path, weights_only=True).values())
+    u = np.random.default_rng(1).normal(size=(5, 2, model.n_in)).astype(np.float32)
+    np.testing.assert_allclose(torch_outputs(model, outputs, u, None), model.outputs(u), rtol=0, atol=1e-5)
+    back = torchio.from_arrays(model, torchio.load_torch(path))
+    assert all(same_bits(back[k], v) for k, v in model.params.items())
+
+
+def test_import_into_a_model_torch_lacks_is_refused(tmp_path, write_config):
+    model = random_model(config("rnn"))
+    torchio.save_torch(model, tmp_path / "m.pt")
+    cfg = write_config(json.dumps(config("rnn", tmp=tmp_path, form="pascanu")), "p.yaml")
+    r = runner.invoke(app, ["import", "torch", str(tmp_path / "m.pt"), str(cfg), "--eval"])
+    assert r.exit_code == 2 and "Pascanu's form" in r.stderr and "import an rnnctl .npz" in r.stderr

@@ -51,19 +51,18 @@ def require_torch():
 
 
 # -- what maps onto what --------------------------------------------------------------------------
-def check_exportable(model) -> None:
+def check_exportable(model, advice: str = "export it with --to npz") -> None:
     """NotExportable, saying why, unless every stack of ``model`` is a torch.nn.RNN/LSTM/GRU."""
     if model.cell not in TORCH_CLASS:
-        raise NotExportable(f"cell '{model.cell}' has no torch.nn module (rnn, lstm and gru do); "
-                            "export it with --to npz")
+        raise NotExportable(f"cell '{model.cell}' has no torch.nn module (rnn, lstm and gru do); {advice}")
     if model.cell == "rnn":
         if model.form != "standard":
             raise NotExportable("the vanilla cell in Pascanu's form (x_t = W_rec σ(x_{t-1}) + W_in u_t + b) "
                                 "has no torch.nn.RNN equivalent (torch's is h_t = σ(W_ih u_t + W_hh h_{t-1} + b), "
-                                "the standard form); export it with --to npz")
+                                f"the standard form); {advice}")
         if model.activation not in ("tanh", "relu"):
             raise NotExportable(f"torch.nn.RNN's nonlinearity is tanh or relu; this model uses "
-                                f"{model.activation}; export it with --to npz")
+                                f"{model.activation}; {advice}")
 
 
 def stacks(model) -> list[tuple[str, object, int]]:
@@ -95,7 +94,7 @@ def to_arrays(model) -> dict[str, np.ndarray]:
 def from_arrays(model, arrays: dict[str, np.ndarray], source: str = "the state_dict") -> dict[str, np.ndarray]:
     """rnnctl's parameters (names of ``model.params``, the model's dtype) from a state_dict as NumPy
     arrays; NotExportable naming the key for a missing or unexpected key, or a shape that does not fit."""
-    check_exportable(model)
+    check_exportable(model, "the config must describe a model torch has (or import an rnnctl .npz)")
     want = {k: v.shape for k, v in to_arrays(model).items()}
     missing = [k for k in want if k not in arrays]
     extra = [k for k in arrays if k not in want]
@@ -197,10 +196,11 @@ def snippet(model, path, origin: str = "") -> str:
     lines.append(f"# {describe(model)}; loss {model.loss_name}: the readout gives {_MEANING[model.loss_name]}")
     lines.append("net = torch.nn.ModuleDict({")
     for mod, _, n_in in stacks(model):
-        lines.append(f'    "{mod}": torch.nn.{cls}({n_in}, {H}, num_layers={L}{extra}, batch_first=False, '
-                     f"dtype={dt}),")
+        lines.append(f'    "{mod}": torch.nn.{cls}(input_size={n_in}, hidden_size={H}, num_layers={L}{extra}, '
+                     f"batch_first=False, dtype={dt}),")
+    where = str(Path(path).resolve())
     lines += [f'    "readout": torch.nn.Linear({H}, {O}, dtype={dt}),', "})",
-              f"net.load_state_dict(torch.load({str(Path(path).resolve())!r}, weights_only=True), strict=True)", "", ""]
+              f"net.load_state_dict(torch.load({where!r}, weights_only=True), strict=True)", "", ""]
     fb = _FEEDBACK[model.loss_name].format(O=O)
     if model.arch == "many_to_one":
         lines += ["@torch.no_grad()",
