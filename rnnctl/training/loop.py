@@ -24,14 +24,18 @@ from .sinks import Sink
 __all__ = ["train", "build_model"]
 
 
-def train(config, sink: Sink, observer: Observer | None = None, resume=None) -> RunResult:
+def train(config, sink: Sink, observer: Observer | None = None, resume=None, init_params=None,
+          init_from: dict | None = None) -> RunResult:
     """Run one training run as ``config`` describes. Divergence is an outcome, not an exception.
 
     With ``resume`` (a ``store.Checkpoint`` the sink saved earlier, e.g. from ``RunFolder.resume``),
     training continues from that state and produces the same numbers as a run never interrupted.
+    ``init_params`` (name -> array, the names and shapes of ``model.params``) replaces the config's
+    initialization (``rnnctl import``); ``init_from`` (plain data: where they came from) goes to
+    run.json's info.
     """
     obs = observer or Observer()
-    run = Session(config)            # every ConfigError surfaces here, before the sink is touched
+    run = Session(config, init_params, init_from)          # every ConfigError surfaces here, before the sink is touched
     state = run.begin(sink) if resume is None else run.restore(resume)
     t, ev, summary = config.train, config.eval, state.summary
     obs.on_start(t.steps)

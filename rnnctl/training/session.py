@@ -44,14 +44,16 @@ def check_same_data(recorded: str | None, dataset) -> None:
 
 
 class Session:
-    def __init__(self, config):
-        self.config = config
+    def __init__(self, config, init_params=None, init_from: dict | None = None):
+        self.config, self.init_from = config, init_from
         t, log = config.train, config.log
         self.sampler = make_task(config)
         # Independent streams for init, training data and evaluation data: changing eval settings
         # never changes the training trajectory.
         init_seq, data_seq, eval_seq = np.random.SeedSequence(config.seed).spawn(3)
         self.model = model = model_from_config(config.model, self.sampler.task, np.random.default_rng(init_seq))
+        if init_params is not None:   # given parameters (rnnctl import) instead of the init scheme's
+            model.set_params(init_params)
         self.rng_data, self.rng_eval = np.random.default_rng(data_seq), np.random.default_rng(eval_seq)
         self.theta = model.theta
         self.grad = np.zeros_like(self.theta)
@@ -84,6 +86,8 @@ class Session:
         info = {"name": cfg.name, "seed": cfg.seed, "config_hash": config_hash(cfg)}
         if self.real:
             info["dataset"] = self.sampler.dataset.describe()
+        if self.init_from is not None:
+            info["init_from"] = self.init_from
         sink.start(info, dump_config(cfg), self.columns,
                    (cfg.model.layers, steps + 1) if log.backprop_every else None)
         sink.params("init", self.snapshot())
