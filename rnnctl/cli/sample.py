@@ -14,28 +14,33 @@ from . import EXIT_CODES_HELP, app, err, fail
 DEFAULT_LENGTH = {"text": 200, "music": 64, "series": 50}
 
 
+HELP = {
+    "length": "Steps to generate (default: text 200 characters, music 64 quarter notes, series 50 values; "
+              "a generated task: a length drawn from its training range by --seed).",
+    "temperature": "Divide the logits by T before sampling; 0 is greedy.",
+    "greedy": "Argmax (text, sequences) or threshold at 0.5 (music): the same as --temperature 0.",
+    "top_k": "Sample among the K most likely characters (music: at most K keys sound).",
+    "prime": "Text models: read this text first (state carried), then generate; printed before the sample.",
+    "prime_roll": "Music models: a priming piano roll, an .npz with 'roll' (T, keys) of 0/1 and optionally "
+                  "'midi' (keys,) the columns' MIDI numbers; written before the sample.",
+    "out": "Music models: the .npz piano roll to write (default sample.npz), the MIDI file beside it (.mid); "
+           "with --num N: STEM-1.npz ... STEM-N.npz.",
+}
+
+
 @app.command(epilog=EXIT_CODES_HELP)
 def sample(
     run_dir: Path = typer.Argument(..., help="A finished run folder."),
-    length: Optional[int] = typer.Option(None, "--length", "-n", min=1, show_default=False,
-                                         help="Steps to generate (default: text 200 characters, music 64 quarter "
-                                              "notes, series 50 values; a generated task: a length drawn from its "
-                                              "training range by --seed)."),
-    temperature: float = typer.Option(1.0, "--temperature", "-t", min=0.0,
-                                      help="Divide the logits by T before sampling; 0 is greedy."),
-    greedy: bool = typer.Option(False, "--greedy", help="Argmax (text, sequences) or threshold at 0.5 (music): --temperature 0."),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, show_default=False,
-                                        help="Sample among the K most likely characters (music: at most K keys sound)."),
-    prime: Optional[str] = typer.Option(None, "--prime", show_default=False,
-                                        help="Text models: read this text first (state carried), then generate; printed before the sample."),
-    prime_roll: Optional[Path] = typer.Option(None, "--prime-roll", show_default=False,
-                                              help="Music models: a priming piano roll, an .npz with 'roll' (T, keys) of 0/1 [and 'midi']."),
+    length: Optional[int] = typer.Option(None, "--length", "-n", min=1, show_default=False, help=HELP["length"]),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", min=0.0, help=HELP["temperature"]),
+    greedy: bool = typer.Option(False, "--greedy", help=HELP["greedy"]),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, show_default=False, help=HELP["top_k"]),
+    prime: Optional[str] = typer.Option(None, "--prime", show_default=False, help=HELP["prime"]),
+    prime_roll: Optional[Path] = typer.Option(None, "--prime-roll", show_default=False, help=HELP["prime_roll"]),
     seed: int = typer.Option(0, "--seed", "-s", help="Same seed, same output."),
     num: int = typer.Option(1, "--num", min=1, help="How many samples."),
     params: str = typer.Option("best", "--params", help="best (by validation) or final parameters."),
-    out_path: Optional[Path] = typer.Option(None, "--out", "-o", show_default=False,
-                                            help="Music models: the .npz piano roll to write (default sample.npz); the MIDI "
-                                                 "file goes beside it (.mid); with --num N: STEM-1.npz ... STEM-N.npz."),
+    out_path: Optional[Path] = typer.Option(None, "--out", "-o", show_default=False, help=HELP["out"]),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ):
     """Generate from a trained model, feeding each output back as the next input.
