@@ -312,6 +312,8 @@ def test_without_music21_the_roll_is_written_and_the_extra_named(music_run, tmp_
     assert r.exit_code == 0, r.output
     assert (tmp_path / "m.npz").exists() and not (tmp_path / "m.mid").exists()
     assert 'pip install "rnnctl[music]"' in r.stderr
+    r = invoke(music_run, "--length", 8, "--out", tmp_path / "no" / "such" / "m.npz")
+    assert r.exit_code == EXIT_USAGE and "cannot write" in r.stderr
 
 
 def test_roll_notes_tie_consecutive_rows():

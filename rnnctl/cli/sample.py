@@ -101,6 +101,8 @@ def _midi(S, trained):
 
 def _music(S, trained, steps, T, top_k, prime_roll, seed, num, out_path, as_json):
     import numpy as np
+
+    from ..errors import DataError
     midi = _midi(S, trained)
     keys = trained.model.n_in
     first = None
@@ -118,8 +120,11 @@ def _music(S, trained, steps, T, top_k, prime_roll, seed, num, out_path, as_json
         name = stem if num == 1 else f"{stem}-{i}"
         if first is not None:
             roll = np.concatenate([first.astype(np.uint8), roll])      # the prime, then its continuation
-        npz = S.write_roll(base.with_name(name + ".npz"), roll, midi if midi else [-1] * keys)
-        mid = S.write_midi(base.with_name(name + ".mid"), roll, midi) if (midi and has_music21) else None
+        try:
+            npz = S.write_roll(base.with_name(name + ".npz"), roll, midi if midi else [-1] * keys)
+            mid = S.write_midi(base.with_name(name + ".mid"), roll, midi) if (midi and has_music21) else None
+        except OSError as e:
+            raise DataError(f"cannot write {base.with_name(name)}.npz/.mid: {e.strerror or e}") from None
         written.append({"npz": str(npz), "mid": None if mid is None else str(mid), "rows": int(roll.shape[0]),
                         "notes": len(S.roll_notes(roll, range(keys)))})
     if midi is None:
