@@ -31,6 +31,7 @@ TASKS = {
     "text": "task: {name: file, path: corpus.txt, format: text, length: 20}",
     "csv": "task: {name: file, path: series.csv, format: csv, length: 16}",
     "labelled": "task: {name: file, path: reviews.csv, format: labelled}",
+    "npz": "task: {name: file, path: seqs.npz, format: npz}",
     "order": "task: {name: temporal_order, min_length: 10, max_length: 16}",
 }
 
@@ -60,6 +61,9 @@ def data_dir(tmp_path_factory):
     rows = ["text,label"] + [f"{'good fine' if i % 2 else 'bad poor'} film {i},{'pos' if i % 2 else 'neg'}"
                              for i in range(60)]
     (d / "reviews.csv").write_text("\n".join(rows) + "\n")
+    rng = np.random.default_rng(1)
+    arrays = {f"x_{i}": rng.normal(size=(int(rng.integers(2, 9)), 3)) for i in range(40)}
+    np.savez(d / "seqs.npz", y=np.array([int(arrays[f"x_{i}"][:, 0].sum() > 0) for i in range(40)]), **arrays)
     return d
 
 
@@ -152,6 +156,20 @@ def test_labelled_data_uses_the_runs_labels_and_an_unknown_label_is_an_error(run
     r = invoke("eval", run, "--data", bad)
     assert r.exit_code == EXIT_USAGE
     assert "line 3" in r.output and "'meh' is not one of the run's labels" in r.output
+
+
+def test_npz_data_is_scored_whole_whatever_its_split_key_says(runs, tmp_path):
+    rng = np.random.default_rng(5)
+    new = {f"x_{i}": rng.normal(size=(4, 3)) for i in range(6)}
+    np.savez(tmp_path / "new.npz", y=np.array([0, 1] * 3), split=np.array(["test"] * 6), **new)
+    doc = eval_json(runs["npz"], "--data", tmp_path / "new.npz", "--predictions", tmp_path / "p.jsonl")
+    assert doc["predictions"]["rows"] == 6 and 0.0 <= doc["metrics"]["accuracy"] <= 1.0
+    np.savez(tmp_path / "wide.npz", y=np.array([0, 1]), x_0=np.ones((3, 2)), x_1=np.ones((2, 2)))
+    r = invoke("eval", runs["npz"], "--data", tmp_path / "wide.npz")
+    assert r.exit_code == EXIT_USAGE and "the run's model reads 3" in r.output
+    np.savez(tmp_path / "many.npz", y=np.array([0, 5]), x_0=np.ones((3, 3)), x_1=np.ones((2, 3)))
+    r = invoke("eval", runs["npz"], "--data", tmp_path / "many.npz")
+    assert r.exit_code == EXIT_USAGE and "class 5 is not one of the run's 2 classes" in r.output
 
 
 def test_data_and_split_exclude_each_other_and_a_missing_file_is_named(runs, tmp_path):

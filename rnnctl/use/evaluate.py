@@ -207,8 +207,10 @@ def _labelled(trained, ds, path):
 
 def _npz(trained, ds, path):
     from ..data.dataset import Dataset
-    from ..data.npzfmt import load_npz
-    new = load_npz(path)
+    from ..data.npzfmt import _open, from_arrays
+    arrays = _open(path)
+    arrays.pop("split", None)            # scored whole: the file's own splits do not matter
+    new = from_arrays(arrays, source=str(path))
     if new.arch == "many_to_one" and new.loss == "softmax_ce" and int(new.y.max()) >= ds.n_out:
         raise DataError(f"{path}: class {int(new.y.max())} is not one of the run's {ds.n_out} classes "
                         f"(0 .. {ds.n_out - 1})")
