@@ -293,3 +293,13 @@ def test_save_writes_one_eval_file_and_nothing_else(runs, data_dir):
     records = read_evals(run)
     assert [r["lengths"][0]["length"] for r in records] == [25, 30]
     assert len(list((run / L.EVALS_DIR).iterdir())) == 2
+
+
+def test_data_that_changed_since_training_is_refused(runs, tmp_path):
+    import shutil
+    run = shutil.copytree(runs["text"], tmp_path / "run")
+    info = json.loads((run / L.RUN_INFO).read_text())
+    info["dataset"]["hash"] = "0" * 64                  # as if the file had been edited since
+    (run / L.RUN_INFO).write_text(json.dumps(info))
+    r = invoke("eval", run)
+    assert r.exit_code == EXIT_USAGE and "the data changed since the run was trained" in r.output
