@@ -27,6 +27,7 @@ _LAZY = {
     "checkpoint": ("Checkpoint", "save_checkpoint", "load_checkpoint", "checkpoint_update", "remove_checkpoint"),
     "npyfile": ("GrowingNpy",),
     "provenance": ("versions", "provenance"),
+    "evals": ("write_eval", "read_evals"),
     "readers": ("read_config_text", "config_path", "read_trace", "read_metrics", "has_backprop",
                 "read_backprop", "read_probes", "read_probe", "read_probe_index", "has_params",
                 "read_params", "has_postmortem", "read_postmortem"),

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, store
-from ..errors import ConfigError, RunError, UnusableRun
+from ..errors import ConfigError, DataError, RunError, UnusableRun
 
 PARAMS = ("best", "final", "init")
 USABLE = ("succeeded", "completed", "stopped", "diverged")   # diverged: the last finite parameters
@@ -98,6 +98,6 @@ def load_trained(run_dir, params: str = "best") -> Trained:
     model = build_model(config, np.random.default_rng(0))
     try:
         model.set_params(values)
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, DataError) as e:   # set_params raises DataError
         raise UnusableRun(f"{run_dir}: the {kind} parameters do not fit the model its config describes: {e}") from None
     return Trained(run_dir, config, info, model, kind)
