@@ -9,6 +9,7 @@ EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_PARTIAL = 4
 EXIT_UNUSABLE = 5
+EXIT_RUNNING_ELSEWHERE = 6   # the run folder is locked: another live process trains it
 EXIT_INTERRUPTED = 130
 
 
@@ -52,6 +53,13 @@ class RunError(RnnctlError):
     """A run folder is missing, corrupt, or cannot be written."""
 
     exit_code = EXIT_RUN_FAILED
+
+
+class RunningElsewhere(RnnctlError):
+    """The run folder's lock (``rnnctl.store.lock``) is held by another live process, which is
+    training that run: nothing was done to it."""
+
+    exit_code = EXIT_RUNNING_ELSEWHERE
 
 
 class UnusableRun(RnnctlError):

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RnnctlError
+from ..errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RnnctlError, RunningElsewhere
 from . import EXIT_CODES_HELP, app, err, fail, out
 
 
@@ -32,7 +32,8 @@ def train(
         if dry_run:
             sys.stdout.write(dump_config(cfg))
             raise typer.Exit(EXIT_OK)
-        folder = RunFolder.create(cfg.runs_dir, cfg.name, new_run_id(config_hash(cfg)))
+        # named now, made (and locked) when the run starts: a run that cannot start leaves no folder
+        folder = RunFolder.create(cfg.runs_dir, cfg.name, new_run_id(config_hash(cfg)), defer=True)
     except RnnctlError as e:
         fail(e)
     _run(cfg, folder, None, quiet, as_json)
@@ -75,9 +76,13 @@ def _run(cfg, folder, checkpoint, quiet: bool, as_json: bool):
     except KeyboardInterrupt:
         err.print(f"interrupted: continue with  rnnctl resume {folder.path}", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED)
-    except RnnctlError as e:
+    except RunningElsewhere as e:   # the folder is locked by another live process: not touched
         fail(e)
-    except Exception as e:  # recorded as 'failed' in run.json by the loop
+    except RnnctlError as e:
+        folder.record_failure(e)   # run.json: failed, the message and its type (if the folder exists)
+        fail(e)
+    except Exception as e:  # recorded as 'failed' in run.json by the loop, or here if it failed before
+        folder.record_failure(e)
         err.print(f"[bold red]error:[/] run failed: {type(e).__name__}: {e}", highlight=False)
         raise typer.Exit(EXIT_RUN_FAILED)
 

@@ -14,7 +14,8 @@ from . import app, err, fail, out
 
 SWEEP_EXIT_HELP = ("Exit codes: 0 every run finished (succeeded, completed, diverged or stopped: all "
                    "outcomes of a study), 2 bad spec or config (nothing is run), 4 some runs failed, "
-                   "130 interrupted (run the same command again to resume).")
+                   "6 the only unfinished runs are running elsewhere (another process holds their run "
+                   "folder's lock), 130 interrupted (run the same command again to resume).")
 
 
 @app.command(epilog=SWEEP_EXIT_HELP)

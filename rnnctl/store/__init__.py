@@ -1,7 +1,7 @@
 """Run folders and sweep folders: the only code in rnnctl that names their files.
 
 Layout and statuses (``layout``), atomic writes (``atomic``), run.json and a run's life from
-outside it (``runinfo``), the training loop's sink (``folder.RunFolder``), plain-data
+outside it (``runinfo``), one lock per run folder (``lock``), the training loop's sink (``folder.RunFolder``), plain-data
 checkpoints (``checkpoint``), readers of every file (``readers``), finding runs and the sweep
 folder's files (``discover``), and what code ran (``provenance``).
 
@@ -19,7 +19,8 @@ from .layout import EXTENDABLE, FINISHED, STATUSES, TRACE_COLUMNS, UNFINISHED, i
 _LAZY = {
     "atomic": ("atomic_write", "atomic_write_text", "atomic_write_json", "atomic_save_npz", "now_iso", "strict"),
     "runinfo": ("read_run", "read_run_or_none", "write_run", "has_checkpoint", "has_legacy_checkpoint", "mark", "mark_failed_start",
-                "clear", "alive_here"),
+                "clear"),
+    "lock": ("RunLock", "is_locked", "lock_holder"),
     "discover": ("PROBLEMS", "RunRecord", "flatten", "find_runs", "read_run_record", "read_config_dict",
                  "mark_trace_unreadable", "read_jobs", "write_jobs", "write_sweep_spec", "read_sweep_spec", "sweep_spec_path",
                  "write_sweep_summary", "read_sweep_summary", "short_error"),

@@ -2,6 +2,10 @@
 (``rnnctl.training.sinks.Sink``). Whole files are written atomically; growing logs
 (metrics.jsonl, trace.csv) are appended line by line and flushed, so a crash loses at most the
 unflushed tail and never corrupts what was written.
+
+The process that trains a run holds the folder's lock (``store.lock``) from ``start``/``resume``
+to ``finish``: a second process trying to train it gets ``RunningElsewhere``, and the trace and
+metrics are only ever appended under the lock.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunError
+from ..errors import RunError, RunningElsewhere
 from . import layout as L
 from .atomic import atomic_save_npz, atomic_write_text, json_line, now_iso
 from .checkpoint import Checkpoint, load_checkpoint, remove_checkpoint, save_checkpoint
 from .npyfile import GrowingNpy
+from .lock import RunLock
 from .provenance import provenance
-from .runinfo import alive_here, clear, read_run, write_run
+from .runinfo import clear, mark, mark_failed_start, read_run, read_run_or_none, write_run
 
 
 class RunFolder:
@@ -35,10 +40,21 @@ class RunFolder:
         self._info: dict = {}
         self._t0 = time.perf_counter()
         self._wall_before = 0.0  # wall time of earlier segments of a resumed run
+        self._lock = RunLock(self.path)
+        self._defer: tuple | None = None   # (runs_dir, name, run_id) of a folder start() makes
 
     @classmethod
-    def create(cls, runs_dir, name: str, run_id: str) -> "RunFolder":
-        """Make a new, empty folder. Never reuses an existing one: a clash gets a numeric suffix."""
+    def create(cls, runs_dir, name: str, run_id: str, defer: bool = False) -> "RunFolder":
+        """Make a new, empty folder. Never reuses an existing one: a clash gets a numeric suffix.
+
+        ``defer``: only choose the name now (``path`` is the first free one); ``start`` makes the
+        folder, so a run that fails before it starts (a model too large to allocate, ...) leaves
+        no empty folder behind (rnnctl train). Should another process take that name in between,
+        ``start`` moves on to the next free suffix and ``path`` says where the run went."""
+        if defer:
+            folder = cls(_free_name(L.run_path(runs_dir, name, run_id)))
+            folder._defer = (runs_dir, name, run_id)
+            return folder
         parent = L.run_path(runs_dir, name, run_id).parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +82,44 @@ class RunFolder:
             raise RunError(f"cannot create run folder {path}: {e}") from e
         return cls(path)
 
+    # -- the lock ---------------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the folder's lock (no-op when held); ``RunningElsewhere`` when another process has
+        it. start() and resume() take it; the sweep worker takes it earlier, before it decides
+        between resuming and starting again."""
+        self._lock.acquire()
+
+    def release(self) -> None:
+        """Free the lock (finish() does; the kernel does when the process ends)."""
+        self._lock.release()
+
+    def _locked(self) -> None:
+        if not self._lock.held:   # e.g. train(config, RunFolder(path), resume=checkpoint)
+            self._lock.acquire()
+
+    def record_failure(self, exc: BaseException, name: str | None = None, config_hash: str | None = None) -> None:
+        """A failure that escaped the training loop (or came before it wrote run.json): run.json
+        says 'failed' with the message and the error's type; then the lock is freed. Nothing is
+        made when the folder does not exist (a deferred folder that never started)."""
+        if not self.path.is_dir() or self._defer is not None:
+            return
+        message, kind = f"{type(exc).__name__}: {exc}", type(exc).__name__
+        try:
+            self._locked()
+        except RunningElsewhere:
+            return   # someone else trains it now: theirs to record
+        try:
+            info = read_run_or_none(self.path)
+            if info is None:
+                mark_failed_start(self.path, name, config_hash, message, kind)
+            elif info.get("status") == "failed":
+                if not info.get("error_type"):
+                    mark(self.path, "failed", info.get("message") or message, ("failed",), kind)
+            else:
+                mark(self.path, "failed", message, ("running",), kind)
+        finally:
+            self.release()
+
     # -- state of the folder ----------------------------------------------------------------------
     def info(self) -> dict:
         return read_run(self.path)
@@ -79,6 +133,10 @@ class RunFolder:
     # -- the Sink interface -----------------------------------------------------------------------
     def start(self, info: dict, config_text: str, columns: tuple = L.TRACE_COLUMNS,
               backprop_shape: tuple | None = None) -> None:
+        if self._defer is not None:
+            made = RunFolder.create(*self._defer)
+            self.path, self._lock, self._defer = made.path, made._lock, None
+        self.lock()
         atomic_write_text(self.path / L.CONFIG, config_text)
         (self.path / L.TRACE).write_text(",".join(columns) + "\n")
         (self.path / L.METRICS).touch()
@@ -97,14 +155,22 @@ class RunFolder:
         Returns the ``Checkpoint`` to hand to ``rnnctl.train(..., resume=...)``. ``changes`` (e.g.
         {"train.steps": 5000}) are recorded in run.json's ``resumed`` list.
         """
+        held = self._lock.held   # the sweep worker locks first, and keeps the lock if this fails
+        self.lock()   # RunningElsewhere when another process trains it; a 'running' one whose lock is free was killed
+        try:
+            return self._resume(changes)
+        except BaseException:
+            if not held:
+                self.release()
+            raise
+
+    def _resume(self, changes: dict | None) -> Checkpoint:
         info = read_run(self.path)
         status = info.get("status")
         if status in L.FINISHED and not (changes and status in L.EXTENDABLE):
             hint = (" (extend it with train.steps=N, more updates than it has made)"
                     if status in L.EXTENDABLE else "")
             raise RunError(f"{self.path} has finished (status {status}); nothing to resume{hint}")
-        if info.get("status") == "running" and alive_here(info):
-            raise RunError(f"{self.path} is still running (pid {info['pid']})")
         state = load_checkpoint(self.path)
         self._truncate_to(state.update)
         self._wall_before = info.get("wall_time") or 0.0
@@ -151,6 +217,7 @@ class RunFolder:
         (self.path / L.PROBES_DIR).mkdir(exist_ok=True)
         name = L.probe_name(update)
         atomic_save_npz(self.path / name, arrays)
+        self._locked()
         with open(self.path / L.PROBES_INDEX, "a", encoding="utf-8") as f:
             f.write(json_line({"update": update, "file": name, **summary}))
 
@@ -158,11 +225,13 @@ class RunFolder:
         atomic_save_npz(self.path / L.POSTMORTEM, arrays)
 
     def metrics(self, record: dict) -> None:
-        self.flush()
+        self.flush()   # takes the lock if need be
         with open(self.path / L.METRICS, "a", encoding="utf-8") as f:
             f.write(json_line(record))
 
     def flush(self) -> None:
+        if self._trace_rows or self._bp_rows:
+            self._locked()
         if self._trace_rows:
             with open(self.path / L.TRACE, "a", encoding="utf-8") as f:
                 f.writelines(self._trace_rows)
@@ -184,9 +253,22 @@ class RunFolder:
         self.flush()
         wall = self._wall_before + time.perf_counter() - self._t0
         self._info.update(status=status, ended=now_iso(), wall_time=round(wall, 3), **summary)
+        error = sys.exc_info()[1]   # train() finishes a failed run inside its `except Exception`
+        if status == "failed" and error is not None and "error_type" not in summary:
+            self._info["error_type"] = type(error).__name__
         write_run(self.path, self._info)
         if status in L.FINISHED and status not in L.EXTENDABLE:
             remove_checkpoint(self.path)
+        self.release()
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or the first ``path-N`` that does not exist yet."""
+    for n in range(1000):
+        candidate = path if n == 0 else path.with_name(f"{path.name}-{n}")
+        if not candidate.exists():
+            return candidate
+    raise RunError(f"cannot find a free run folder name for {path}")
 
 
 def _fmt(v) -> str:

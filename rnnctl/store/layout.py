@@ -20,6 +20,8 @@ A run folder ``<runs_dir>/<name>/<run-id>/``:
                       checkpoint-<update>.npz, which holds the state's arrays. Kept while a run is
                       unfinished (interrupted, failed or killed) so that ``rnnctl resume`` can go on,
                       and after a run completed or succeeded, so that it can be extended.
+  run.lock            locked (fcntl.flock) by the process training the run, freed when it ends;
+                      never deleted (store/lock.py)
   eval/               <timestamp>.json per ``rnnctl eval --save``: a later evaluation of the model
 
 A sweep folder ``<runs_dir>/<sweep name>/`` holds the run folders of its jobs and:
@@ -45,6 +47,7 @@ CHECKPOINT_ARRAYS_GLOB = "checkpoint-*.npz"
 LEGACY_CHECKPOINT = "checkpoint.pkl"     # rnnctl 0.1 pickled the training state: refused, never loaded
 PARAMS = "params_{kind}.npz"             # kind: init | final
 EVALS_DIR = "eval"                       # rnnctl eval --save: eval/<timestamp>.json
+LOCK = "run.lock"                        # flock'ed by the process training the run (store/lock.py)
 
 SWEEP_SPEC = "sweep.yaml"
 SWEEP_JOBS = "jobs.jsonl"

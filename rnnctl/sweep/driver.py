@@ -2,7 +2,10 @@
 (``rnnctl.executors``), collect their outcomes, and record the sweep folder's files.
 
 Running a sweep again runs only what is missing: finished runs are skipped, interrupted and
-killed ones resume from their checkpoint, failed ones start again. The sweep folder holds
+killed ones resume from their checkpoint, failed ones start again; a job whose run folder is
+locked by another live process (another sweep over the same folder, an ``rnnctl resume``) is
+left to it and reported as running elsewhere (``worker.ELSEWHERE``, exit code 6 when nothing
+failed): a sweep never waits for it. The sweep folder holds
 ``sweep.yaml`` (the spec as given, base inlined, overrides included: ``rnnctl sweep
 runs_dir/name/sweep.yaml`` runs it again), ``jobs.jsonl`` (one line per job: job, run_id,
 values) and ``summary.json`` (counts per status, wall time, one row per run; rewritten as jobs
@@ -14,7 +17,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import copy
 import dataclasses
-import platform
 import queue
 import time
 from collections import deque
@@ -25,12 +27,12 @@ import yaml
 
 from .. import store
 from ..config import config_to_dict
-from ..errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL
+from ..errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_RUNNING_ELSEWHERE
 from ..interrupt import GracefulInterrupt
 from . import testhook
 from .jobs import Job, expand
 from .spec import Sweep
-from .worker import outcome, run_job, summary_of
+from .worker import ELSEWHERE, outcome, run_job, summary_of
 
 STOP_GRACE_SECONDS = 30  # after a Ctrl-C, how long running jobs get to checkpoint before a kill
 WAIT_SECONDS = 0.2       # the driver's loop: look for ended jobs and progress this often
@@ -50,7 +52,7 @@ class JobPlan:
                 "resume": f"resume ({i.get('status')} at update {i.get('updates')})",
                 "restart": f"restart ({i.get('status')}, no checkpoint)",
                 "rerun": "rerun (failed)",
-                "busy": f"running elsewhere (pid {i.get('pid')})"}[self.action]
+                "busy": f"{ELSEWHERE} (pid {i.get('pid')})"}[self.action]
 
     @property
     def runs(self) -> bool:
@@ -63,14 +65,14 @@ def plan(jobs: list[Job]) -> list[JobPlan]:
     for job in jobs:
         info = store.read_run_or_none(job.run_dir)
         status = (info or {}).get("status")
-        if info is None:
-            action = "new"
-        elif status in store.FINISHED:
+        if status in store.FINISHED:
             action = "skip"
+        elif store.is_locked(job.run_dir):
+            action = "busy"     # another live process trains it (its lock is held)
+        elif info is None:
+            action = "new"
         elif status == "failed":
             action = "rerun"
-        elif status == "running" and store.alive_here(info):
-            action = "busy"
         elif store.has_checkpoint(job.run_dir):
             action = "resume"   # interrupted, or 'running' whose process is gone (killed)
         else:
@@ -110,12 +112,20 @@ class SweepResult:
         return [r for r in self.runs if r["status"] not in store.FINISHED]
 
     @property
+    def elsewhere(self) -> list[dict]:
+        """Runs another live process was training (their folder's lock was held): not touched."""
+        return [r for r in self.runs if r["status"] == ELSEWHERE]
+
+    @property
     def exit_code(self) -> int:
         """0 every run finished (succeeded, completed, diverged or stopped: all outcomes of a
-        study); 130 interrupted; 4 some runs failed (or are still running elsewhere)."""
+        study); 130 interrupted; 4 some runs failed (or did not finish); 6 the only unfinished
+        runs are running elsewhere (another process holds their lock)."""
         if self.interrupted:
             return EXIT_INTERRUPTED
-        return EXIT_PARTIAL if self.unfinished else EXIT_OK
+        if len(self.unfinished) > len(self.elsewhere):
+            return EXIT_PARTIAL
+        return EXIT_RUNNING_ELSEWHERE if self.elsewhere else EXIT_OK
 
     def to_dict(self) -> dict:
         return {"name": self.name, "folder": str(self.folder), "executor": self.executor,
@@ -315,11 +325,10 @@ class _Driver:
         return {**outcome(p.job.run_dir), "status": "failed", "message": message, "crash": message}
 
     def mark_killed(self, todo: list[JobPlan]) -> None:
-        """Runs of this host left 'running' by a killed worker: resumable from the last checkpoint."""
+        """Runs left 'running' by a killed worker (their lock is free): resumable from the last checkpoint."""
         for p in todo:
             info = store.read_run_or_none(p.job.run_dir)
-            if (info is not None and info.get("status") == "running" and not store.alive_here(info)
-                    and info.get("host") == platform.node()):
+            if info is not None and info.get("status") == "running" and not store.is_locked(p.job.run_dir):
                 store.mark(p.job.run_dir, "interrupted", "the sweep was interrupted")
 
     def result(self, final: bool) -> SweepResult:
@@ -329,13 +338,20 @@ class _Driver:
             info = store.read_run_or_none(j.run_dir) if final or j.index in self.outcomes else p.info
             row = {"job": j.index, "run_id": j.run_id, "values": j.values, **summary_of(info),
                    "ran": j.index in self.ran}
-            crash = self.outcomes.get(j.index, {}).get("crash")
-            if crash:
-                row["message"] = crash
-            if final and row["status"] == "running" and not store.alive_here(info or {}):
+            out = self.outcomes.get(j.index, {})
+            if out.get("crash"):
+                row["message"] = out["crash"]
+            if final and row["status"] not in store.FINISHED and store.is_locked(j.run_dir):
+                row["status"] = ELSEWHERE   # another live process trains it now
+            elif final and row["status"] == "running":
                 row["status"] = "interrupted" if self.interrupted else "failed"
+            elif not final and (out.get("status") == ELSEWHERE or p.action == "busy") \
+                    and row["status"] not in store.FINISHED:
+                row["status"] = ELSEWHERE
             elif not final and j.run_id in self.started_jobs and j.index not in self.outcomes:
                 row["status"] = "running"
+            if row["status"] == ELSEWHERE:
+                row["message"] = out.get("message") or store.lock_holder(j.run_dir)
             runs.append(row)
         counts: dict[str, int] = {}
         for r in runs:

@@ -5,6 +5,11 @@ the config's hash). Every file of that folder is read and written through ``rnnc
 ``run_job`` is what the driver submits to an executor: a module-level function of plain data
 (picklable for worker processes and Dask), which never raises for a failed run: the failure is
 recorded in run.json and returned as status 'failed', so the other jobs go on.
+
+A job first takes its run folder's lock (``store.lock``) and holds it to the end: a job whose
+folder another live process holds (a second sweep over the same folder) is not touched and is
+returned as ``ELSEWHERE``; one whose lock is free but whose run.json says 'running' was killed
+and resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ import time
 from pathlib import Path
 
 from .. import store
-from ..errors import RnnctlError
+from ..errors import RnnctlError, RunningElsewhere
 
 POLL_SECONDS = 0.25      # how often a running job checks the stop flag
 PROGRESS_SECONDS = 0.5   # how often a running job sends its latest loss
+ELSEWHERE = "running elsewhere"   # a job's status when another live process holds its run folder's lock
 
 _SUMMARY_KEYS = ("status", "updates", "final_loss", "final_error", "success", "success_update", "wall_time",
-                 "message", "metric", "valid", "test")   # the last three: real data only
+                 "message", "error_type", "metric", "valid", "test")   # the last three: real data only
 
 
 def summary_of(info: dict | None) -> dict:
@@ -91,7 +97,8 @@ class JobObserver:
 
 def _resume_point(folder, info: dict | None):
     """The checkpoint to go on from: an interrupted run, or one left 'running' by a process that
-    is gone (killed). None means start again: no checkpoint, a failed run, or an unreadable one."""
+    is gone (killed: the caller holds the lock, so nobody else runs it). None means start again:
+    no checkpoint, a failed run, or an unreadable one."""
     if info is None or info.get("status") not in ("interrupted", "running") or not folder.has_checkpoint():
         return None
     try:
@@ -117,14 +124,20 @@ def run_job(task: dict, channel=None, stop=None) -> dict:
     obs = JobObserver(task["run_id"], channel, stop, task.get("early_stop"), hook)
     if obs.stop_is_set():  # the sweep was stopped before this job began
         return {"status": (info or {}).get("status") or "pending", "skipped": True}
-    if info is not None and info.get("status") == "running" and store.alive_here(info):
-        return {"status": "failed", "message": f"{run_dir} is being run by pid {info['pid']}"}
     resumed_from = None
+    folder = None
     try:
+        folder = store.RunFolder.at(run_dir)
+        try:
+            folder.lock()   # held until train() finishes the run (or this job ends)
+        except RunningElsewhere:
+            return {**outcome(run_dir), "status": ELSEWHERE, "message": store.lock_holder(run_dir), "skipped": True}
+        info = store.read_run_or_none(run_dir)   # again, under the lock: it may have moved on
+        if info is not None and info.get("status") in store.FINISHED:
+            return outcome(run_dir, skipped=True)   # finished by another process meanwhile
         from .. import training
         from ..config import config_from_dict
         cfg = config_from_dict(task["config"])
-        folder = store.RunFolder.at(run_dir)
         checkpoint = _resume_point(folder, info)
         if checkpoint is None:
             folder.clear()
@@ -133,10 +146,11 @@ def run_job(task: dict, channel=None, stop=None) -> dict:
         training.train(cfg, folder, obs, resume=checkpoint)
     except KeyboardInterrupt:  # Ctrl-C, or the stop flag: train saved a checkpoint
         pass
-    except Exception as e:  # noqa: BLE001 - recorded; the other jobs go on
-        message = f"{type(e).__name__}: {e}"
-        if store.read_run_or_none(run_dir) is None:  # failed before the run folder was started
-            store.mark_failed_start(run_dir, task["config"].get("name"), task["run_id"], message)
-        else:
-            store.mark(run_dir, "failed", message)
+    except Exception as e:  # noqa: BLE001 - recorded (status failed, message, error type); the other jobs go on
+        if folder is None:   # the folder could not even be made: nothing to record it in
+            return {"status": "failed", "message": f"{type(e).__name__}: {e}", "error_type": type(e).__name__}
+        folder.record_failure(e, task["config"].get("name"), task["run_id"])
+    finally:
+        if folder is not None:
+            folder.release()
     return outcome(run_dir, resumed_from=resumed_from)

@@ -11,6 +11,7 @@ import time
 
 from ..labels import fmt_value, short_names
 from ..sweep import JobPlan, Sweep, SweepObserver, SweepResult
+from ..sweep.worker import ELSEWHERE
 
 
 def _fmt_error(e) -> str:
@@ -82,7 +83,8 @@ class LogView(SweepObserver):
     def on_job_end(self, job, outcome):
         self.done += 1
         t = outcome.get("wall_time")
-        self._print(f"[{self.done}/{self.total}] {'FAILED' if outcome['status'] == 'failed' else 'done'} "
+        word = {"failed": "FAILED", ELSEWHERE: "SKIPPED"}.get(outcome["status"], "done")
+        self._print(f"[{self.done}/{self.total}] {word} "
                     f"#{job.index} {job.label(self.names)}: {outcome_text(outcome)}"
                     + (f" ({t:.1f} s)" if t else ""))
 
@@ -196,7 +198,7 @@ class LiveView(SweepObserver):
                 r = self.rows[i]
                 status = r["status"]
                 style = {"running": "cyan", "failed": "red", "diverged": "yellow", "succeeded": "green",
-                         "interrupted": "magenta"}.get(status, "")
+                         "interrupted": "magenta", ELSEWHERE: "blue"}.get(status, "")
                 text = escape(status if status != "failed" else f"failed: {r.get('message')}")
                 t = r.get("wall") if status != "running" else now - r["t0"]
                 table.add_row(str(i), escape(r["job"].label(self.names)), f"[{style}]{text}[/]" if style else text,
@@ -266,7 +268,11 @@ def end_note(result: SweepResult, sweep: Sweep) -> str | None:
     from rich.markup import escape
     if result.interrupted:
         return escape(f"interrupted: run the same command again to resume ({sweep.folder})")
-    if result.unfinished:
-        return (f"[bold red]{len(result.unfinished)} of {len(result.runs)} runs did not finish[/]; run the "
-                "same command again to rerun them")
-    return None
+    elsewhere = (f"{len(result.elsewhere)} of {len(result.runs)} runs are running elsewhere (another "
+                 "process holds their run folder's lock; they were not touched): run the same command "
+                 "again once it has ended to collect them") if result.elsewhere else ""
+    failed = len(result.unfinished) - len(result.elsewhere)
+    if failed:
+        return (f"[bold red]{failed} of {len(result.runs)} runs did not finish[/]; run the "
+                "same command again to rerun them" + (f"; {elsewhere}" if elsewhere else ""))
+    return escape(elsewhere) or None
