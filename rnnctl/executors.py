@@ -18,7 +18,8 @@ subclass registered there from Python is usable with ``rnnctl sweep --executor N
   slot: only its job fails, the slot is rebuilt for the next job, and no other job is disturbed.
 - ``thread``: threads of the calling process; no isolation, for debugging (pdb) and notebooks.
 - ``dask``: a Dask ``distributed`` cluster, an existing one (``address``) or a ``LocalCluster``;
-  needs the optional extra ``rnnctl[dask]``.
+  needs the optional extra ``rnnctl[dask]``. Workers that do not share the client's runs_dir
+  train on their own disk and send each run folder back (``rnnctl.sweep.remote``, docs/cluster.md).
 """
 
 from __future__ import annotations
