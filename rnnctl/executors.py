@@ -18,7 +18,8 @@ subclass registered there from Python is usable with ``rnnctl sweep --executor N
   slot: only its job fails, the slot is rebuilt for the next job, and no other job is disturbed.
 - ``thread``: threads of the calling process; no isolation, for debugging (pdb) and notebooks.
 - ``dask``: a Dask ``distributed`` cluster, an existing one (``address``) or a ``LocalCluster``;
-  needs the optional extra ``rnnctl[dask]``.
+  needs the optional extra ``rnnctl[dask]``. Workers that do not share the client's runs_dir
+  train on their own disk and send each run folder back (``rnnctl.sweep.remote``, docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -341,7 +342,18 @@ class DaskBackend(Backend):
         self.channel = DaskChannel(self.topic)
         self.stop = DaskStop(self._event.name)
         self.capacity = None  # the scheduler queues; workers may join or leave during a sweep
-        self.executor = self.client.get_executor(pure=False)
+        self.executor = self._job_executor()
+
+    def _job_executor(self) -> cf.Executor:
+        """Jobs through ``rnnctl.sweep.remote``: a worker that does not see the client's runs_dir
+        trains on its own disk and sends the run folder back (docs/cluster.md)."""
+        from .sweep.remote import ShippingExecutor
+        return ShippingExecutor(self.client, pure=False)
+
+    def _close_job_executor(self) -> None:
+        executor = getattr(self, "executor", None)
+        if executor is not None:
+            executor.shutdown(wait=False)  # removes the client's marker files
 
     def request_stop(self):
         self._event.set()
@@ -353,6 +365,7 @@ class DaskBackend(Backend):
 
     def close(self):
         client = getattr(self, "client", None)
+        self._close_job_executor()
         if client is not None:
             try:
                 client.unsubscribe_topic(self.topic)

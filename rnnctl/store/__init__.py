@@ -28,6 +28,7 @@ _LAZY = {
     "checkpoint": ("Checkpoint", "save_checkpoint", "load_checkpoint", "checkpoint_update", "remove_checkpoint"),
     "npyfile": ("GrowingNpy",),
     "provenance": ("versions", "provenance"),
+    "ship": ("pack_run", "unpack_run", "blob_info"),
     "evals": ("write_eval", "read_evals"),
     "readers": ("read_config_text", "config_path", "read_trace", "read_metrics", "has_backprop",
                 "read_backprop", "read_probes", "read_probe", "read_probe_index", "has_params",
