@@ -188,7 +188,10 @@ def load_value(text: str, source: str | None = None) -> Any:
     as a file (no aliases, standard tags, limited depth and size). Raises ConfigError."""
     if len(text) > MAX_VALUE_CHARS:
         raise ConfigError(f"value longer than {MAX_VALUE_CHARS} characters", source=source)
-    return _parse(text, source)[0]
+    try:
+        return _parse(text, source)[0]
+    except ConfigError as e:  # a one-line value: no line number
+        raise ConfigError(e.message, source=source) from None
 
 
 def key_lines(node: yaml.Node | None, source: str | None = None, prefix: str = "",
