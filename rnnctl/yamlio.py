@@ -149,8 +149,9 @@ def _decode(data: bytes, what: str, source: str) -> str:
 
 
 def _parse(text: str, source: str | None) -> tuple[Any, yaml.Node | None]:
-    loader = _BoundedLoader(text)
+    loader = None
     try:  # what yaml.safe_load does, keeping the node tree for the positions
+        loader = _BoundedLoader(text)   # its reader refuses control characters here
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as e:
@@ -158,7 +159,8 @@ def _parse(text: str, source: str | None) -> tuple[Any, yaml.Node | None]:
     except Exception as e:  # noqa: BLE001 (RecursionError, MemoryError, ...: whatever PyYAML raises)
         raise ConfigError(f"invalid YAML: {type(e).__name__}: {e}", source=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, node
 
 
