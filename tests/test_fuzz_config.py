@@ -97,8 +97,7 @@ def folder(tmp_path_factory):
 @given(doc=DOCS, overrides=OVERRIDES)
 def test_documents_and_overrides_give_only_config_errors(folder, doc, overrides):
     path = folder / "c.yaml"
-    path.write_text(doc, encoding="utf-8", errors="surrogatepass") if False else path.write_bytes(
-        doc.encode("utf-8", errors="replace"))
+    path.write_bytes(doc.encode("utf-8", errors="replace"))
     overrides = [*overrides, f"runs_dir={folder / 'runs'}"]
     timed(_config, path, overrides)
     timed(sw.load_sweep, path, overrides)
