@@ -22,8 +22,9 @@ SWEEP_EXIT_HELP = ("Exit codes: 0 every run finished (succeeded, completed, dive
 def sweep(
     spec: Path = typer.Argument(..., help="Sweep spec (YAML), e.g. configs/sweeps/clipping_vs_length.yaml."),
     overrides: Optional[List[str]] = typer.Argument(
-        None, help="Overrides of the base config as dotted key=value; name=... and runs_dir=... set the "
-                   "sweep's own.", show_default=False),
+        None, help="Overrides of the base config as dotted key=value; name, runs_dir, seeds, early_stop.after, "
+                   "early_stop.error_above, random.count, random.seed and description set the sweep's own "
+                   "(e.g. seeds=1 name=try).", show_default=False),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the expanded job table and exit; run nothing."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w",
                                           help="Parallel jobs (default: the number of cores)."),

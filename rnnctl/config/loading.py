@@ -12,10 +12,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rnnctl.errors import ConfigError
-from rnnctl.yamlio import load_yaml
+from rnnctl.yamlio import load_value, load_yaml
 
 from .schema import Config, show
 from .walker import Origins, build, hints, join
@@ -29,10 +27,10 @@ def _parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError("expected key=value, e.g. model.hidden=100", source=src)
     if not key or "" in key.split("."):
         raise ConfigError("expected a dotted key before '=', e.g. model.hidden=100", source=src)
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"invalid YAML value: {getattr(e, 'problem', None) or e}", key=key,
+    try:  # bounded like a file: no aliases, standard tags only, limited depth and length
+        value = load_value(raw, src)
+    except ConfigError as e:
+        raise ConfigError(e.message.replace("invalid YAML", "invalid YAML value", 1), key=key,
                           source=src) from None
     if isinstance(value, dict):  # replacing a whole section would silently drop the file's keys
         raise ConfigError("expected a scalar or a list; set nested keys one by one, e.g. "

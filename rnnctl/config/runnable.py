@@ -11,6 +11,8 @@ importing rnnctl.config stays free of it.
 
 from __future__ import annotations
 
+import os
+
 from rnnctl.errors import ConfigError
 
 from .schema import Config
@@ -43,6 +45,7 @@ def _check(cfg: Config) -> None:
                           f"provide (available: {', '.join(LOSSES)})", key="task.name")
     arch = resolve_arch(cfg.model.arch, task)  # task and architecture fit
     _check_task_shape(task, arch, sampler.max_steps)
+    _check_memory(cfg, task, sampler.max_steps)
     generates = arch in GENERATING
     if cfg.train.regularizer.omega > 0 and generates:
         raise ConfigError("Pascanu's regularizer is defined for the single-layer vanilla RNN read out "
@@ -75,3 +78,47 @@ def _check_task_shape(task, arch: str, steps: int) -> None:
     if arch == "one_to_many" and out < steps:
         raise ConfigError(f"{where}: its targets have {out} steps, fewer than the {steps} input steps",
                           key="model.arch")
+
+
+def physical_memory() -> int | None:
+    """This machine's RAM in bytes (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def memory_lower_bound(cfg: Config, n_in: int, n_out: int, steps: int) -> tuple[int, int]:
+    """(bytes of parameters and their gradient, bytes of one batch's hidden states over ``steps``):
+    a lower bound of what training needs (the kernels keep more: gate activations, optimizer
+    state, the readout's outputs), so that a config refused here could never have run."""
+    from rnnctl.registry import CELLS
+    m = cfg.model
+    size = 4 if m.dtype == "float32" else 8
+    gates = max(1, len(CELLS.meta(m.cell).get("gates") or ()))
+    params = sum(gates * m.hidden * ((n_in if layer == 0 else m.hidden) + m.hidden + 1)
+                 for layer in range(m.layers)) + n_out * (m.hidden + 1)
+    rows = max(cfg.train.batch_size, min(cfg.eval.batch_size, cfg.eval.sequences))
+    return 2 * params * size, steps * rows * m.hidden * m.layers * size
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n < 2**70 else f"about 2^{n.bit_length()} bytes"
+
+
+def _check_memory(cfg: Config, task, steps: int) -> None:
+    """A model whose parameters and one batch's states alone exceed this machine's memory cannot
+    start (model.hidden=100000, task.length=10**7 with a large batch): refused before any folder."""
+    ram = physical_memory()
+    if ram is None:
+        return
+    params, states = memory_lower_bound(cfg, task.n_in, task.n_out, steps)
+    if params + states <= ram:
+        return
+    key = ("model.hidden" if params >= states else
+           "train.batch_size" if cfg.train.batch_size >= min(cfg.eval.batch_size, cfg.eval.sequences)
+           else "eval.batch_size")
+    raise ConfigError(f"this run needs at least {_gib(params + states)} of memory (parameters and "
+                      f"gradient {_gib(params)}; hidden states of a batch over {steps} steps "
+                      f"{_gib(states)}), more than this machine's {_gib(ram)}: reduce model.hidden, "
+                      "the batch sizes or the length", key=key)

@@ -38,6 +38,18 @@ UNIT_LEFT_OPEN = Check("in (0, 1]", lambda v: 0 < v <= 1)
 UNIT_RIGHT_OPEN = Check("in [0, 1)", lambda v: 0 <= v < 1)
 
 
+#: Any integer key: at most 2**63 - 1, so that every value fits NumPy's int64.
+INT_LIMIT = 2**63 - 1
+#: train.gradient.threshold below this underflows: c/|g| for a gradient of norm 1e8 would fall
+#: under float32's smallest normal number (1.2e-38), and every clipped update would vanish.
+MIN_THRESHOLD = 1e-30
+
+
+def _short(value: int) -> str:
+    text = str(value) if value.bit_length() < 200 else f"an integer of {len(str(value))} digits"
+    return text if len(text) < 40 else f"{text[:12]}...({len(text)} digits)"
+
+
 def opt(default: Any, help: str, check: Check | None = None, *, choices: Registry | None = None) -> Any:
     """A field with a default, one line of help for the reference, and an optional range check;
     ``choices``: the registry whose names the field takes (its hint is then ``str``)."""
@@ -90,7 +102,23 @@ class _Section:
             if choices is not None and not (isinstance(value, str) and value in choices):
                 e = choice_error(choices, value)
                 raise ConfigError(e.message, key=f.name, suggestion=e.suggestion)
+        self._check_limits()
         self.validate()
+
+    #: field -> largest value that can run: sizes beyond these cannot fit in any memory or finish
+    #: (e.g. model.hidden 10**6 is a 10**12-entry W_rec); runnable.py checks the memory a model
+    #: needs against this machine's. Kept out of ``Check`` so the reference table stays short.
+    limits: typing.ClassVar[dict[str, int]] = {}
+
+    def _check_limits(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            cap = self.limits.get(f.name, INT_LIMIT)
+            if value > cap:
+                raise ConfigError(f"expected a value <= {cap:,}, got {_short(value)}: a size this large "
+                                  "cannot run", key=f.name)
 
     def validate(self) -> None:
         """Cross-field rules; raise ConfigError with ``key`` relative to this section."""
@@ -102,6 +130,9 @@ class _Section:
 @dataclass(frozen=True, kw_only=True)
 class TaskConfig(_Section):
     """What to learn, and how long the sequences are."""
+
+    limits = {"length": 10**7, "min_length": 10**7, "max_length": 10**7, "n_values": 10**6,
+              "n_positions": 10**6, "n_classes": 10**6, "horizon": 10**6}
 
     # Ways of giving the same thing: an override of one replaces the file's other (see loading).
     alternatives: typing.ClassVar = (("length",), ("min_length", "max_length"))
@@ -192,6 +223,8 @@ def _vanilla(cell: str) -> bool:
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig(_Section):
     """The recurrent network."""
+
+    limits = {"hidden": 10**5, "layers": 1000}
 
     cell: str = opt("rnn", "recurrent cell: rnn (vanilla, see form and activation), lstm or gru "
                            "(PyTorch's gate order and equations; sigmoid gates, tanh)", choices=CELLS)
@@ -291,6 +324,9 @@ class GradientConfig(_Section):
     def validate(self) -> None:
         if isinstance(self.threshold, float) and self.threshold <= 0:
             raise ConfigError(f"expected a value > 0 (or auto), got {self.threshold!r}", key="threshold")
+        if isinstance(self.threshold, float) and self.threshold < MIN_THRESHOLD:
+            raise ConfigError(f"expected a value >= {MIN_THRESHOLD:g} (or auto), got {self.threshold!r}: "
+                              "c/|g| would underflow and every clipped update vanish", key="threshold")
         auto = TRANSFORMS.where(auto=True)  # registry metadata: the methods threshold=auto can set
         if self.threshold == "auto" and self.method not in auto:
             listed = ", ".join(auto[:-1]) + f" and {auto[-1]}" if len(auto) > 1 else "".join(auto)
@@ -313,6 +349,7 @@ class RegularizerConfig(_Section):
 
 @dataclass(frozen=True, kw_only=True)
 class BpttConfig(_Section):
+    limits = {"k1": 10**7, "k2": 10**7}
     k1: int | None = opt(None, "truncated BPTT: update every k1 steps, carrying the state "
                                "across chunks; null is full BPTT", POSITIVE)
     k2: int | None = opt(None, "truncated BPTT: backpropagate through the last k2 steps "
@@ -327,6 +364,7 @@ class BpttConfig(_Section):
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(_Section):
+    limits = {"steps": 10**10, "batch_size": 10**7}
     steps: int = opt(10000, "number of parameter updates", POSITIVE)
     batch_size: int = opt(20, "sequences per update", POSITIVE)
     optimizer: OptimizerConfig = section(OptimizerConfig)
@@ -350,6 +388,7 @@ class LogConfig(_Section):
 
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig(_Section):
+    limits = {"every": 10**10, "sequences": 10**10, "batch_size": 10**7}
     every: int = opt(100, "evaluate every this many updates", POSITIVE)
     sequences: int = opt(10000, "fresh test sequences per evaluation (10000 in the paper); real "
                                 "data scores the whole valid split instead",

@@ -24,16 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..config import apply_overrides
 from ..errors import ConfigError
-from ..yamlio import load_yaml
+from ..yamlio import load_value, load_yaml, read_text
 from .factors import Factor, FactorParser, show
 
 SPEC_KEYS = ("name", "runs_dir", "base", "overrides", "grid", "zip", "random", "seeds", "early_stop",
              "description")
 EARLY_STOP_KEYS = ("after", "error_above")
+#: Spec keys that ``key=value`` on the command line sets (the others go to the base config), so a
+#: shipped sweep can be shrunk to try it: ``rnnctl sweep spec.yaml seeds=1 name=try runs_dir=/tmp``.
+SWEEP_OVERRIDES = ("name", "runs_dir", "seeds", "early_stop", "early_stop.after",
+                   "early_stop.error_above", "random.count", "random.seed", "description")
+_CONFIG_TOP = ("name", "seed", "runs_dir", "task", "model", "train", "eval", "log")
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,12 @@ class SpecErrors:
 
     def __init__(self, source: Path | None, lines: dict):
         self.source, self.lines = source, lines
+        self.overrides: dict[str, str] = {}   # spec key set on the command line -> the override
 
     def error(self, message: str, key: str | None = None, suggestion: str | None = None) -> ConfigError:
+        for okey, text in self.overrides.items():  # a key the command line set: blame the override
+            if key and (key == okey or key.startswith(okey + ".") or okey.startswith(key + ".")):
+                return ConfigError(message, key=key, source=f"override '{text}'", suggestion=suggestion)
         line, k = None, key or ""
         while k and line is None:  # the nearest enclosing key that has a line
             line, k = self.lines.get(k), k.rpartition(".")[0] if "." in k else ""
@@ -93,7 +100,10 @@ class SpecErrors:
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Sweep:
     """Read a sweep spec; ``overrides`` (``key=value``) apply to its base config.
 
-    ``name=...`` and ``runs_dir=...`` among the overrides set the sweep's name and folder.
+    The keys of SWEEP_OVERRIDES among them (``name``, ``runs_dir``, ``seeds``, ``early_stop.after``,
+    ``random.count``, ...) set the spec's own instead, and are recorded in the sweep folder's
+    sweep.yaml; another spec key, or a key that is neither a sweep nor a config key (with the
+    closest one), is an error.
     Raises ConfigError (naming the file, line and key) for any mistake in the spec.
     """
     path = Path(path)
@@ -118,23 +128,18 @@ def sweep_from_dict(spec: Any, overrides: list[str] | tuple[str, ...] = (), sour
             raise src.unknown(k, SPEC_KEYS, "")
     spec = copy.deepcopy(spec)
 
-    # Command-line name= and runs_dir= choose the sweep's name and folder; the rest go to the base.
-    cli_sweep, cli_base = {}, []
-    for text in overrides:
-        key, eq, raw = str(text).partition("=")
-        if eq and key.strip() in ("name", "runs_dir"):
-            cli_sweep[key.strip()] = yaml.safe_load(raw)
-        else:
-            cli_base.append(str(text))
+    # Command-line keys of SWEEP_OVERRIDES set the spec's own (name, runs_dir, seeds, ...); the rest
+    # go to the base config.
+    cli_base = [str(o) for o in overrides if not _spec_override(spec, str(o), src)]
 
-    name = _name(cli_sweep.get("name", spec.get("name")), src)
+    name = _name(spec.get("name"), src)
     spec_overrides = spec.get("overrides") or []
     if not isinstance(spec_overrides, list) or not all(isinstance(o, str) for o in spec_overrides):
         raise src.error("expected a list of key=value strings, e.g. [train.steps=3000]", "overrides")
     base_overrides = [*spec_overrides, *cli_base]
     apply_overrides({}, base_overrides)  # syntax only; values are checked with each job
     base_data, base_source, base_lines = _base(spec, src)
-    runs_dir = _runs_dir(cli_sweep.get("runs_dir", spec.get("runs_dir")), base_data, base_overrides, src)
+    runs_dir = _runs_dir(spec.get("runs_dir"), base_data, base_overrides, src)
 
     factors = FactorParser(src)
     for key in spec:  # in the order the spec gives them: the last one varies fastest
@@ -153,6 +158,55 @@ def sweep_from_dict(spec: Any, overrides: list[str] | tuple[str, ...] = (), sour
                  overrides=[str(o) for o in overrides], base_data=base_data, base_source=base_source,
                  base_lines=base_lines, base_overrides=base_overrides, factors=factors.factors,
                  swept=factors.swept, early_stop=early_stop, origin=factors.origin)
+
+
+def _spec_override(spec: dict, text: str, src: SpecErrors) -> bool:
+    """Apply ``text`` to ``spec`` if it sets a sweep key (SWEEP_OVERRIDES) and return True; False
+    for a base-config override (a config key, or ``key=value`` syntax the base's parser reports).
+    A spec key the command line cannot set, or a key that is neither, is a ConfigError."""
+    key, eq, raw = text.partition("=")
+    key = key.strip()
+    head = key.partition(".")[0]
+    if not eq or not key:
+        return False
+    if key not in SWEEP_OVERRIDES:
+        if head in _CONFIG_TOP:   # a config key (a typo in one is the walker's to name)
+            return False
+        if head in SPEC_KEYS and any(k.startswith(head + ".") for k in SWEEP_OVERRIDES):
+            raise ConfigError("unknown key", key=key, source=f"override '{text}'", suggestion=_closest(
+                key, [k for k in SWEEP_OVERRIDES if k.startswith(head + ".")]))
+        if head in SPEC_KEYS:
+            raise ConfigError(f"{head} is set in the spec file; the command line sets "
+                              f"{', '.join(SWEEP_OVERRIDES)} and base config keys", key=key,
+                              source=f"override '{text}'")
+        raise ConfigError("unknown key: neither a sweep key nor a config key", key=key,
+                          source=f"override '{text}'", suggestion=_closest(key))
+    value = load_value(raw, f"override '{text}'")
+    node, parts = spec, key.split(".")
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+            src.overrides[part] = text   # the section is the override's: so are its errors
+        node = node[part]
+    node[parts[-1]] = value
+    src.overrides[key] = text
+    return True
+
+
+def _closest(key: str, known: list[str] | None = None) -> str | None:
+    """The nearest of ``known`` (default: the sweep keys and every config key), else the one
+    whose last part is nearest ('hiden' -> model.hidden)."""
+    if known is None:
+        from ..config.walker import dotted_keys
+        known = [*SWEEP_OVERRIDES, *dotted_keys()]
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return close[0]
+    tails = {}
+    for k in known:
+        tails.setdefault(k.rpartition(".")[2], k)
+    tail = difflib.get_close_matches(key.rpartition(".")[2], list(tails), n=1)
+    return tails[tail[0]] if tail else None
 
 
 def _name(name: Any, src: SpecErrors) -> str:
@@ -178,12 +232,10 @@ def _base(spec: dict, src: SpecErrors) -> tuple[dict, str | None, dict]:
         raise src.error(f"expected a config path or a mapping, got {type(base).__name__}", "base")
     folder = src.source.parent if src.source else Path.cwd()
     base_path = Path(base) if Path(base).is_absolute() else folder / base
-    try:
-        text = base_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise src.error(f"base config not found: {base_path}", "base") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise src.error(f"cannot read base config {base_path}: {e}", "base") from None
+    try:  # a regular UTF-8 file of bounded size, like any config
+        text = read_text(base_path, "base config")
+    except ConfigError as e:
+        raise src.error(f"{e.message}: {base_path}", "base") from None
     data, lines = load_yaml(text, str(base_path))
     if not isinstance(data, dict):
         raise ConfigError("expected a config mapping", source=str(base_path))
