@@ -9,6 +9,7 @@ signal stopped the process, the shell's 128 + signal number: 130, 143, 129 (``ex
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 
@@ -59,6 +60,7 @@ class GracefulInterrupt:
     def __init__(self):
         self.requested = False
         self.signum: int | None = None   # the first signal; None when none came (or set by hand)
+        self._defer, self._pending = 0, False
 
     @property
     def name(self) -> str:
@@ -76,8 +78,24 @@ class GracefulInterrupt:
 
     def _handle(self, signum, frame):
         if self.requested:
+            if self._defer:
+                self._pending = True
+                return
             raise self.exception()
         self.requested, self.signum = True, signum
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """A second signal inside this block raises at its end: around a sink's writes, so that a
+        log holds each row once and no checkpoint is cut short (every write is also atomic or an
+        append, for what no handler can defer: a SIGKILL, a crash)."""
+        self._defer += 1
+        try:
+            yield
+        finally:
+            self._defer -= 1
+        if self._pending and not self._defer:
+            raise self.exception()
 
     def __exit__(self, *exc):
         for s, old in self._old.items():

@@ -152,34 +152,30 @@ def test_a_second_sigterm_exits_at_once_with_every_file_whole(tiny_path, tmp_pat
     assert 100 <= ck.update <= info["updates"] and no_temp_files(run_dir)
 
 
-def test_a_second_signal_in_the_middle_of_a_checkpoint_write_leaves_the_old_one_whole(
-        tiny_path, tmp_path, monkeypatch):
-    """The second signal raises wherever the process is: here half-way through writing the
-    checkpoint of update 20. The temp file is removed, the checkpoint of update 10 stays loadable,
-    run.json says interrupted, and the resumed run gives the numbers of one never interrupted."""
+def test_a_second_signal_during_a_checkpoint_write_raises_once_it_is_whole(tiny_path, tmp_path, monkeypatch):
+    """The loop defers a second signal that comes while the sink writes (here half-way through
+    the checkpoint of update 20) to the end of that write: the checkpoint is whole, no temp file
+    is left, run.json says interrupted, and the resumed run gives the numbers of one never
+    interrupted."""
     cfg = load_config(tiny_path)   # 30 updates, a checkpoint at 10 and 20
     import rnnctl.store.checkpoint as ck
 
-    def torn_save(path, arrays):
-        if "0000020" not in Path(path).name:
-            return atomic_write(path, lambda f: np.savez(f, **arrays))
-
+    def save(path, arrays):
         def write(f):
-            f.write(b"PK\x03\x04 half an npz")
-            signal.raise_signal(signal.SIGTERM)   # first: stop at the next update
-            signal.raise_signal(signal.SIGTERM)   # second: at once, mid-write
-            f.write(b"never written")
+            np.savez(f, **arrays)
+            if "0000020" in Path(path).name:
+                signal.raise_signal(signal.SIGTERM)   # first: stop at the next update
+                signal.raise_signal(signal.SIGTERM)   # second: at once, but not mid-write
         atomic_write(path, write)
 
-    monkeypatch.setattr(ck, "atomic_save_npz", torn_save)
+    monkeypatch.setattr(ck, "atomic_save_npz", save)
     cut = RunFolder.create(tmp_path / "cut", "x", "cut")
     with pytest.raises(Interrupted) as e:
         train(cfg, cut)
     assert exit_code(e.value) == EXIT_TERMINATED
     info = read_run(cut.path)
     assert info["status"] == "interrupted" and info["message"] == "stopped by SIGTERM"
-    assert load_checkpoint(cut.path).update == 10 and no_temp_files(cut.path)
-    assert not list(cut.path.glob("checkpoint-0000020*"))
+    assert info["updates"] == load_checkpoint(cut.path).update == 20 and no_temp_files(cut.path)
     monkeypatch.undo()
 
     again = RunFolder(cut.path)
@@ -187,6 +183,20 @@ def test_a_second_signal_in_the_middle_of_a_checkpoint_write_leaves_the_old_one_
     whole = RunFolder.create(tmp_path / "whole", "x", "whole")
     train(cfg, whole)
     assert_same_run(whole.path, cut.path)
+
+
+def test_a_stop_in_the_middle_of_a_file_write_leaves_the_old_file_whole(tmp_path):
+    """What no handler defers (a stop raised outside the loop's writes, e.g. while a run starts)
+    meets atomic writes: the old file stays, the temp file goes."""
+    path = tmp_path / "f.json"
+    atomic_write(path, lambda f: f.write(b'{"old": 1}'))
+
+    def torn(f):
+        f.write(b'{"new": ')
+        raise Interrupted(signal.SIGTERM)
+    with pytest.raises(Interrupted):
+        atomic_write(path, torn)
+    assert json.loads(path.read_text()) == {"old": 1} and no_temp_files(tmp_path)
 
 
 def test_a_sweep_forwards_sigterm_to_its_workers_and_exits_143(spec, tmp_path):

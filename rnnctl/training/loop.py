@@ -57,13 +57,16 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
                 obs.on_update(update, E, stats)
                 if update % ev.every == 0 or update == t.steps:
                     record = run.evaluate(state, update)
-                    sink.metrics(record)
+                    with interrupt.deferred():             # a second signal waits for the write
+                        sink.metrics(record)
                     obs.on_eval(record)
                     if run.done(state):
                         break
-                    sink.checkpoint(*run.checkpoint(state))
+                    with interrupt.deferred():
+                        sink.checkpoint(*run.checkpoint(state))
                 if interrupt.requested or getattr(obs, "stop_requested", False):
-                    sink.checkpoint(*run.checkpoint(state))   # at an update boundary: the state is whole
+                    with interrupt.deferred():   # at an update boundary: the state is whole
+                        sink.checkpoint(*run.checkpoint(state))
                     raise interrupt.exception() if interrupt.requested else KeyboardInterrupt()
         status = "succeeded" if summary["success"] else "completed"
     except Diverged as e:
