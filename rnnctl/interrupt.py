@@ -139,10 +139,7 @@ class RaiseOnSignal:
     def _handle(signum, frame):
         raise Interrupted(signum)
 
-    def __exit__(self, exc_type, *exc):
-        stopping = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+    def __exit__(self, *exc):
         for s, old in self._old.items():
-            signal.signal(s, signal.SIG_IGN if stopping else old)
-        if stopping and self._old:   # the command is exiting on a stop: later signals change nothing
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(s, old)
         self._old = {}

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX sig
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 # long enough that a signal sent after the first evaluation (update 100) arrives mid-run
-LONG = ["train.steps=2000", "eval.every=100"]
+LONG = ["train.steps=3000", "eval.every=100"]
 
 
 def rnnctl(*args, **kw) -> subprocess.Popen:
@@ -108,14 +108,14 @@ def test_sigterm_checkpoints_exits_143_and_resume_is_bit_identical(write_config,
     info = read_run(run_dir)
     assert info["status"] == "interrupted" and info["message"] == "stopped by SIGTERM"
     # stopped at the update boundary after the signal, not at the last evaluation: nothing lost
-    assert load_checkpoint(run_dir).update == info["updates"] and 100 <= info["updates"] < 2000
+    assert load_checkpoint(run_dir).update == info["updates"] and 100 <= info["updates"] < 3000
     assert no_temp_files(run_dir)
 
     r = subprocess.run([sys.executable, "-m", "rnnctl", "resume", str(run_dir), "-q"], capture_output=True,
                        text=True, env=ENV, timeout=120)
     assert r.returncode == EXIT_OK, r.stderr
     after = read_run(run_dir)
-    assert after["status"] in FINISHED and after["updates"] == 2000
+    assert after["status"] in FINISHED and after["updates"] == 3000
     assert after["resumed"][0]["update"] == info["updates"]
     assert whole.returncode == EXIT_OK
     (reference,) = (tmp_path / "whole").glob("*/*")
