@@ -10,7 +10,9 @@ EXIT_DIVERGED = 3
 EXIT_PARTIAL = 4
 EXIT_UNUSABLE = 5
 EXIT_RUNNING_ELSEWHERE = 6   # the run folder is locked: another live process trains it
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130   # SIGINT (Ctrl-C): 128 + 2
+EXIT_TERMINATED = 143    # SIGTERM: 128 + 15
+EXIT_HANGUP = 129        # SIGHUP: 128 + 1
 
 
 class RnnctlError(Exception):

@@ -32,6 +32,7 @@ import signal
 import threading
 import uuid
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.managers import SyncManager
 
 from .errors import ConfigError, RunError
 from .registry import EXECUTORS
@@ -99,13 +100,22 @@ class Backend:
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
+def _ignore_stop_signals() -> None:
+    """Ctrl-C in a terminal reaches every process of the foreground group, and so may a SIGTERM or
+    SIGHUP (a scheduler's, systemd's or a closed terminal's): the driver handles them and stops
+    the jobs through the stop flag. An idle worker and the manager process (which carries the
+    flag) ignore them; a running job sees them through train's own handler (checkpoint, then
+    'interrupted'), which restores this when the job ends."""
+    from .interrupt import STOP_SIGNALS
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
 def _init_worker() -> None:
     # Before numpy is imported in this fresh (spawned) process, so that BLAS reads these.
     for key, value in WORKER_ENV.items():
         os.environ.setdefault(key, value)
-    # Ctrl-C in a terminal reaches every process of the foreground group. An idle worker ignores
-    # it; a running job sees it through train's own handler (checkpoint, then 'interrupted').
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _ignore_stop_signals()
 
 
 class ProcessSlots(cf.Executor):
@@ -188,12 +198,19 @@ class LocalBackend(Backend):
 
     def start(self, events):
         ctx = mp.get_context("spawn")
-        self._manager = ctx.Manager()  # its process ignores SIGINT (CPython >= 3.8)
+        self._manager = SyncManager(ctx=ctx)
+        self._manager.start(_ignore_stop_signals)  # a SIGTERM to the group must not end the stop flag
         self.channel = self._manager.Queue()
         self.stop = self._manager.Event()
         self.capacity = self.workers
         self.executor = ProcessSlots(self.workers, ctx, _init_worker)
         self._events = events
+
+    def request_stop(self):
+        try:
+            self.stop.set()
+        except (EOFError, OSError, ConnectionError):  # the manager is gone (killed): workers' jobs
+            pass                                      # then stop on their own signal or are killed
 
     def poll(self):
         # Called by the driver before it looks at finished jobs: a job puts its events before it

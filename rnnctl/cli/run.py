@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, RnnctlError, RunningElsewhere
+from ..errors import EXIT_DIVERGED, EXIT_OK, EXIT_RUN_FAILED, RnnctlError, RunningElsewhere
 from . import EXIT_CODES_HELP, app, err, fail, out
 
 
@@ -65,17 +65,20 @@ def resume(
 
 def _run(cfg, folder, checkpoint, quiet: bool, as_json: bool):
     """Train into ``folder``, render the outcome, exit with the status's code."""
+    from ..interrupt import RaiseOnSignal, exit_code, signal_name
     from ..store import read_run
     from ..store.layout import params_file
     from ..training import train as run_training
     from ..ui.progress import TrainProgress, summary_table
     try:
         err.print(f"run folder: {folder.path}", highlight=False)
-        with TrainProgress(err, quiet) as progress:
+        # SIGTERM/SIGHUP: as Ctrl-C (the loop checkpoints at the next update; outside it they raise)
+        with RaiseOnSignal(), TrainProgress(err, quiet) as progress:
             result = run_training(cfg, folder, progress, resume=checkpoint)
-    except KeyboardInterrupt:
-        err.print(f"interrupted: continue with  rnnctl resume {folder.path}", highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as e:   # Ctrl-C, SIGTERM or SIGHUP: exit 130, 143 or 129
+        err.print(f"interrupted by {signal_name(getattr(e, 'signum', None))}: continue with  "
+                  f"rnnctl resume {folder.path}", highlight=False)
+        raise typer.Exit(exit_code(e))
     except RunningElsewhere as e:   # the folder is locked by another live process: not touched
         fail(e)
     except RnnctlError as e:

@@ -9,13 +9,14 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-from ..errors import EXIT_INTERRUPTED, EXIT_OK, RnnctlError
+from ..errors import EXIT_OK, RnnctlError
 from . import app, err, fail, out
 
 SWEEP_EXIT_HELP = ("Exit codes: 0 every run finished (succeeded, completed, diverged or stopped: all "
                    "outcomes of a study), 2 bad spec or config (nothing is run), 4 some runs failed, "
                    "6 the only unfinished runs are running elsewhere (another process holds their run "
-                   "folder's lock), 130 interrupted (run the same command again to resume).")
+                   "folder's lock), 130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (run the "
+                   "same command again to resume).")
 
 
 @app.command(epilog=SWEEP_EXIT_HELP)
@@ -40,6 +41,7 @@ def sweep(
     A run is named by the hash of its config: running the same sweep again skips finished runs, resumes interrupted ones and reruns failed ones.
     """  # noqa: E501 (one line: Typer keeps the line breaks of a help paragraph)
     from ..executors import make_backend
+    from ..interrupt import RaiseOnSignal, exit_code
     from ..sweep import expand, load_sweep, plan, run_sweep
     from ..ui.sweep import LiveView, LogView, dry_run_note, end_note, job_table, result_table
     wide = out if out.is_terminal else Console(width=240)  # piped tables keep every column
@@ -57,11 +59,12 @@ def sweep(
             err.print(dry_run_note(sw, plans), highlight=False)
             raise typer.Exit(EXIT_OK)
         view = LogView(err) if quiet or not err.is_terminal else LiveView(err)
-        result = run_sweep(sw, executor=executor, workers=workers, address=address, observer=view, jobs=jobs)
+        with RaiseOnSignal():  # SIGTERM/SIGHUP outside the driver's handler raise, as Ctrl-C does
+            result = run_sweep(sw, executor=executor, workers=workers, address=address, observer=view, jobs=jobs)
     except RnnctlError as e:
         fail(e)
-    except KeyboardInterrupt:  # before the sweep's own handler is installed, or after it is removed
-        raise typer.Exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as e:  # before the sweep's own handler is installed, or after it is removed
+        raise typer.Exit(exit_code(e))
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -27,8 +27,8 @@ import yaml
 
 from .. import store
 from ..config import config_to_dict
-from ..errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_RUNNING_ELSEWHERE
-from ..interrupt import GracefulInterrupt
+from ..errors import EXIT_OK, EXIT_PARTIAL, EXIT_RUNNING_ELSEWHERE
+from ..interrupt import GracefulInterrupt, exit_code, signal_name
 from . import testhook
 from .jobs import Job, expand
 from .spec import Sweep
@@ -105,6 +105,7 @@ class SweepResult:
     ran: int                # jobs that ran (or resumed) in this invocation
     interrupted: bool = False
     executor: str = ""
+    signum: int | None = None   # the signal that stopped the sweep (None: Ctrl-C, or none)
 
     @property
     def unfinished(self) -> list[dict]:
@@ -119,10 +120,11 @@ class SweepResult:
     @property
     def exit_code(self) -> int:
         """0 every run finished (succeeded, completed, diverged or stopped: all outcomes of a
-        study); 130 interrupted; 4 some runs failed (or did not finish); 6 the only unfinished
-        runs are running elsewhere (another process holds their lock)."""
+        study); 130 interrupted (Ctrl-C), 143 by SIGTERM, 129 by SIGHUP; 4 some runs failed (or
+        did not finish); 6 the only unfinished runs are running elsewhere (another process holds
+        their lock)."""
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return exit_code(self.signum)
         if len(self.unfinished) > len(self.elsewhere):
             return EXIT_PARTIAL
         return EXIT_RUNNING_ELSEWHERE if self.elsewhere else EXIT_OK
@@ -131,7 +133,10 @@ class SweepResult:
         return {"name": self.name, "folder": str(self.folder), "executor": self.executor,
                 "jobs": len(self.runs), "ran": self.ran, "counts": self.counts,
                 "wall_time": round(self.wall_time, 3), "interrupted": self.interrupted,
-                "exit_code": self.exit_code, "runs": self.runs}
+                "exit_code": self.exit_code, **self.stopped_by(), "runs": self.runs}
+
+    def stopped_by(self) -> dict:
+        return {"stopped_by": signal_name(self.signum)} if self.interrupted else {}
 
 
 def write_sweep_files(sweep: Sweep, jobs: list[Job]) -> None:
@@ -174,8 +179,9 @@ def run_sweep(sweep: Sweep, executor: str = "local", workers: int | None = None,
 
     ``executor``: a name in ``rnnctl.registry.EXECUTORS``: "local" (worker processes, default),
     "thread", or "dask" (``address`` of a scheduler, or a LocalCluster of ``workers`` processes).
-    Ctrl-C stops the sweep: running jobs checkpoint and are recorded 'interrupted'; the result
-    then has ``interrupted=True``. ``_test_hook``: see ``rnnctl.sweep.testhook`` (tests only).
+    Ctrl-C, SIGTERM or SIGHUP stops the sweep: running jobs checkpoint and are recorded
+    'interrupted'; the result then has ``interrupted=True`` and ``signum`` (None for Ctrl-C).
+    ``_test_hook``: see ``rnnctl.sweep.testhook`` (tests only).
     """
     from ..executors import make_backend
 
@@ -257,9 +263,11 @@ class _Driver:
                 raise KeyboardInterrupt
 
     def stop(self, pending: deque) -> None:
-        """First Ctrl-C: running jobs checkpoint and end; jobs not started are not started."""
+        """First Ctrl-C, SIGTERM or SIGHUP: running jobs checkpoint and end; jobs not started are
+        not started."""
         self.interrupted, self.stop_at = True, time.monotonic()
-        self.obs.on_stop("stopping: running jobs save a checkpoint (Ctrl-C again to stop at once)")
+        again = "Ctrl-C again" if self.sig.name == "SIGINT" else f"{self.sig.name}; a second signal"
+        self.obs.on_stop(f"stopping: running jobs save a checkpoint ({again} to stop at once)")
         self.backend.request_stop()
         for f, p in self.running.items():
             if p.job.run_id not in self.started_jobs:
@@ -357,7 +365,7 @@ class _Driver:
         for r in runs:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         return SweepResult(self.sweep.name, self.sweep.folder, runs, counts, time.monotonic() - self.t0,
-                           len(self.ran), self.interrupted, self.desc)
+                           len(self.ran), self.interrupted, self.desc, self.sig.signum)
 
     def record(self, final: bool = False) -> SweepResult:
         """summary.json as of now (rewritten atomically as jobs end)."""
@@ -369,7 +377,7 @@ class _Driver:
             "ended": store.now_iso() if final else None, "wall_time": round(res.wall_time, 3),
             "run_time": round(sum(r["wall_time"] or 0.0 for r in res.runs), 3),  # all invocations
             "jobs": len(res.runs), "ran": res.ran, "counts": res.counts, "interrupted": self.interrupted,
-            "runs": res.runs})
+            **res.stopped_by(), "runs": res.runs})
         return res
 
     def finish(self) -> SweepResult:

@@ -12,6 +12,8 @@ is a rule or a list of rules:
                                # "raise": a RuntimeError in the job (recorded as 'failed')
                                # "sigint": SIGINT to the job's own process, as a terminal's Ctrl-C
                                #   reaches a worker process (its run checkpoints, ends 'interrupted')
+                               # "sleep": sleep "seconds" (default 0.01) at this and every later
+                               #   update: a slow job, to signal a sweep while its jobs run
      "once": "/tmp/marker"}    # fire only while this file does not exist (then create it)
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 #: Environment variable holding the rules (JSON), for sweeps run through the CLI.
 TEST_HOOK_ENV = "RNNCTL_SWEEP_TEST_HOOK"
@@ -43,6 +46,9 @@ class TestHook:
     def __call__(self, update: int) -> None:
         for rule in list(self.rules):
             if update < rule.get("at", 1):
+                continue
+            if rule.get("action") == "sleep":  # fires at every update from then on
+                time.sleep(rule.get("seconds", 0.01))
                 continue
             self.rules.remove(rule)
             once = rule.get("once")

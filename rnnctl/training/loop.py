@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from ..errors import Diverged
-from ..interrupt import GracefulInterrupt
+from ..interrupt import GracefulInterrupt, Interrupted, StopSignalsIgnored, signal_name
 from .observer import Observer, RunResult, StopRun
 from .postmortem import postmortem_arrays
 from .session import Session, build_model
@@ -57,14 +57,17 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
                 obs.on_update(update, E, stats)
                 if update % ev.every == 0 or update == t.steps:
                     record = run.evaluate(state, update)
-                    sink.metrics(record)
+                    with interrupt.deferred():             # a second signal waits for the write
+                        sink.metrics(record)
                     obs.on_eval(record)
                     if run.done(state):
                         break
-                    sink.checkpoint(*run.checkpoint(state))
+                    with interrupt.deferred():
+                        sink.checkpoint(*run.checkpoint(state))
                 if interrupt.requested or getattr(obs, "stop_requested", False):
-                    sink.checkpoint(*run.checkpoint(state))   # at an update boundary: the state is whole
-                    raise KeyboardInterrupt
+                    with interrupt.deferred():   # at an update boundary: the state is whole
+                        sink.checkpoint(*run.checkpoint(state))
+                    raise interrupt.exception() if interrupt.requested else KeyboardInterrupt()
         status = "succeeded" if summary["success"] else "completed"
     except Diverged as e:
         status = "diverged"
@@ -74,8 +77,10 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
     except StopRun as e:
         status = "stopped"
         summary["message"] = str(e)
-    except KeyboardInterrupt:   # a resume starts from the last checkpoint
-        run.close(sink, state, "interrupted")
+    except KeyboardInterrupt as e:   # a resume starts from the last checkpoint
+        summary["message"] = _stopped_by(e, obs)
+        with StopSignalsIgnored():   # a further signal must not cut the last writes short
+            run.close(sink, state, "interrupted")
         raise
     except Exception as e:
         summary["message"] = f"{type(e).__name__}: {e}"
@@ -83,3 +88,10 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
         raise
     run.close(sink, state, status)
     return RunResult(status, summary)
+
+
+def _stopped_by(e: KeyboardInterrupt, obs) -> str:
+    """run.json's message for an interrupted run: the signal that stopped it, or a stop request."""
+    if getattr(obs, "stop_requested", False) and not isinstance(e, Interrupted):
+        return "stopped on request (the sweep was stopped)"
+    return f"stopped by {signal_name(getattr(e, 'signum', None))}"
