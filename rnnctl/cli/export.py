@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUN_FAILED, ConfigError, RnnctlError
+from ..errors import EXIT_OK, ConfigError, RnnctlError
 from . import EXIT_CODES_HELP, app, err, fail, out
 
 FORMATS = ("torch", "npz")
@@ -123,7 +123,9 @@ def import_cmd(
         folder = RunFolder.create(cfg.runs_dir, cfg.name, new_run_id(config_hash(cfg)))
     except RnnctlError as e:
         fail(e)
-    _train_from(cfg, folder, values, origin, quiet, as_json)
+    from .run import _run   # as rnnctl train: progress, summary, exit codes, failures recorded
+    _run(cfg, folder, None, quiet, as_json, note=f" (initial parameters from {origin['path']})",
+         init_params=values, init_from=origin)
 
 
 def _evaluation(cfg, model) -> dict:
@@ -151,28 +153,3 @@ def _print_eval(cfg, model, origin: dict, as_json: bool) -> None:
     for k, v in result.items():
         table.add_row(k, f"{v:.6g}" if isinstance(v, float) else str(v))
     out.print(table)
-
-
-def _train_from(cfg, folder, values, origin: dict, quiet: bool, as_json: bool):
-    """Train into ``folder`` from ``values``; render and exit as rnnctl train does."""
-    from ..store import read_run
-    from ..training import train as run_training
-    from ..ui.progress import TrainProgress, summary_table
-    try:
-        err.print(f"run folder: {folder.path} (initial parameters from {origin['path']})", highlight=False)
-        with TrainProgress(err, quiet) as progress:
-            result = run_training(cfg, folder, progress, init_params=values, init_from=origin)
-    except KeyboardInterrupt:
-        err.print(f"interrupted: continue with  rnnctl resume {folder.path}", highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED)
-    except RnnctlError as e:
-        fail(e)
-    except Exception as e:  # recorded as 'failed' in run.json by the loop
-        err.print(f"[bold red]error:[/] run failed: {type(e).__name__}: {e}", highlight=False)
-        raise typer.Exit(EXIT_RUN_FAILED)
-    info = read_run(folder.path)
-    if as_json:
-        print(json.dumps({"run_dir": str(folder.path), **info}, indent=2))
-    else:
-        out.print(summary_table(folder.path, result.status, info))
-    raise typer.Exit(EXIT_DIVERGED if result.status == "diverged" else EXIT_OK)

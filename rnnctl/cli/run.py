@@ -63,18 +63,20 @@ def resume(
     _run(cfg, folder, checkpoint, quiet, as_json)
 
 
-def _run(cfg, folder, checkpoint, quiet: bool, as_json: bool):
-    """Train into ``folder``, render the outcome, exit with the status's code."""
+def _run(cfg, folder, checkpoint, quiet: bool, as_json: bool, note: str = "", **train_kwargs):
+    """Train into ``folder``, render the outcome, exit with the status's code. ``train_kwargs``
+    go to ``rnnctl.training.train`` (rnnctl import: init_params, init_from); ``note`` follows the
+    folder's name on stderr."""
     from ..interrupt import RaiseOnSignal, exit_code, signal_name
     from ..store import read_run
     from ..store.layout import params_file
     from ..training import train as run_training
     from ..ui.progress import TrainProgress, summary_table
     try:
-        err.print(f"run folder: {folder.path}", highlight=False)
+        err.print(f"run folder: {folder.path}{note}", highlight=False)
         # SIGTERM/SIGHUP: as Ctrl-C (the loop checkpoints at the next update; outside it they raise)
         with RaiseOnSignal(), TrainProgress(err, quiet) as progress:
-            result = run_training(cfg, folder, progress, resume=checkpoint)
+            result = run_training(cfg, folder, progress, resume=checkpoint, **train_kwargs)
     except KeyboardInterrupt as e:   # Ctrl-C, SIGTERM or SIGHUP: exit 130, 143 or 129
         err.print(f"interrupted by {signal_name(getattr(e, 'signum', None))}: continue with  "
                   f"rnnctl resume {folder.path}", highlight=False)
