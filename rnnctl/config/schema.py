@@ -388,7 +388,7 @@ class LogConfig(_Section):
 
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig(_Section):
-    limits = {"every": 10**10, "sequences": 10**10, "batch_size": 10**7}
+    limits = {"every": 10**10, "sequences": 10**10, "batch_size": 10**7, "length_buckets": 10**7}
     every: int = opt(100, "evaluate every this many updates", POSITIVE)
     sequences: int = opt(10000, "fresh test sequences per evaluation (10000 in the paper); real "
                                 "data scores the whole valid split instead",
@@ -399,6 +399,14 @@ class EvalConfig(_Section):
     success_error: float = opt(0.01, "test error rate at which a run counts as solved (1% in "
                                      "the paper)", UNIT_LEFT_OPEN)
     stop_on_success: bool = opt(True, "stop training at the first evaluation that is solved")
+    length_buckets: int = opt(10, "a length range: evaluate this many evenly spaced buckets of "
+                                  "lengths over [min_length, max_length - 1] (every length when the "
+                                  "range is shorter), the sequences split evenly, each scored apart",
+                              POSITIVE)
+    success: Literal["auto", "mean", "all_lengths"] = opt(
+        "auto", "success rule: mean (the overall error under success_error, the paper's text) or "
+                "all_lengths (every length bucket's error under it); auto: all_lengths for a "
+                "length range, mean for a fixed length")
     patience: int = opt(0, "real data: stop after this many evaluations without a better "
                            "validation metric; 0 never stops early", NON_NEGATIVE)
     metric: str | None = opt(None, "real data: the validation metric that picks the best "

@@ -12,11 +12,34 @@ from ..errors import Diverged
 EVAL_MEMORY_BYTES = 64 * 2**20
 
 
-def evaluate(model, sampler, rng: np.random.Generator, sequences: int, batch_size: int) -> dict:
-    """Loss (per sequence) and error rate on ``sequences`` fresh sequences, in chunks that each draw a length."""
+def evaluate(model, sampler, rng: np.random.Generator, sequences: int, batch_size: int,
+             buckets: int | None = None) -> dict:
+    """Loss (per sequence) and error rate on ``sequences`` fresh sequences.
+
+    ``buckets`` None, or a fixed-length task: in chunks of ``batch_size`` that each draw a length
+    from the sampler (the paper's code; a range is then tested at a few random lengths).
+    ``buckets`` given and a length range: stratified over the range (``length_plan``), and the
+    result adds ``per_length``, one row per bucket: {lo, hi, sequences, errors, error, loss}."""
+    if buckets is None or sampler.fixed:
+        errors, loss_sum = _score(model, sampler, rng, sequences, batch_size, lambda: sampler.draw_length(rng))
+        return {"loss": loss_sum / sequences, "error": errors / sequences}
+    rows, errors, loss_sum = [], 0, 0.0
+    for lo, hi, plan in length_plan(sampler.min_length, sampler.max_length, buckets, sequences):
+        n, e, s = sum(count for _, count in plan), 0, 0.0
+        for length, count in plan:
+            de, ds = _score(model, sampler, rng, count, batch_size, lambda: length)
+            e, s = e + de, s + ds
+        rows.append({"lo": lo, "hi": hi, "sequences": n, "errors": e, "error": e / n, "loss": s / n})
+        errors, loss_sum = errors + e, loss_sum + s
+    return {"loss": loss_sum / sequences, "error": errors / sequences, "per_length": rows}
+
+
+def _score(model, sampler, rng, sequences: int, batch_size: int, next_length) -> tuple[int, float]:
+    """(wrong sequences, summed loss) over ``sequences`` fresh sequences, in chunks of at most
+    ``batch_size``, each at the length ``next_length()`` gives."""
     errors, loss_sum, done = 0, 0.0, 0
     while done < sequences:
-        length = sampler.draw_length(rng)
+        length = next_length()
         # the stored states grow with T: shrink the chunk for long sequences to bound memory
         cap = max(1, EVAL_MEMORY_BYTES // (8 * (length + 1) * model.floats_per_step))
         n = min(batch_size, sequences - done, cap)
@@ -26,7 +49,44 @@ def evaluate(model, sampler, rng: np.random.Generator, sequences: int, batch_siz
         errors += int(np.count_nonzero(sampler.task.errors(y, batch.target)))
         loss_sum += model.loss(batch.u, batch.target) * n
         done += n
-    return {"loss": loss_sum / sequences, "error": errors / sequences}
+    return errors, loss_sum
+
+
+def length_plan(min_length: int, max_length: int, buckets: int, sequences: int) -> list[tuple]:
+    """The stratified evaluation of the range [min_length, max_length) (max excluded, as the
+    sampler): [(lo, hi, [(length, count), ...]), ...], one entry per bucket, lo..hi inclusive.
+
+    The N = max_length - min_length lengths are cut into K = min(buckets, N) buckets of
+    consecutive lengths, bucket i holding lengths min_length + floor(i N / K) up to the next
+    bucket's first minus one (so every length is in one bucket; sizes differ by at most one).
+    The sequences are split evenly over the buckets (the first ``sequences mod K`` get one more),
+    and each bucket's share evenly over its lengths in the same way; when a bucket has fewer
+    sequences than lengths, that many of its lengths, evenly spaced from lo to hi, get one each.
+    Lengths with no sequence are left out; a bucket with none (fewer sequences than buckets)
+    is left out. No randomness: the sequences are then drawn from the evaluation rng in this
+    order, so an evaluation is deterministic per seed."""
+    N = max_length - min_length
+    K = min(buckets, N)
+    edges = [min_length + (i * N) // K for i in range(K + 1)]
+    plan = []
+    for i, share in enumerate(_split(sequences, K)):
+        lo, hi = edges[i], edges[i + 1] - 1
+        if share == 0:
+            continue
+        m = hi - lo + 1
+        if share >= m:
+            lengths = list(zip(range(lo, hi + 1), _split(share, m)))
+        else:   # evenly spaced distinct lengths (share < m, so the rounded points differ)
+            picks = np.round(np.linspace(lo, hi, share)).astype(int) if share > 1 else [(lo + hi) // 2]
+            lengths = [(int(L), 1) for L in picks]
+        plan.append((lo, hi, lengths))
+    return plan
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` near-equal integers, the first ``total mod parts`` one larger."""
+    q, r = divmod(total, parts)
+    return [q + (1 if i < r else 0) for i in range(parts)]
 
 
 def _window(model, config, state, update: int, lr: float, bound: float | None) -> dict:
@@ -43,21 +103,46 @@ def _window(model, config, state, update: int, lr: float, bound: float | None) -
     return record
 
 
+def success_rule(config, sampler) -> str:
+    """The success rule a run uses (eval.success resolved): ``mean`` (the overall error under
+    eval.success_error, the paper's text) or ``all_lengths`` (every length bucket's error under
+    it); ``auto`` is all_lengths for a length range and mean for a fixed length (one bucket)."""
+    rule = config.eval.success
+    if rule == "auto":
+        return "mean" if sampler.fixed else "all_lengths"
+    return rule
+
+
+def solved(record: dict, rule: str, success_error: float) -> bool:
+    """Whether an evaluation record counts as solved: its error (``mean``), or the error of every
+    one of its length buckets (``all_lengths``; a record without buckets uses its error),
+    strictly under ``success_error`` ("under 1%": an error equal to it is not a success)."""
+    if rule == "all_lengths" and record.get("per_length"):
+        return all(row["error"] < success_error for row in record["per_length"])
+    return record["error"] < success_error
+
+
 def evaluation_record(model, sampler, rng, config, state, update: int, lr: float,
                       bound: float | None) -> dict:
-    """Evaluate and return the metrics record of ``update``: eval loss and error, the training
+    """Evaluate and return the metrics record of ``update``: eval loss and error (and, for a
+    length range, ``per_length``: the error of each of eval.length_buckets buckets), the training
     window since the last evaluation (mean loss, clip rate, max pre-transform norm), the
     learning rate, the training time so far and λ₁/ρ of W_rec (with 1/γ as ``bound`` for the
-    vanilla cell). Resets the window; updates the summary (final figures, first success).
-    A non-finite evaluation loss ends the run as diverged."""
+    vanilla cell). Resets the window; updates the summary (final figures, the last per_length,
+    the success rule, first success). A non-finite evaluation loss ends the run as diverged."""
     ev, summary = config.eval, state.summary
-    result = evaluate(model, sampler, rng, ev.sequences, ev.batch_size)
+    result = evaluate(model, sampler, rng, ev.sequences, ev.batch_size, buckets=ev.length_buckets)
     record = {"update": update, "loss": result["loss"], "error": result["error"],
+              **({"per_length": result["per_length"]} if "per_length" in result else {}),
               **_window(model, config, state, update, lr, bound)}
     if not np.isfinite(record["loss"]):
         raise Diverged(update, "evaluation loss")
-    summary.update(final_loss=record["loss"], final_error=record["error"], train_loss=record["train_loss"])
-    if record["error"] < ev.success_error and not summary["success"]:
+    rule = success_rule(config, sampler)
+    summary.update(final_loss=record["loss"], final_error=record["error"], train_loss=record["train_loss"],
+                   success_rule=rule)
+    if "per_length" in record:
+        summary["per_length"] = record["per_length"]
+    if solved(record, rule, ev.success_error) and not summary["success"]:
         summary.update(success=True, success_update=update)
     return record
 
