@@ -141,3 +141,29 @@ def test_an_error_equal_to_success_error_is_not_a_success(rigged, task, rule, su
     assert all(b["error"] == 0.01 for r in sink.records for b in r.get("per_length", []))
     assert sink.summary["success"] is succeeded
     assert (result.status == "succeeded") is succeeded
+
+
+# ---- the report: success rule, per-length error, the figure -------------------------------------
+def test_report_shows_the_rule_and_the_per_length_error_of_a_range_run(tmp_path):
+    from rnnctl import plots as P
+    from rnnctl import report as R
+    from rnnctl.store import RunFolder, read_run_record
+    folder = RunFolder.create(tmp_path / "runs", "range", "r1")
+    train(_config({"min_length": 10, "max_length": 20}, {"sequences": 100, "length_buckets": 5}), folder)
+    run = read_run_record(folder.path)
+    assert run.info["success_rule"] == "all_lengths" and len(run.info["per_length"]) == 5
+    rows = dict(R.summary_rows(run))
+    assert rows["success rule"].startswith("all_lengths")
+    assert rows["error by length (last evaluation)"].startswith("10–11: ")
+    doc = R.inspect_run(R.load_report(folder.path)).document()
+    assert doc["success_rule"] == "all_lengths" and doc["per_length"] == run.info["per_length"]
+    figs = P.run_figures(run)
+    assert "error_vs_length" in figs
+    assert P.fig_error_vs_length(run, []) is not None            # from run.json's last per_length
+    # a run recorded before per-length evaluation: no rule, judged by the mean, no figure
+    old = dict(run.info)
+    del old["success_rule"], old["per_length"]
+    run.info = old
+    assert dict(R.summary_rows(run))["success rule"] == "mean (recorded before per-length evaluation)"
+    assert "error by length (last evaluation)" not in dict(R.summary_rows(run))
+    assert P.fig_error_vs_length(run, [{"update": 1, "error": 0.5, "loss": 1.0}]) is None

@@ -1,8 +1,8 @@
 """Figures of one run: gradient norm over updates (before/after the transform, threshold),
 per-step backprop norms against the time lag (heatmap over training and curves), temporal
 contributions at probe updates, loss and error (for a real-data run: loss and the validation
-metric, best update marked), λ₁ of W_rec with the 1/γ bound, the post-mortem
-of a diverged run. Each ``fig_*`` returns a Figure, or None when the run has nothing to show;
+metric, best update marked), λ₁ of W_rec with the 1/γ bound, error against length (a range
+run: plots.lengths), the post-mortem of a diverged run. Each ``fig_*`` returns a Figure, or None when the run has nothing to show;
 ``run_figures`` draws them all from the run folder (read through ``rnnctl.store``)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .. import store
 from ..errors import RunError
 from ..report import backprop_rows, fmt, fmt_any, is_num, is_real, metric_value, postmortem, to_lag
 from ..store import RunRecord, mark_trace_unreadable
+from .lengths import fig_error_vs_length
 from .style import (COLORS, bucket, cell_edges, colormap, config_text, figure, mark_divergence, positive,
                     suptitle)
 
@@ -367,6 +368,7 @@ def run_figures(run: RunRecord, warnings: list[str] | None = None, pm: dict | No
         ("valid_metric", lambda: fig_valid_metric(run, trace, metrics or [])) if is_real(run.info) else
         ("loss_error", lambda: fig_loss_error(run, trace, metrics or [])),
         ("spectral", lambda: fig_spectral(run, metrics or [])),
+        ("error_vs_length", lambda: fig_error_vs_length(run, metrics or [])),
         ("postmortem", lambda: fig_postmortem(run, pm if pm is not None else postmortem(run.path))
          if (run.info or {}).get("status") == "diverged" else None),
     ]

@@ -24,7 +24,7 @@ SCHEMA = "rnnctl.report/1"
 TOP_FIELDS = ("schema", "kind", "source", "sweep", "swept", "where", "sort", "counts", "runs", "by",
               "groups", "pair", "pairs", "figures", "warnings")
 #: Keys the document of a single run adds.
-RUN_FIELDS = ("config", "config_diff", "diff_against", "postmortem")
+RUN_FIELDS = ("config", "config_diff", "diff_against", "postmortem", "success_rule", "per_length")
 
 CSV_RUN_FIELDS = ("run_id", "status", "final_loss", "final_error", "success", "success_update", "updates",
                   "wall_time", "clip_rate", "norm_max", "norm_median", "diverged_at", "problem", "path")
@@ -54,14 +54,18 @@ def report_json(rep: Report, by: list[str] | None = None, groups: list[dict] | N
 
 def run_json_extra(run: RunRecord, diff, against: str, pm: dict | None) -> dict:
     """The keys a single-run JSON document adds (RUN_FIELDS): the config as nested mappings
-    (null when unreadable), its diff, what the diff is against, and the post-mortem."""
+    (null when unreadable), its diff, what the diff is against, the post-mortem, the success rule
+    the run was judged by (null: recorded before per-length evaluation, i.e. the mean) and its last
+    evaluation's error per length bucket (null for a fixed length or an older run)."""
+    info = run.info or {}
     try:
         config = store.read_config_dict(run.path)
     except (OSError, ValueError, yaml.YAMLError):
         config = None
     return {"config": config,
             "config_diff": [{"key": k, "base": jsonable(a), "value": jsonable(b)} for k, a, b in diff],
-            "diff_against": against, "postmortem": json_tree(pm)}
+            "diff_against": against, "postmortem": json_tree(pm),
+            "success_rule": info.get("success_rule"), "per_length": json_tree(info.get("per_length"))}
 
 
 def _csv(v) -> str:

@@ -234,7 +234,10 @@ def summary_rows(run: RunRecord) -> list[list]:
                  ["stopped early", fmt(i.get("stopped_early"), "bool")]]
     else:
         rows += [["final eval error", fmt(i.get("final_error"), "pct")],
-                 ["success", f"yes, at update {i.get('success_update')}" if i.get("success") else "no"]]
+                 ["success", f"yes, at update {i.get('success_update')}" if i.get("success") else "no"],
+                 ["success rule", success_rule_text(i)]]
+        if i.get("per_length"):
+            rows.append(["error by length (last evaluation)", per_length_text(i["per_length"])])
     rows += [["clip rate", fmt(i.get("clip_rate"), "pct")],
              ["max / median pre-transform norm", f"{fmt(i.get('norm_max'))} / {fmt(i.get('norm_median'))}"],
              ["threshold", fmt(i.get("threshold"))],
@@ -245,6 +248,26 @@ def summary_rows(run: RunRecord) -> list[list]:
     if i.get("message"):
         rows.append(["message", i["message"]])
     return rows
+
+
+def success_rule_text(info: dict) -> str:
+    """The success rule a run was judged by (summary ``success_rule``, eval.success resolved): a
+    run recorded before per-length evaluation has none and was judged by the mean error."""
+    rule = info.get("success_rule")
+    if rule == "all_lengths":
+        return "all_lengths (every length bucket under eval.success_error)"
+    if rule == "mean":
+        return "mean (the overall error under eval.success_error)"
+    return "mean (recorded before per-length evaluation)" if info.get("updates") else "-"
+
+
+def per_length_text(per_length: list) -> str:
+    """A run's last per-length evaluation on one line: 'lo–hi: error (errors/sequences); ...'."""
+    out = []
+    for row in per_length:
+        span = str(row.get("lo")) if row.get("lo") == row.get("hi") else f"{row.get('lo')}–{row.get('hi')}"
+        out.append(f"{span}: {fmt(row.get('error'), 'pct')} ({row.get('errors')}/{row.get('sequences')})")
+    return "; ".join(out)
 
 
 def metric_rows(run: RunRecord) -> tuple[list[str], list[list]]:
