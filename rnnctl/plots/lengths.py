@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from ..report import is_num
 from ..store import RunRecord
-from .style import COLORS, config_text, figure, suptitle
+from .style import COLORS, config_text, error_axis, figure, suptitle
 
 #: Earlier evaluations drawn besides the last one (evenly spaced over training).
 EARLIER = 4
@@ -50,10 +50,6 @@ def fig_error_vs_length(run: RunRecord, metrics: list[dict]) -> Figure | None:
     if is_num(se):
         ax.axhline(100 * se, color="k", ls="--", lw=1, label=f"success under {100 * se:g}% "
                    f"({(run.info or {}).get('success_rule') or 'mean'} rule)")
-    ax.set_xlabel("sequence length (each bucket's lengths lo..hi)")
-    ax.set_ylabel("misclassified sequences (%)")
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    error_axis(ax, "sequence length (each bucket's lengths lo..hi)")
     suptitle(fig, f"Error against length — {(run.info or {}).get('status', run.status)}", config_text(run))
     return fig

@@ -19,7 +19,7 @@ from ..errors import RunError
 from ..report import backprop_rows, fmt, fmt_any, is_num, is_real, metric_value, postmortem, to_lag
 from ..store import RunRecord, mark_trace_unreadable
 from .lengths import fig_error_vs_length
-from .style import (COLORS, bucket, cell_edges, colormap, config_text, figure, mark_divergence, positive,
+from .style import (COLORS, bucket, cell_edges, colormap, config_text, error_axis, figure, mark_divergence, positive,
                     suptitle)
 
 
@@ -190,11 +190,7 @@ def fig_loss_error(run: RunRecord, trace: dict | None, metrics: list[dict]) -> F
         ax1.set_yscale("log")
     ax1.grid(True, alpha=0.3)
     ax1.legend(fontsize=8)
-    ax2.set_ylabel("misclassified sequences (%)")
-    ax2.set_xlabel("update")
-    ax2.set_ylim(bottom=0)
-    ax2.grid(True, alpha=0.3)
-    ax2.legend(fontsize=8)
+    error_axis(ax2, "update")
     suptitle(fig, f"Loss and error over training — {(run.info or {}).get('status', run.status)}", config_text(run))
     return fig
 
@@ -234,7 +230,7 @@ def fig_valid_metric(run: RunRecord, trace: dict | None, metrics: list[dict]) ->
     best, best_v = info.get("best_update"), metric_value(info, f"valid.{metric}")
     if is_num(best):
         ax2.axvline(best, color=COLORS[2], lw=1.2, label=f"best update {best}"
-                    + (f" (stopped early)" if info.get("stopped_early") else ""))
+                    + (" (stopped early)" if info.get("stopped_early") else ""))
         if best_v is not None:
             ax2.plot([best], [best_v], marker="*", ms=14, color=COLORS[2], ls="none",
                      label=f"best validation {metric} {fmt(best_v)}")

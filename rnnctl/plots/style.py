@@ -110,3 +110,12 @@ def mark_divergence(ax, run: RunRecord) -> None:
     d = (run.info or {}).get("diverged_at")
     if d:
         ax.axvline(d, color="#d62728", lw=1.2, ls=":", label=f"diverged at update {d}")
+
+
+def error_axis(ax, xlabel: str) -> None:
+    """An axis of error rates in percent: labels, zero floor, grid, legend."""
+    ax.set_ylabel("misclassified sequences (%)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
