@@ -211,3 +211,10 @@ def test_cli_json_table_and_html(real_sweep, tmp_path):
     page = (tmp_path / "page.html").read_text()
     assert "Validation and test metrics by group" in page and "Success by group" not in page
     assert page.count('src="data:image/png;base64,') >= 4 and "<script" not in page
+
+
+def test_group_stats_show_the_spread_to_two_significant_digits():
+    from rnnctl.report.text import fmt_stats
+    assert fmt_stats({"n": 2, "mean": 4.0370, "std": 0.009009}) == "4.037 ± 0.009 (n=2)"
+    assert fmt_stats({"n": 1, "mean": 448.7, "std": None}) == "448.7 (n=1)"
+    assert fmt_stats({"n": 0, "mean": None, "std": None}) == ""

@@ -133,8 +133,8 @@ def fmt_stats(st: dict | None) -> str:
     if not st or not st.get("n"):
         return ""
     out = fmt(st["mean"])
-    if st["std"] is not None:
-        out += f" ± {fmt(st['std'])}"
+    if st["std"] is not None:   # two significant digits: a spread over a few seeds is no more precise
+        out += f" ± {st['std']:.2g}" if is_num(st["std"]) and math.isfinite(st["std"]) else f" ± {fmt(st['std'])}"
     return out + f" (n={st['n']})"
 
 
