@@ -56,7 +56,7 @@ def rich_run(tmp_path):
 def realify_run(path, metric="bpc", mode="min", valid=None, test=None, train=None, best_update=None,
                 stopped_early=False, dataset=None, task="text", evals=None):
     """Rewrite a synthetic run folder (from the fixtures above or a real `rnnctl train`) into the
-    shape of a real-data run (the contract at the end of /work/plan.md): run.json's summary gains
+    shape of a real-data run (docs/data.md, "Training on real data from a config"): run.json's summary gains
     metric, metric_mode, best_update, stopped_early and the train/valid/test dicts, its info the
     dataset's describe(); final_error null, success false (a run that succeeded becomes completed);
     metrics.jsonl records get "error": null and a "valid" dict; config.yaml's task.name is set to
