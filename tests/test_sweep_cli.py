@@ -125,3 +125,21 @@ def test_ctrl_c_in_a_terminal_while_the_last_jobs_run_exits_130(spec, tmp_path):
     s = sw.load_sweep(path)
     assert json.loads((s.folder / "summary.json").read_text())["interrupted"] is True
     assert [p.action for p in sw.plan(sw.expand(s))] == ["resume", "resume"]
+
+
+def test_the_quiet_log_gives_an_eta_after_each_job_but_the_last(monkeypatch):
+    from types import SimpleNamespace
+
+    from rnnctl.ui import sweep as view
+    lines = []
+    log = view.LogView(SimpleNamespace(print=lambda text, **kw: lines.append(text)))
+    clock = iter([100.0, 110.0, 130.0, 160.0])
+    monkeypatch.setattr(view.time, "monotonic", lambda: next(clock))
+    plans = [SimpleNamespace(runs=True, action="run") for _ in range(3)]
+    log.on_sweep_start(SimpleNamespace(name="s", swept=[], folder="f"), plans, "thread")
+    job = SimpleNamespace(index=0, label=lambda names: "x")
+    for _ in range(3):
+        log.on_job_end(job, {"status": "completed", "updates": 5, "wall_time": 1.0})
+    # 1 job in 10 s, 2 left: 20 s; 2 jobs in 30 s, 1 left: 15 s; none left: no eta
+    assert lines[-3].endswith(", eta 20.0s") and lines[-2].endswith(", eta 15.0s")
+    assert "eta" not in lines[-1]

@@ -68,6 +68,7 @@ class LogView(SweepObserver):
     def on_sweep_start(self, sweep, plans, executor):
         self.total = sum(p.runs for p in plans)
         self.done = 0
+        self.t0 = time.monotonic()
         self.names = short_names(sweep.swept)
         skip = sum(p.action == "skip" for p in plans)
         if not self.total:
@@ -86,7 +87,15 @@ class LogView(SweepObserver):
         word = {"failed": "FAILED", ELSEWHERE: "SKIPPED"}.get(outcome["status"], "done")
         self._print(f"[{self.done}/{self.total}] {word} "
                     f"#{job.index} {job.label(self.names)}: {outcome_text(outcome)}"
-                    + (f" ({t:.1f} s)" if t else ""))
+                    + (f" ({t:.1f} s)" if t else "") + self._eta())
+
+    def _eta(self) -> str:
+        """', eta 12:34': the jobs left at the pace of those done so far (a long study's log
+        says when it will end; the live view has its own ETA, over updates)."""
+        left = self.total - self.done
+        if left <= 0 or not self.done:
+            return ""
+        return f", eta {_fmt_time((time.monotonic() - self.t0) / self.done * left)}"
 
     def on_stop(self, message):
         self._print(message)
