@@ -51,6 +51,18 @@ def stop_exception(signum: int | None) -> KeyboardInterrupt:
     return Interrupted(signum)
 
 
+def _install(handler, signals=STOP_SIGNALS) -> dict:
+    """Set ``handler`` for ``signals`` (main thread only: Python allows no other) -> the old ones."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, handler) for s in signals}
+
+
+def _restore(old: dict) -> None:
+    for s, handler in old.items():
+        signal.signal(s, handler)
+
+
 class GracefulInterrupt:
     """The first stop signal sets ``requested`` (and ``signum``) so the caller can stop at a
     consistent point (and save); a second one, of any of the three, raises at once
@@ -70,10 +82,7 @@ class GracefulInterrupt:
         return stop_exception(self.signum)
 
     def __enter__(self):
-        self._old = {}
-        if threading.current_thread() is threading.main_thread():
-            for s in STOP_SIGNALS:
-                self._old[s] = signal.signal(s, self._handle)
+        self._old = _install(self._handle)
         return self
 
     def _handle(self, signum, frame):
@@ -98,8 +107,7 @@ class GracefulInterrupt:
             raise self.exception()
 
     def __exit__(self, *exc):
-        for s, old in self._old.items():
-            signal.signal(s, old)
+        _restore(self._old)
         self._old = {}
 
 
@@ -109,15 +117,11 @@ class StopSignalsIgnored:
     bookkeeping short (run.json left 'running'). Main thread only; restores on exit."""
 
     def __enter__(self):
-        self._old = {}
-        if threading.current_thread() is threading.main_thread():
-            for s in STOP_SIGNALS:
-                self._old[s] = signal.signal(s, signal.SIG_IGN)
+        self._old = _install(signal.SIG_IGN)
         return self
 
     def __exit__(self, *exc):
-        for s, old in self._old.items():
-            signal.signal(s, old)
+        _restore(self._old)
         self._old = {}
 
 
@@ -128,11 +132,7 @@ class RaiseOnSignal:
     code is 143 / 129 rather than a death by signal. Main thread only."""
 
     def __enter__(self):
-        self._old = {}
-        if threading.current_thread() is threading.main_thread():
-            for s in STOP_SIGNALS:
-                if s != signal.SIGINT:
-                    self._old[s] = signal.signal(s, self._handle)
+        self._old = _install(self._handle, [s for s in STOP_SIGNALS if s != signal.SIGINT])
         return self
 
     @staticmethod
@@ -140,6 +140,5 @@ class RaiseOnSignal:
         raise Interrupted(signum)
 
     def __exit__(self, *exc):
-        for s, old in self._old.items():
-            signal.signal(s, old)
+        _restore(self._old)
         self._old = {}

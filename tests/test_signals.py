@@ -21,8 +21,9 @@ from rnnctl.config import load_config
 from rnnctl.errors import EXIT_HANGUP, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from rnnctl.interrupt import GracefulInterrupt, Interrupted, exit_code
 from rnnctl.store import (FINISHED, RunFolder, atomic_write, has_checkpoint, load_checkpoint, read_metrics,
-                          read_params, read_run, read_run_or_none, read_sweep_summary, read_trace)
+                          read_run, read_run_or_none, read_sweep_summary, read_trace)
 from rnnctl.training import train
+from test_training_state import assert_same_run  # same trace, metrics, parameters and summary
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
 
@@ -57,18 +58,6 @@ def training(runs: Path, timeout: float = 60) -> Path:
                 pass
         time.sleep(0.02)
     raise AssertionError(f"no run started training under {runs}")
-
-
-def assert_same_run(a, b):
-    """Same trace (every update once), metrics but wall time, final parameters."""
-    ta, tb = read_trace(a), read_trace(b)
-    assert list(ta) == list(tb) and len(ta["update"]) == len(tb["update"])
-    for column in ta:
-        assert np.array_equal(ta[column], tb[column], equal_nan=True), column
-    strip = lambda ms: [{k: v for k, v in m.items() if k != "time"} for m in ms]  # noqa: E731
-    assert strip(read_metrics(a)) == strip(read_metrics(b))
-    pa, pb = read_params(a), read_params(b)
-    assert set(pa) == set(pb) and all(np.array_equal(pa[k], pb[k]) for k in pa)
 
 
 def no_temp_files(run_dir) -> bool:

@@ -69,10 +69,18 @@ class StreamFeed:
                             f"streams of windows of {window}; lower train.batch_size or task.length")
         self.per_epoch = -(-self.S // window)
         self.start = dataset.range("train")[0]
+        self._epoch, self._epoch_offset = -1, 0
+
+    def _offset(self, epoch: int) -> int:
+        """Where epoch ``epoch`` starts in [0, L): drawn once per epoch, not once per window."""
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._epoch_offset = int(np.random.default_rng([self.entropy, epoch]).integers(0, self.L))
+        return self._epoch_offset
 
     def batch(self, update: int, pending) -> tuple[FeedBatch, dict]:
         epoch, k = divmod(update - 1, self.per_epoch)
-        offset = int(np.random.default_rng([self.entropy, epoch]).integers(0, self.L))
+        offset = self._offset(epoch)
         first = self.start + offset + np.arange(self.B, dtype=np.int64) * self.S + k * self.L   # (B,)
         steps = min(self.L, self.S - k * self.L)
         pos = first[None, :] + np.arange(steps)[:, None]                                     # (L, B)
