@@ -94,8 +94,8 @@ class _Tally:
         self.steps += rows
         if loss == "softmax_ce":
             nll = M.softmax_nll_sum(y, target, mask)
-            self.right += int(((y.argmax(axis=-1) == target) if mask is None
-                               else (y.argmax(axis=-1) == target)[mask]).sum())
+            right = y.argmax(axis=-1) == target
+            self.right += int((right if mask is None else right[mask]).sum())
             self.predictions += rows
             self.nll += nll
             self.loss += nll

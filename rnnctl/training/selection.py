@@ -5,7 +5,7 @@ Validation runs every ``eval.every`` updates (and at the last update). An evalua
 selection metric (``eval.metric``, default the data's own: bpc for text, nll for piano rolls,
 accuracy for classes, mse for series) is strictly better than the best so far keeps a copy of the
 parameters; ``eval.patience`` evaluations in a row without one stop the run (0: never). At the
-end, the best parameters are scored once on test (and on train and valid), the way a held-out
+end, the best parameters are scored once on test (and on train; their valid scores are those of the best evaluation), the way a held-out
 test set is meant to be used (e.g. Goodfellow et al. 2016, §7.8 on early stopping).
 
 The state is plain data (the best θ, counters, the best validation scores), part of the
@@ -58,10 +58,11 @@ class Selection:
         return bool(self.patience) and sel["waited"] >= self.patience
 
     def final_scores(self, sel: dict, theta: np.ndarray) -> dict:
-        """{split: metrics} of the best parameters (θ is restored afterwards)."""
+        """{split: metrics} of the best parameters on train and test (θ is restored afterwards);
+        their valid metrics are already the summary's, kept when they were the best."""
         kept = theta.copy()
         np.copyto(theta, sel["best_theta"])
         try:
-            return {split: self.score(split) for split in ("train", "valid", "test")}
+            return {split: self.score(split) for split in ("train", "test")}
         finally:
             np.copyto(theta, kept)
