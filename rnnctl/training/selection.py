@@ -6,7 +6,8 @@ selection metric (``eval.metric``, default the data's own: bpc for text, nll for
 accuracy for classes, mse for series) is strictly better than the best so far keeps a copy of the
 parameters; ``eval.patience`` evaluations in a row without one stop the run (0: never). At the
 end, the best parameters are scored once on test and on train (their valid scores are those of
-the best evaluation), the way a held-out test set is meant to be used (e.g. Goodfellow et al. 2016, §7.8 on early stopping).
+the best evaluation), the way a held-out test set is meant to be used (e.g. Goodfellow et al.
+2016, §7.8 on early stopping).
 
 The state is plain data (the best θ, counters, the best validation scores), part of the
 checkpoint: a resumed run selects exactly as an uninterrupted one.
