@@ -398,3 +398,16 @@ def test_cli_single_diverged_run_shows_its_postmortem(write_config, tmp_path):
     assert pm["update"] == doc["runs"][0]["diverged_at"] and set(pm["norms"]) == {"W_in", "W_rec", "b", "W_out", "b_out"}
     r = invoke(run)
     assert "post-mortem" in r.stdout
+
+
+def test_a_sweep_still_running_gives_one_warning_for_the_jobs_not_run_yet(sweep_dir):
+    import shutil
+    runs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+    for p in runs[:5]:
+        shutil.rmtree(p)
+    runs[5].joinpath("run.json").write_text("{not json")
+    rep = R.load_report(sweep_dir)
+    assert sum(r.status == "missing" for r in rep.runs) == 5        # every job is still listed
+    assert len(rep.warnings) == 2
+    assert rep.warnings[-1].startswith("5 jobs not run yet") and "run the sweep again" in rep.warnings[-1]
+    assert "corrupt" in rep.warnings[0]
