@@ -78,7 +78,7 @@ class BifurcationSection(_Section):
     b_min: float = opt(-6.0, "left edge of the diagram's b axis")
     b_max: float = opt(0.0, "right edge of the diagram's b axis")
     points: int = opt(1201, "values of b in the diagram", GRID)
-    long_steps: int = opt(200, "a second, longer T for ∂x_T/∂b (shows it growing with T)", STEPS)
+    long_steps: int = opt(100, "a second, longer T for ∂x_T/∂b (shows it growing with T)", STEPS)
     explode: float = opt(100.0, "|∂x_T/∂b| above this marks the exploding region", POSITIVE)
 
     def validate(self) -> None:

@@ -65,17 +65,30 @@ def _trajectories(cfg: FiguresConfig) -> tuple[Trajectory, Trajectory]:
 
 def _bifurcation(cfg: FiguresConfig) -> dict[str, np.ndarray]:
     m, f = cfg.model, cfg.bifurcation
-    b = np.linspace(f.b_min, f.b_max, f.points)
+    low, high = saddle_node_b(f.w)
+    b = _refined(f.b_min, f.b_max, f.points, [wall_b(f.w, m.x0), low, high])
     xs, stable = fixed_points_along_b(f.w, b)
     short = one_unit_grad(f.w, b, m.steps, m.x0, m.target).dxT_db
     long = one_unit_grad(f.w, b, f.long_steps, m.x0, m.target).dxT_db
-    low, high = saddle_node_b(f.w)
+    big = b[np.abs(short) > f.explode]
     return {"bif_w": np.float64(f.w), "bif_b": b, "bif_fixed_points": xs, "bif_stable": stable,
             "bif_dxT_db": short, "bif_dxT_db_long": long,
             "bif_saddle_low_b": np.float64(low), "bif_saddle_high_b": np.float64(high),
             "bif_separatrix_b": np.float64(separatrix_b(f.w, m.x0)),
             "bif_wall_b": np.float64(wall_b(f.w, m.x0)),
-            "bif_wall_b_measured": np.float64(b[np.argmax(np.abs(short))])}
+            "bif_wall_b_measured": np.float64(b[np.argmax(np.abs(short))]),
+            "bif_explode_span": np.array([big.min(), big.max()] if len(big) else [np.nan, np.nan])}
+
+
+def _refined(lo: float, hi: float, n: int, around) -> np.ndarray:
+    """``n`` evenly spaced b in [lo, hi] plus, around each finite value of ``around``, offsets
+    ±10^k for k from −15 to 0: the spike of ∂x_T/∂b at the wall is about λ^−T wide (λ = w σ'(x_0),
+    so 10^−7 for w = 6 and T = 50), far narrower than any even grid, and float64 resolves b to
+    about 10^−15."""
+    offsets = np.logspace(-15, 0, 151)
+    extra = [c + s * offsets for c in around if np.isfinite(c) for s in (-1.0, 1.0)]
+    b = np.unique(np.concatenate([np.linspace(lo, hi, n), *extra, [c for c in around if np.isfinite(c)]]))
+    return b[(b >= lo) & (b <= hi)]
 
 
 def compute_figures(cfg: FiguresConfig) -> FigureData:
@@ -124,6 +137,9 @@ def summary(data: FigureData) -> dict:
     if "bif_w" in a:
         out["bifurcation"] = {k: float(a["bif_" + k]) for k in (
             "w", "wall_b", "wall_b_measured", "separatrix_b", "saddle_low_b", "saddle_high_b")}
+        out["bifurcation"]["explode_span"] = a["bif_explode_span"].tolist()
+        out["bifurcation"]["max_dxT_db"] = float(np.abs(a["bif_dxT_db"]).max())
+        out["bifurcation"]["max_dxT_db_long"] = float(np.abs(a["bif_dxT_db_long"]).max())
     if data.plain is not None:
         out["train"] = {"lr": cfg.train.lr, "updates": cfg.train.updates,
                         "plain": _trajectory_summary(data.plain, cfg.train.lr),
