@@ -108,9 +108,14 @@ def _check_keys(cls: type, data: object, path: str, origins: Origins) -> None:
     for name, value in data.items():
         if name not in fields:
             key = join(path, str(name))
+            everywhere = dotted_keys(FiguresConfig)
+            # the same name in another section first (`model.long_steps`), then a typo here,
+            # then a typo anywhere
+            elsewhere = [k for k in everywhere if k.rpartition(".")[2] == name]
             here = difflib.get_close_matches(str(name), list(fields), n=1)
-            anywhere = difflib.get_close_matches(key, dotted_keys(FiguresConfig), n=1)
-            guess = join(path, here[0]) if here else (anywhere[0] if anywhere else None)
+            anywhere = difflib.get_close_matches(key, everywhere, n=1)
+            guess = (elsewhere[0] if elsewhere else join(path, here[0]) if here
+                     else anywhere[0] if anywhere else None)
             hint = "" if guess else f"; valid keys here: {', '.join(fields)}"
             raise origins.error("unknown key" + hint, key, guess)
         hint = hints(cls)[name]
