@@ -39,6 +39,9 @@ def test_a_wrong_key_names_the_key_line_and_suggestion(tmp_path):
     with pytest.raises(ConfigError) as e:  # a key in the wrong section: its home is suggested
         figures_config_from_dict({"model": {"long_steps": 5}})
     assert e.value.suggestion == "bifurcation.long_steps"
+    with pytest.raises(ConfigError) as e:  # w lives in train and bifurcation: the file's section wins
+        figures_config_from_dict({"figures": "bifurcation", "bifurcation": {"w": 8.0}, "w": 10})
+    assert e.value.suggestion == "bifurcation.w"
     with pytest.raises(ConfigError, match="w_min < w_max"):
         figures_config_from_dict({"surface": {"w_min": 5, "w_max": 4}})
     with pytest.raises(ConfigError, match="> 0"):

@@ -99,11 +99,13 @@ class FiguresConfig(_Section):
     bifurcation: BifurcationSection = section(BifurcationSection)
 
 
-def _check_keys(cls: type, data: object, path: str, origins: Origins) -> None:
+def _check_keys(cls: type, data: object, path: str, origins: Origins, present: tuple = ()) -> None:
     """Unknown keys, named with the closest key of THIS schema (the walker would look for it
-    among the experiment config's keys)."""
+    among the experiment config's keys); a name found in several sections is suggested in a
+    section the file has (``w=10`` in a bifurcation config: ``bifurcation.w``, not ``train.w``)."""
     if not isinstance(data, dict):
         return
+    present = present or tuple(data)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for name, value in data.items():
         if name not in fields:
@@ -111,7 +113,8 @@ def _check_keys(cls: type, data: object, path: str, origins: Origins) -> None:
             everywhere = dotted_keys(FiguresConfig)
             # the same name in another section first (`model.long_steps`), then a typo here,
             # then a typo anywhere
-            elsewhere = [k for k in everywhere if k.rpartition(".")[2] == name]
+            elsewhere = sorted((k for k in everywhere if k.rpartition(".")[2] == name),
+                               key=lambda k: k.partition(".")[0] not in present)
             here = difflib.get_close_matches(str(name), list(fields), n=1)
             anywhere = difflib.get_close_matches(key, everywhere, n=1)
             guess = (elsewhere[0] if elsewhere else join(path, here[0]) if here
@@ -120,7 +123,7 @@ def _check_keys(cls: type, data: object, path: str, origins: Origins) -> None:
             raise origins.error("unknown key" + hint, key, guess)
         hint = hints(cls)[name]
         if dataclasses.is_dataclass(hint):
-            _check_keys(hint, value, join(path, name), origins)
+            _check_keys(hint, value, join(path, name), origins, present)
 
 
 def figures_config_from_dict(data: dict, source: str | None = None,
