@@ -127,19 +127,36 @@ def test_ctrl_c_in_a_terminal_while_the_last_jobs_run_exits_130(spec, tmp_path):
     assert [p.action for p in sw.plan(sw.expand(s))] == ["resume", "resume"]
 
 
-def test_the_quiet_log_gives_an_eta_after_each_job_but_the_last(monkeypatch):
+def _eta_log(monkeypatch, lengths, times):
+    """The quiet log of jobs of these task lengths (same width and updates: cost ∝ length), the
+    clock reading ``times`` (start, then one per job end)."""
     from types import SimpleNamespace
 
+    import rnnctl
     from rnnctl.ui import sweep as view
     lines = []
     log = view.LogView(SimpleNamespace(print=lambda text, **kw: lines.append(text)))
-    clock = iter([100.0, 110.0, 130.0, 160.0])
+    clock = iter(times)
     monkeypatch.setattr(view.time, "monotonic", lambda: next(clock))
-    plans = [SimpleNamespace(runs=True, action="run") for _ in range(3)]
-    log.on_sweep_start(SimpleNamespace(name="s", swept=[], folder="f"), plans, "thread")
-    job = SimpleNamespace(index=0, label=lambda names: "x")
-    for _ in range(3):
-        log.on_job_end(job, {"status": "completed", "updates": 5, "wall_time": 1.0})
+    jobs = [SimpleNamespace(index=i, label=lambda names: "x",
+                            config=rnnctl.config_from_dict({"task": {"name": "temporal_order", "length": L}}))
+            for i, L in enumerate(lengths)]
+    log.on_sweep_start(SimpleNamespace(name="s", swept=[], folder="f"),
+                       [SimpleNamespace(runs=True, action="run", job=j) for j in jobs], "thread")
+    for j in jobs:
+        log.on_job_end(j, {"status": "completed", "updates": 5, "wall_time": 1.0})
+    return lines
+
+
+def test_the_quiet_log_gives_an_eta_after_each_job_but_the_last(monkeypatch):
+    lines = _eta_log(monkeypatch, [50, 50, 50], [100.0, 110.0, 130.0, 160.0])
     # 1 job in 10 s, 2 left: 20 s; 2 jobs in 30 s, 1 left: 15 s; none left: no eta
     assert lines[-3].endswith(", eta 20.0s") and lines[-2].endswith(", eta 15.0s")
     assert "eta" not in lines[-1]
+
+
+def test_the_eta_weighs_jobs_by_their_work(monkeypatch):
+    # the longest start first: a length-200 job took 40 s; what is left is two length-50 jobs, a
+    # quarter of the work each: 20 s, not the 80 s that counting jobs would say
+    lines = _eta_log(monkeypatch, [200, 50, 50], [0.0, 40.0, 50.0, 60.0])
+    assert lines[-3].endswith(", eta 20.0s") and lines[-2].endswith(", eta 10.0s")

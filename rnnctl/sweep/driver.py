@@ -158,8 +158,9 @@ def write_sweep_files(sweep: Sweep, jobs: list[Job]) -> None:
     store.write_jobs(sweep.folder, [{"job": j.index, "run_id": j.run_id, "values": j.values} for j in jobs])
 
 
-def _cost(job: Job) -> float:
-    """Rough work of a job, to start the longest first (shorter wall time on few workers)."""
+def job_cost(job: Job) -> float:
+    """Rough work of a job, to start the longest first (shorter wall time on few workers) and to
+    weigh the log's ETA."""
     c = job.config
     if c.task.length or c.task.min_length is None:   # real data: a set of sequences has no length key
         t = c.task.length or 100
@@ -213,7 +214,7 @@ class _Driver:
     def run(self) -> SweepResult:
         write_sweep_files(self.sweep, [p.job for p in self.plans])
         self.started, self.t0 = store.now_iso(), time.monotonic()
-        todo = sorted((p for p in self.plans if p.runs), key=lambda p: _cost(p.job), reverse=True)
+        todo = sorted((p for p in self.plans if p.runs), key=lambda p: job_cost(p.job), reverse=True)
         self.record()
         if not todo:
             self.obs.on_sweep_start(self.sweep, self.plans, "nothing to run")

@@ -66,8 +66,11 @@ class LogView(SweepObserver):
         self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def on_sweep_start(self, sweep, plans, executor):
+        from ..sweep.driver import job_cost
         self.total = sum(p.runs for p in plans)
         self.done = 0
+        self.cost = {p.job.index: job_cost(p.job) for p in plans if p.runs}
+        self.left_cost, self.done_cost = sum(self.cost.values()), 0.0
         self.t0 = time.monotonic()
         self.names = short_names(sweep.swept)
         skip = sum(p.action == "skip" for p in plans)
@@ -83,6 +86,8 @@ class LogView(SweepObserver):
 
     def on_job_end(self, job, outcome):
         self.done += 1
+        c = self.cost.get(job.index, 0.0)
+        self.done_cost, self.left_cost = self.done_cost + c, max(self.left_cost - c, 0.0)
         t = outcome.get("wall_time")
         word = {"failed": "FAILED", ELSEWHERE: "SKIPPED"}.get(outcome["status"], "done")
         self._print(f"[{self.done}/{self.total}] {word} "
@@ -90,12 +95,13 @@ class LogView(SweepObserver):
                     + (f" ({t:.1f} s)" if t else "") + self._eta())
 
     def _eta(self) -> str:
-        """', eta 12:34': the jobs left at the pace of those done so far (a long study's log
-        says when it will end; the live view has its own ETA, over updates)."""
-        left = self.total - self.done
-        if left <= 0 or not self.done:
+        """', eta 12:34': the work left at the pace of the work done so far, each job weighed by
+        its rough cost (length x width² x updates, as the driver orders them: the longest start
+        first, so counting jobs would overestimate). A long study's log says when it will end;
+        the live view has its own ETA, over updates."""
+        if self.done >= self.total or not self.done_cost:
             return ""
-        return f", eta {_fmt_time((time.monotonic() - self.t0) / self.done * left)}"
+        return f", eta {_fmt_time((time.monotonic() - self.t0) / self.done_cost * self.left_cost)}"
 
     def on_stop(self, message):
         self._print(message)
