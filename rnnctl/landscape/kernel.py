@@ -5,8 +5,9 @@ runs the model's forward pass h_t = σ(W_rec h_{t-1} + W_in u_t + b) (kernels/rn
 paper's forms) over a fixed batch and scores it as ``Model.loss`` does: E = (1/S) Σ_s Σ_{scored t}
 E_t, the readout y_t = W_out h_t + b_out computed at the scored steps only (the last one, or all).
 
-Work per point: T steps of one (S, H) x (H, H) product (BLAS, through Numba's np.dot) and a fused
-loop adding W_in u_t + b and applying σ in place; the points run in parallel (prange). With
+Work per point: T steps of one (S, H) x (H, H) product (BLAS, through Numba's np.dot), one
+(S, I + 1) x (I + 1, H) product for W_in u_t + b (a column of ones in u carries b), and a fused
+loop adding the two and applying σ in place; the points run in parallel (prange). With
 ``approx`` σ is ``fast_tanh`` (tanh; sigmoid as 1/2 + tanh(z/2)/2), a rational function of the
 compute dtype that LLVM vectorizes; without it, the exact activations the model uses
 (kernels/activations.py). Losses accumulate in float64.
@@ -36,6 +37,12 @@ _P0, _P1, _P2, _P3 = (np.float32(c) for c in _P)
 _Q0, _Q1, _Q2, _Q3 = (np.float32(c) for c in _Q)
 _ONE32, _HALF32 = np.float32(1.0), np.float32(0.5)
 
+# Sequences per GEMM. OpenBLAS (single-threaded, float32, H=50) ran the per-step (S, 50) x (50, 50)
+# product at 54 GFLOP/s for S=250, 49 for 128 and 37 for 500, but at 0.6 for S=1000 (another code
+# path): the kernel splits the batch into blocks of this many sequences, which also keeps a block's
+# states in L2.
+SEQUENCE_BLOCK = 256
+
 
 @njit(cache=True, nogil=True, inline="always", fastmath=_FAST, error_model="numpy")
 def fast_tanh(x):
@@ -48,30 +55,20 @@ def fast_tanh(x):
     return p / q if x == x else x
 
 
-@njit(cache=True, nogil=True, inline="always", fastmath=_FAST, error_model="numpy")
-def _act(z, code, approx):
-    if code == 0:
-        return fast_tanh(z) if approx else exact_tanh(z)
-    if code == 1:
-        return _HALF32 + _HALF32 * fast_tanh(_HALF32 * z) if approx else exact_sigmoid(z)
-    if code == 2:
-        return max(z, 0 * z)
-    return z
-
-
 @njit(cache=True, nogil=True, parallel=True, fastmath=_FAST, error_model="numpy")
 def rnn_surface(center, directions, coords, offsets, shape, u, y_class, y_real, h0, act, loss, last,
-                approx, out):
+                approx, block, out):
     """out[g] = E at θ_g = center + coords[g] @ directions, for every point g (in parallel).
 
     center (P,), directions (k, P), coords (G, k): float64; offsets (5,) int64: where W_in, W_rec,
-    b, W_out, b_out start in θ (model/layout.py order); shape (H, I, O); u (T, S, I) in the
-    compute dtype; targets, step-major with one row for a scored-last model: y_class int64 (T', S)
+    b, W_out, b_out start in θ (model/layout.py order); shape (H, I, O); u (T, S, I + 1) in the
+    compute dtype, the inputs with a last column of ones; targets, step-major with one row for a scored-last model: y_class int64 (T', S)
     for softmax_ce, else y_real float64 (T', S, O) (the other one a dummy); h0: the initial state's value (x_0 = 0);
     act: kernels/activations.py code; loss: LOSS_CODES; last: readout at step T only; approx:
-    fast_tanh for σ. out (G,) float64.
+    fast_tanh for σ; block: sequences per GEMM (SEQUENCE_BLOCK). out (G,) float64.
     """
     T, S, I = u.shape
+    I -= 1                                              # u's last column is ones
     H, O = shape[0], shape[2]
     dt = u.dtype
     for g in prange(coords.shape[0]):
@@ -79,41 +76,54 @@ def rnn_surface(center, directions, coords, offsets, shape, u, y_class, y_real, 
         for i in range(directions.shape[0]):
             theta += coords[g, i] * directions[i]
         th = theta.astype(dt)
-        W_inT = np.ascontiguousarray(th[offsets[0]:offsets[0] + H * I].reshape(H, I).T)   # (I, H)
+        W_in1 = np.empty((I + 1, H), dt)                # [W_in^T; b]: u's column of ones adds b
+        W_in1[:I] = th[offsets[0]:offsets[0] + H * I].reshape(H, I).T
+        W_in1[I] = th[offsets[2]:offsets[2] + H]
         W_recT = np.ascontiguousarray(th[offsets[1]:offsets[1] + H * H].reshape(H, H).T)  # (H, H)
-        b = th[offsets[2]:offsets[2] + H]
         W_out = th[offsets[3]:offsets[3] + O * H].reshape(O, H)
         b_out = th[offsets[4]:offsets[4] + O]
-        h = np.full((S, H), h0, dt)
-        hn = np.empty((S, H), dt)
         total = 0.0
-        for t in range(T):
-            np.dot(h, W_recT, hn)                       # W_rec h_{t-1}, all sequences at once
-            _add_input_act(hn, u[t], W_inT, b, act, approx)
-            h, hn = hn, h
-            if not last:
-                total += _readout_loss(h, W_out, b_out, y_class, y_real, t, loss)
-        if last:
-            total += _readout_loss(h, W_out, b_out, y_class, y_real, -1, loss)
+        for s0 in range(0, S, block):                   # blocks of sequences: see SEQUENCE_BLOCK
+            s1 = min(S, s0 + block)
+            h = np.full((s1 - s0, H), h0, dt)
+            hn = np.empty((s1 - s0, H), dt)
+            x = np.empty((s1 - s0, H), dt)
+            for t in range(T):
+                np.dot(h, W_recT, hn)                   # W_rec h_{t-1} for the block's sequences
+                np.dot(u[t, s0:s1], W_in1, x)           # W_in u_t + b
+                _add_act(hn, x, act, approx)
+                h, hn = hn, h
+                if not last:
+                    total += _readout_loss(h, W_out, b_out, y_class[:, s0:s1], y_real[:, s0:s1], t, loss)
+            if last:
+                total += _readout_loss(h, W_out, b_out, y_class[:, s0:s1], y_real[:, s0:s1], -1, loss)
         out[g] = total / S
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def _add_input_act(z, u_t, W_inT, b, act, approx):
-    """z (S, H) += u_t W_in^T + b, then σ in place: one pass over each row."""
-    S, H = z.shape
-    for s in range(S):
-        row = z[s]
-        for j in range(H):
-            row[j] += b[j]
-        for i in range(u_t.shape[1]):
-            ui = u_t[s, i]
-            if ui != 0:                                 # one-hot and sparse inputs skip the row
-                w = W_inT[i]
-                for j in range(H):
-                    row[j] += ui * w[j]
-        for j in range(H):
-            row[j] = _act(row[j], act, approx)
+def _add_act(z, x, act, approx):
+    """z = σ(z + x) element-wise over two (S, H) blocks. The activation is chosen outside the loops,
+    so each loop is one branch-free body that LLVM vectorizes (a choice inside cost 2x)."""
+    a, c = z.reshape(z.size), x.reshape(x.size)
+    if act == 0 and approx:
+        for r in range(a.size):
+            a[r] = fast_tanh(a[r] + c[r])
+    elif act == 1 and approx:
+        for r in range(a.size):
+            a[r] = _HALF32 + _HALF32 * fast_tanh(_HALF32 * (a[r] + c[r]))
+    elif act == 0:
+        for r in range(a.size):
+            a[r] = exact_tanh(a[r] + c[r])
+    elif act == 1:
+        for r in range(a.size):
+            a[r] = exact_sigmoid(a[r] + c[r])
+    elif act == 2:
+        for r in range(a.size):
+            v = a[r] + c[r]
+            a[r] = max(v, 0 * v)
+    else:
+        for r in range(a.size):
+            a[r] += c[r]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

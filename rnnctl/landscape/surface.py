@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..model import Model
-from .kernel import LOSS_CODES, rnn_surface
+from .kernel import LOSS_CODES, SEQUENCE_BLOCK, rnn_surface
 
 DTYPES = ("float32", "float64")
 METHODS = ("auto", "fast", "generic")
@@ -74,12 +74,13 @@ def _fast(model, center, directions, coords, u, target, dtype, approx) -> np.nda
     else:
         y_class = np.zeros((1, 1), np.int64)
         y_real = np.ascontiguousarray(np.asarray(target, np.float64).reshape((1, S, O) if last else (T, S, O)))
-    u_c = np.ascontiguousarray(u, dtype=dtype)
+    u_c = np.ones((T, S, I + 1), dtype)                # the last column of ones carries b
+    u_c[:, :, :I] = u
     h0 = model.cell_def.initial_h(model.form, model.activation)
     out = np.empty(len(coords))
     with _one_blas_thread(), np.errstate(all="ignore"):
         rnn_surface(center, directions, coords, offsets, np.array([H, I, O], np.int64), u_c, y_class,
-                    y_real, h0, model._act, LOSS_CODES[model.loss_name], last, approx, out)
+                    y_real, h0, model._act, LOSS_CODES[model.loss_name], last, approx, SEQUENCE_BLOCK, out)
     return out
 
 
