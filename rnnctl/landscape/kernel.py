@@ -9,15 +9,15 @@ Work per point: T steps of one (S, H) x (H, H) product (BLAS, through Numba's np
 (S, I + 1) x (I + 1, H) product for W_in u_t + b (a column of ones in u carries b), and a fused
 loop adding the two and applying σ in place; the points run in parallel (prange). With
 ``approx`` σ is ``fast_tanh`` (tanh; sigmoid as 1/2 + tanh(z/2)/2), a rational function of the
-compute dtype that LLVM vectorizes; without it, the exact activations the model uses
-(kernels/activations.py). Losses accumulate in float64.
+compute dtype that LLVM vectorizes; without it, libm's tanh and exp (within a few ulp of the
+model's own activations in kernels/activations.py). Losses accumulate in float64. The module
+imports nothing from rnnctl/kernels: Numba checks a cached function against its own file only, so
+a kernel inlining code from another file could load stale machine code (kernels/cache.py).
 """
 
 import numpy as np
 from numba import njit, prange
 
-from rnnctl.kernels.activations import sigmoid as exact_sigmoid
-from rnnctl.kernels.activations import tanh as exact_tanh
 
 # fast-math without nnan/ninf: a diverged point's inf or NaN must survive to its loss
 _FAST = {"contract", "reassoc", "arcp", "afn", "nsz"}
@@ -113,10 +113,10 @@ def _add_act(z, x, act, approx):
             a[r] = _HALF32 + _HALF32 * fast_tanh(_HALF32 * (a[r] + c[r]))
     elif act == 0:
         for r in range(a.size):
-            a[r] = exact_tanh(a[r] + c[r])
+            a[r] = np.tanh(a[r] + c[r])
     elif act == 1:
         for r in range(a.size):
-            a[r] = exact_sigmoid(a[r] + c[r])
+            a[r] = 1 / (1 + np.exp(-(a[r] + c[r])))
     elif act == 2:
         for r in range(a.size):
             v = a[r] + c[r]
