@@ -89,7 +89,7 @@ def _one_d(ax, ls, z, bad, lo, hi):
     ax.axvline(0, color="black", lw=0.8, ls="--", label=f"center ({ls.metadata.get('around')})")
     ax.set_xlabel(f"α along {ls.axes[0]}")
     ax.set_ylabel("log₁₀ loss (clipped)")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="best", fontsize=8, framealpha=0.8)
 
 
 def save_landscape_png(ls, path) -> Path:
