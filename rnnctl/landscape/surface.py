@@ -87,18 +87,14 @@ def _fast(model, center, directions, coords, u, target, dtype, approx) -> np.nda
 class _one_blas_thread:
     """The kernel runs its points in parallel and each makes its own small GEMMs: a multi-threaded
     BLAS inside every one of them oversubscribes the cores (measured 30x slower with OpenBLAS's 2
-    threads per call on 2 cores). threadpoolctl limits the BLAS to one thread while the kernel runs."""
+    threads per call on 2 cores). threadpoolctl (a dependency) limits the BLAS to one thread while
+    the kernel runs."""
 
     def __enter__(self):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:   # then OPENBLAS_NUM_THREADS=1 in the environment does the same
-            self._limits = None
-            return self
+        from threadpoolctl import threadpool_limits
         self._limits = threadpool_limits(1, user_api="blas")
         return self
 
     def __exit__(self, *exc):
-        if self._limits is not None:
-            self._limits.restore_original_limits()
+        self._limits.restore_original_limits()
         return False
