@@ -384,6 +384,10 @@ class LogConfig(_Section):
     probe_sequences: int = opt(4, "sequences of the batch used by a probe", POSITIVE)
     long_lag: int = opt(20, "a probe reports the fraction of the W_rec gradient coming from "
                             "lags t - k above this", POSITIVE)
+    params_every: int = opt(0, "keep the flat parameter vector every this many updates (and at "
+                               "update 0 and the last) in params_snapshots.npy, for the landscape's "
+                               "trajectory; the file grows by P floats (the parameter count) per "
+                               "snapshot; 0 never", NON_NEGATIVE)
 
 
 @dataclass(frozen=True, kw_only=True)

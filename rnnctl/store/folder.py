@@ -37,6 +37,8 @@ class RunFolder:
         self._trace_rows: list[str] = []
         self._bp_rows: list[np.ndarray] = []
         self._bp_updates: list[int] = []
+        self._snaps: list[np.ndarray] = []      # params snapshots not yet written
+        self._snap_updates: list[int] = []
         self._info: dict = {}
         self._t0 = time.perf_counter()
         self._wall_before = 0.0  # wall time of earlier segments of a resumed run
@@ -143,6 +145,8 @@ class RunFolder:
         if backprop_shape is not None:
             GrowingNpy.create(self.path / L.BACKPROP_NORMS, backprop_shape, np.float32)
             GrowingNpy.create(self.path / L.BACKPROP_UPDATES, (), np.int64)
+        for stale in (L.PARAMS_SNAPSHOTS, L.PARAMS_SNAPSHOT_UPDATES):   # made by the first snapshot
+            (self.path / stale).unlink(missing_ok=True)
         self._info = {"status": "running", **info, "started": now_iso(), "ended": None,
                       "wall_time": None, "host": platform.node(), "pid": os.getpid(),
                       "command": sys.argv, **provenance()}
@@ -198,6 +202,11 @@ class RunFolder:
             keep = int(np.searchsorted(updates, update, side="right"))
             GrowingNpy.open(p / L.BACKPROP_UPDATES).truncate(keep)
             GrowingNpy.open(p / L.BACKPROP_NORMS).truncate(keep)
+        if (p / L.PARAMS_SNAPSHOT_UPDATES).exists():   # the same rule for the params snapshots
+            updates = np.load(p / L.PARAMS_SNAPSHOT_UPDATES)
+            keep = int(np.searchsorted(updates, update, side="right"))
+            GrowingNpy.open(p / L.PARAMS_SNAPSHOT_UPDATES).truncate(keep)
+            GrowingNpy.open(p / L.PARAMS_SNAPSHOTS).truncate(keep)
 
     def checkpoint(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
         self.flush()  # the trace on disk then reaches at least meta["update"]
@@ -212,6 +221,10 @@ class RunFolder:
     def backprop(self, update: int, norms: np.ndarray) -> None:
         self._bp_updates.append(update)
         self._bp_rows.append(norms)
+
+    def snapshot(self, update: int, theta: np.ndarray) -> None:
+        self._snap_updates.append(update)
+        self._snaps.append(np.array(theta))
 
     def probe(self, update: int, arrays: dict, summary: dict) -> None:
         (self.path / L.PROBES_DIR).mkdir(exist_ok=True)
@@ -230,7 +243,7 @@ class RunFolder:
             f.write(json_line(record))
 
     def flush(self) -> None:
-        if self._trace_rows or self._bp_rows:
+        if self._trace_rows or self._bp_rows or self._snaps:
             self._locked()
         if self._trace_rows:
             with open(self.path / L.TRACE, "a", encoding="utf-8") as f:
@@ -248,6 +261,21 @@ class RunFolder:
             GrowingNpy.open(self.path / L.BACKPROP_UPDATES).append(np.array(self._bp_updates))
             self._bp_rows.clear()
             self._bp_updates.clear()
+        if self._snaps:
+            self._flush_snapshots()
+
+    def _flush_snapshots(self) -> None:
+        """Append the buffered snapshots; the files are made by the first one (a run with
+        log.params_every 0 has none)."""
+        block = np.stack(self._snaps)
+        if not (self.path / L.PARAMS_SNAPSHOTS).exists():
+            GrowingNpy.create(self.path / L.PARAMS_SNAPSHOTS, block.shape[1:], block.dtype)
+            GrowingNpy.create(self.path / L.PARAMS_SNAPSHOT_UPDATES, (), np.int64)
+        # updates first, then rows: a reader takes the shorter of the two
+        GrowingNpy.open(self.path / L.PARAMS_SNAPSHOT_UPDATES).append(np.array(self._snap_updates))
+        GrowingNpy.open(self.path / L.PARAMS_SNAPSHOTS).append(block)
+        self._snaps.clear()
+        self._snap_updates.clear()
 
     def finish(self, status: str, summary: dict) -> None:
         self.flush()

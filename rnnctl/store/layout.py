@@ -12,6 +12,9 @@ A run folder ``<runs_dir>/<name>/<run-id>/``:
                       then the method's and regularizer's figures and norm.<group> per parameter
   backprop_norms.npy  (n, layers, T_max + 1) float32: Σ_b ‖∂E/∂x_k‖ per recorded update, NaN past
                       each batch's length; backprop_updates.npy (n,) holds the update numbers
+  params_snapshots.npy  (n, P) in the model's dtype: the flat parameter vector at update 0, every
+                      log.params_every updates and at the last update; params_updates.npy (n,) holds
+                      the update numbers (only with log.params_every > 0)
   probes/             update_<n>.npz per probe (temporal contributions), listed in probes.jsonl
   postmortem.npz      for a diverged run: the batch that broke it and the parameters before it
   params_init.npz     named parameter arrays at the start
@@ -38,6 +41,8 @@ METRICS = "metrics.jsonl"
 TRACE = "trace.csv"
 BACKPROP_NORMS = "backprop_norms.npy"
 BACKPROP_UPDATES = "backprop_updates.npy"
+PARAMS_SNAPSHOTS = "params_snapshots.npy"
+PARAMS_SNAPSHOT_UPDATES = "params_updates.npy"
 PROBES_DIR = "probes"
 PROBES_INDEX = "probes.jsonl"
 POSTMORTEM = "postmortem.npz"

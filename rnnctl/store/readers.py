@@ -98,6 +98,25 @@ def read_backprop(run_dir, max_rows: int | None = None) -> tuple[np.ndarray, np.
     return np.asarray(updates[idx]), np.asarray(norms[idx], dtype=float)
 
 
+def has_params_snapshots(run_dir) -> bool:
+    return (Path(run_dir) / L.PARAMS_SNAPSHOTS).exists()
+
+
+def read_params_snapshots(run_dir) -> tuple[np.ndarray, np.ndarray] | None:
+    """(updates (n,) int64, thetas (n, P)) of the flat parameter vectors kept every
+    log.params_every updates (in the layout of ``Model.theta``); None when the run kept none."""
+    run_dir = Path(run_dir)
+    if not has_params_snapshots(run_dir):
+        return None
+    try:
+        thetas = np.load(run_dir / L.PARAMS_SNAPSHOTS, mmap_mode="r")
+        updates = np.load(run_dir / L.PARAMS_SNAPSHOT_UPDATES)
+    except (OSError, ValueError) as e:
+        raise RunError(f"cannot read the parameter snapshots of {run_dir}: {_short(e)}") from e
+    n = min(len(updates), len(thetas))   # a crash between the two appends leaves one row more
+    return np.array(updates[:n], dtype=np.int64), np.array(thetas[:n])
+
+
 def read_probes(run_dir) -> list[tuple[int, Path]]:
     """(update, file) of every probe of the run, in update order (the files are not opened)."""
     out = []

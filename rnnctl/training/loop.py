@@ -52,6 +52,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
                 if not skip:
                     state.opt = run.step(update, state.opt)
                 state.train_seconds += time.perf_counter() - t0
+                run.record_params(sink, update)
                 sink.trace(run.row(update, E, stats))
                 state.tally(update, E, stats, skip)
                 obs.on_update(update, E, stats)

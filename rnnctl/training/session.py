@@ -91,6 +91,8 @@ class Session:
         sink.start(info, dump_config(cfg), self.columns,
                    (cfg.model.layers, steps + 1) if log.backprop_every else None)
         sink.params("init", self.snapshot())
+        if log.params_every:
+            sink.snapshot(0, self.theta)
         state = TrainState(0, self.theta, self.optimizer.init(self.theta), self.pipeline.init(self.theta),
                            self.rng_data, self.rng_eval)
         if self.real:
@@ -137,6 +139,9 @@ class Session:
         if self.config.train.gradient.nonfinite == "skip":
             summary["skipped_updates"] = self.pipeline.skipped(state.pipeline)
         sink.params("final", self.snapshot())
+        every = self.config.log.params_every
+        if every and status not in ("interrupted", "failed") and state.update % every:
+            sink.snapshot(state.update, self.theta)   # the last update, off the schedule
         if self.real and state.selection["best"] is not None:
             best = self.model.layout.views(state.selection["best_theta"])
             sink.params("best", {k: np.array(v) for k, v in best.items()})
@@ -173,6 +178,13 @@ class Session:
             sink.backprop(update, np.atleast_2d(self.model.backprop_norms))
         if self.probes and (update == 1 or update % log.probe_every == 0):
             self._probe(sink, update)
+
+    def record_params(self, sink, update: int) -> None:
+        """The flat parameters after this update, every log.params_every updates (a resumed run
+        redoes the same schedule: the folder dropped the snapshots past its checkpoint)."""
+        every = self.config.log.params_every
+        if every and update % every == 0:
+            sink.snapshot(update, self.theta)
 
     def step(self, update: int, opt_state: dict) -> dict:
         """The optimizer's update of θ at this update's learning rate; Diverged (θ restored to its

@@ -16,6 +16,11 @@ class Sink(Protocol):
     def params(self, kind: str, arrays: dict[str, np.ndarray]) -> None: ...
     def trace(self, row: tuple) -> None: ...
     def backprop(self, update: int, norms: np.ndarray) -> None: ...
+
+    def snapshot(self, update: int, theta: np.ndarray) -> None:
+        """The flat parameter vector after ``update`` updates (log.params_every); ``theta`` is the
+        run's live vector: store or copy it before returning."""
+
     def probe(self, update: int, arrays: dict, summary: dict) -> None: ...
     def postmortem(self, arrays: dict) -> None: ...
     def metrics(self, record: dict) -> None: ...
@@ -39,6 +44,7 @@ class MemorySink:
     saved_params: dict = field(default_factory=dict)
     rows: list = field(default_factory=list)
     backprop_rows: list = field(default_factory=list)   # (update, norms)
+    snapshots: list = field(default_factory=list)       # (update, theta copy)
     probes: list = field(default_factory=list)          # (update, arrays, summary)
     postmortem_arrays: dict | None = None
     records: list = field(default_factory=list)
@@ -57,6 +63,9 @@ class MemorySink:
 
     def backprop(self, update, norms):
         self.backprop_rows.append((update, np.array(norms)))
+
+    def snapshot(self, update, theta):
+        self.snapshots.append((update, np.array(theta)))
 
     def probe(self, update, arrays, summary):
         self.probes.append((update, arrays, summary))
