@@ -116,8 +116,9 @@ def test_missing_config_file(tmp_path):
 
 
 @pytest.mark.parametrize("config", sorted(p for p in (REPO / "configs").rglob("*.yaml")
-                                           # specs: test_sweep.py; real data: test_real_configs.py
-                                           if "sweeps" not in p.parts and "real" not in p.parts),
+                                           # specs: test_sweep.py; real data: test_real_configs.py;
+                                           # figure configs: test_dynamics_cli.py; the lesson: test_lesson.py
+                                           if not {"sweeps", "real", "figures", "lesson"} & set(p.parts)),
                          ids=lambda p: p.stem)
 def test_every_shipped_config_runs_a_few_updates(config, tmp_path):
     r = invoke("train", config, f"runs_dir={tmp_path}", "train.steps=3", "eval.every=3",
