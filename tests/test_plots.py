@@ -87,3 +87,27 @@ def test_success_figure_has_a_panel_per_init(tmp_path):
     assert [ax.get_title() for ax in fig.axes] == ["init: basic_tanh (tanh)", "init: sigmoid (sigmoid)"]
     assert len(fig.axes[0].get_lines()) == 2
     png_ok(P.png_bytes(fig))
+
+
+def test_a_key_zipped_with_the_method_keeps_its_own_line(tmp_path):
+    # Figure 7's SGD / SGD-C / SGD-CR: method none, norm, norm zipped with omega 0, 0, 4. Omega is not
+    # fixed by the method, so grouping lines by the method alone would merge SGD-C with SGD-CR.
+    folder = tmp_path / "fig7"
+    jobs = []
+    for i, ((m, om), L, s) in enumerate((mo, L, s) for mo in (("none", 0.0), ("norm", 0.0), ("norm", 4.0))
+                                        for L in (20, 50) for s in range(2)):
+        rid = f"{i:016x}"
+        ok = om > 0 or L == 20
+        write_run(folder / rid, m, L, s, "succeeded" if ok else "completed", 100 * L if ok else None,
+                  extra={"train.regularizer.omega": om})
+        jobs.append({"job": i, "run_id": rid, "values": {"train.gradient.method": m, "train.regularizer.omega": om,
+                                                          "task.length": L, "seed": s}})
+    (folder / "jobs.jsonl").write_text("".join(json.dumps(j) + "\n" for j in jobs))
+    rep = R.load_report(folder)
+    x, panel, keys = P.sweep_axes(rep)
+    assert (x, panel, keys[:2]) == ("task.length", None, ["train.gradient.method", "train.regularizer.omega"])
+    fig = P.fig_success_vs_length(rep)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 3
+    at_50 = sorted(round(ln.get_ydata()[-1]) for ln in lines)
+    assert at_50 == [0, 0, 100]          # only SGD-CR solved length 50: its own line, not an average

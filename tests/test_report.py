@@ -70,10 +70,12 @@ def test_aggregation_numbers(sweep_dir):
     assert g["updates_to_success"]["mean"] == pytest.approx(1000 / 3)
     assert g["updates_to_success"]["std"] == pytest.approx(np.std([250, 300, 450], ddof=1))
     assert g["clip_rate_median"] == pytest.approx(0.6)
+    assert (g["final_error_median"], g["ms_per_update_median"]) == (0.0, 1.0)   # every run succeeded
     g = by_values(groups, **{"train.gradient.method": "none", "task.length": 50})
     assert g["diverged"] == 2 and g["succeeded"] == 0 and g["success_rate"] == 0.0
     assert g["updates_to_success"] == {"n": 0, "mean": None, "std": None, "min": None, "max": None, "median": None}
     assert g["norm_max_median"] == 1e6
+    assert g["final_error_median"] == 0.7                  # none succeeded: how far they were
     # one key, and a run field as a key
     (a, b) = R.aggregate(rep, ["train.gradient.method"])
     assert (a["success"], b["success"]) == ("2/6", "5/6")
@@ -118,7 +120,8 @@ def test_json_schema_is_stable(sweep_dir):
         "diverged_at", "threshold", "ms_per_update", "message")
     assert tuple(doc["groups"][0]) == R.GROUP_FIELDS == (
         "values", "runs", "finished", "succeeded", "success_rate", "success", "diverged", "unfinished",
-        "problems", "updates_to_success", "clip_rate_median", "norm_max_median")
+        "problems", "updates_to_success", "clip_rate_median", "norm_max_median", "final_error_median",
+        "ms_per_update_median")
     assert tuple(doc["groups"][0]["updates_to_success"]) == R.STATS_FIELDS
     assert tuple(doc["pairs"][0]) == R.PAIR_FIELDS == (
         "key", "a", "b", "context", "tied", "n", "both", "only_a", "only_b", "neither", "success_a",
@@ -398,3 +401,16 @@ def test_cli_single_diverged_run_shows_its_postmortem(write_config, tmp_path):
     assert pm["update"] == doc["runs"][0]["diverged_at"] and set(pm["norms"]) == {"W_in", "W_rec", "b", "W_out", "b_out"}
     r = invoke(run)
     assert "post-mortem" in r.stdout
+
+
+def test_a_sweep_still_running_gives_one_warning_for_the_jobs_not_run_yet(sweep_dir):
+    import shutil
+    runs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+    for p in runs[:5]:
+        shutil.rmtree(p)
+    runs[5].joinpath("run.json").write_text("{not json")
+    rep = R.load_report(sweep_dir)
+    assert sum(r.status == "missing" for r in rep.runs) == 5        # every job is still listed
+    assert len(rep.warnings) == 2
+    assert rep.warnings[-1].startswith("5 jobs not run yet") and "run the sweep again" in rep.warnings[-1]
+    assert "corrupt" in rep.warnings[0]

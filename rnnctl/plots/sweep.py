@@ -1,7 +1,7 @@
 """Figures of a sweep (or any set of runs): success rate against sequence length (Pascanu et al.
 2013, Fig. 7: one line per method, one panel per init), updates to success, the largest gradient
 norm of each run, norm traces overlaid. The x axis is the swept length, panels the swept init (or
-cell), lines the compared method with the keys tied to it (``sweep_axes``). Real-data runs: their
+cell), lines the compared method with every other swept setting (``sweep_axes``). Real-data runs: their
 selection metric on valid and test by setting, and the validation curves of every run."""
 
 from __future__ import annotations
@@ -23,13 +23,18 @@ PANEL_KEYS = ("model.init", "model.cell")
 
 
 def _line_keys(rep: Report, x: str | None, panel: str | None, pair: str | None) -> list[str]:
-    """Keys that tell lines apart: the pair key (method) and the keys tied to it; else every swept
-    key but x, the panel, seed."""
+    """Keys that tell lines apart: every swept key but x, the panel, seed and the keys tied to x or
+    the panel, the pair key (method) first. A key zipped with the method but not fixed by it (Ω in
+    SGD / SGD-C / SGD-CR: method none, norm, norm) must stay a line key, or SGD-C and SGD-CR would
+    be drawn as one line."""
     runs = [r for r in rep.runs if r.finished]
-    if pair and pair in rep.swept:
-        return [pair] + [k for k in tied_keys(runs, pair, rep.swept) if k not in (x, panel, "seed")
-                         and not (panel and k in tied_keys(runs, panel, rep.swept))]
-    return [k for k in rep.swept if k not in (x, panel, "seed")]
+    axes = [k for k in (x, panel) if k]
+    fixed = {k for a in axes for k in tied_keys(runs, a, rep.swept)}
+    keys = [k for k in rep.swept if k not in axes and k != "seed" and k not in fixed]
+    if pair in keys:
+        keys.remove(pair)
+        keys.insert(0, pair)
+    return keys
 
 
 def _line_label(keys: list[str], vals: tuple) -> str:

@@ -23,7 +23,8 @@ from .values import canon, finite, identity, json_tree, jsonable, sort_key
 
 #: Every per-group field of the JSON document, in order.
 GROUP_FIELDS = ("values", "runs", "finished", "succeeded", "success_rate", "success", "diverged",
-                "unfinished", "problems", "updates_to_success", "clip_rate_median", "norm_max_median")
+                "unfinished", "problems", "updates_to_success", "clip_rate_median", "norm_max_median", "final_error_median",
+                "ms_per_update_median")
 #: Fields of a paired comparison.
 PAIR_FIELDS = ("key", "a", "b", "context", "tied", "n", "both", "only_a", "only_b", "neither",
                "success_a", "success_b", "delta_success", "delta_updates", "per_seed")
@@ -54,7 +55,8 @@ def aggregate(rep: Report, by: list[str]) -> list[dict]:
 
     Counts are over finished runs (succeeded, completed, diverged, stopped): ``success`` is
     "succeeded/finished", ``success_rate`` their ratio; ``updates_to_success`` are the stats of
-    success_update over the runs that succeeded; ``unfinished`` counts running, interrupted and
+    success_update over the runs that succeeded; ``final_error_median`` the median of the last
+    evaluation's error over the finished runs; ``unfinished`` counts running, interrupted and
     failed runs and ``problems`` missing or corrupt ones (neither enters the rates).
     """
     keys = [resolve_key(k, rep.all_keys, rep.swept) for k in by]
@@ -81,6 +83,9 @@ def aggregate(rep: Report, by: list[str]) -> list[dict]:
             "updates_to_success": stats([(r.info or {}).get("success_update") for r in ok]),
             "clip_rate_median": median((r.info or {}).get("clip_rate") for r in fin),
             "norm_max_median": median(finite((r.info or {}).get("norm_max")) for r in fin),
+            # how close the runs that did not succeed came (a study with a small update budget)
+            "final_error_median": median(finite((r.info or {}).get("final_error")) for r in fin),
+            "ms_per_update_median": median((r.info or {}).get("ms_per_update") for r in fin),
         })
         if with_real:
             out[-1].update(json_tree(real.group_fields(members)))

@@ -30,7 +30,7 @@ CSV_RUN_FIELDS = ("run_id", "status", "final_loss", "final_error", "success", "s
                   "wall_time", "clip_rate", "norm_max", "norm_median", "diverged_at", "problem", "path")
 CSV_GROUP_FIELDS = ("runs", "finished", "succeeded", "success_rate", "diverged", "unfinished", "problems",
                     "updates_mean", "updates_std", "updates_min", "updates_max", "updates_median",
-                    "clip_rate_median", "norm_max_median")
+                    "clip_rate_median", "norm_max_median", "final_error_median", "ms_per_update_median")
 #: Columns the run table adds after CSV_RUN_FIELDS when the report holds a real-data run, before
 #: one ``<split>.<metric>`` column per metric recorded.
 CSV_REAL_RUN_FIELDS = ("metric", "metric_mode", "best_update", "stopped_early", "dataset.source", "dataset.hash")

@@ -261,7 +261,11 @@ def load_report(path: str | Path, where: list[str] | tuple[str, ...] = (), sort:
         absent = [r for r in runs if field_value(r, key) is None]
         present.sort(key=lambda r: sort_key(field_value(r, key)), reverse=desc)
         runs = present + absent
+    not_run = [r for r in runs if r.problem and r.status == "missing" and not r.path.exists()]
     for r in runs:
-        if r.problem:
+        if r.problem and not (len(not_run) > 3 and r in not_run):
             warnings.append(f"{r.path}: {r.status}: {r.problem}")
+    if len(not_run) > 3:       # a sweep still running: one line, not one per job left
+        warnings.append(f"{len(not_run)} jobs not run yet (no run folder under {not_run[0].path.parent}): "
+                        "run the sweep again to run them")
     return Report(kind, root, runs, swept_keys(runs), sweep, list(where), sort, warnings, all_keys)

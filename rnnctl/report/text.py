@@ -161,14 +161,19 @@ def group_table_rows(groups: list[dict]) -> tuple[list[str], list[list]]:
     if synth:
         head += ["success", "rate", "updates to success (mean ± std [min–max])"]
     head += [f"{s} {m} (mean ± sd)" for m in shown for s in ("valid", "test")]
-    head += ["median clip rate", "diverged", "unfinished / problems"]
+    if synth:
+        head += ["median final error"]
+    head += ["median clip rate", "ms / update", "diverged", "unfinished / problems"]
     rows = []
     for g in groups:
         cells = [*[fmt_value(g["values"][k]) for k in keys], g["runs"]]
         if synth:
             cells += [g["success"], fmt(g["success_rate"], "pct"), fmt_spread(g["updates_to_success"])]
         cells += [fmt_stats((g.get(s) or {}).get(m)) for m in shown for s in ("valid", "test")]
-        cells += [fmt(g["clip_rate_median"], "pct"), g["diverged"], f"{g['unfinished']} / {g['problems']}"]
+        if synth:
+            cells += [fmt(g["final_error_median"], "pct")]
+        cells += [fmt(g["clip_rate_median"], "pct"), fmt(g["ms_per_update_median"]), g["diverged"],
+                  f"{g['unfinished']} / {g['problems']}"]
         rows.append(cells)
     return head, rows
 
