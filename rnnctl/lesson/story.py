@@ -24,6 +24,11 @@ def num(x) -> str:
     return f"{x:.3g}"
 
 
+def cap(text: str) -> str:
+    """The first letter upper case, the rest as it is (labels hold names like LSTM and Ω)."""
+    return text[:1].upper() + text[1:]
+
+
 def pct(x) -> str:
     return f"{100 * float(x):.3g}%"
 
@@ -67,9 +72,9 @@ def norms_caption(runs: list[LessonRun]) -> str:
         head = (f"the largest gradient norm was {num(s['max'])} (update {s['at']}), "
                 f"{num(s['max'] / s['median'])} times its median {num(s['median'])}")
         if r.method == "none":
-            parts.append(f"{r.label.capitalize()}: {head}; {outcome(r)}.")
+            parts.append(f"{cap(r.label)}: {head}; {outcome(r)}.")
         else:
-            parts.append(f"{r.label.capitalize()}: {head} before the transform and at most "
+            parts.append(f"{cap(r.label)}: {head} before the transform and at most "
                          f"{num(s['max_after'])} after it; it changed {pct(s['fired'])} of the updates; "
                          f"{outcome(r)}.")
     return " ".join(parts)
@@ -95,11 +100,15 @@ def backprop_caption(runs: list[LessonRun]) -> str:
         if r.backprop is None:
             continue
         updates, norms = r.backprop
-        first, last = lag_decay(norms[0]), lag_decay(norms[-1])
-        if first is None or last is None:
+        rows = [(int(u), lag_decay(n)) for u, n in zip(updates, norms)]
+        rows = [(u, d) for u, d in rows if d is not None]
+        if not rows:
             continue
+        (u0, first), (u1, last) = rows[0], rows[-1]
+        um, most = max(rows, key=lambda x: x[1][0])
         parts.append(f"{r.label}: from the last step to {first[1]} steps back ‖∂E/∂x_k‖ {_factor(first[0])} "
-                     f"at update {int(updates[0])} and {_factor(last[0])} at update {int(updates[-1])}")
+                     f"at update {u0}, {_factor(most[0])} at update {um} (its strongest fall) and "
+                     f"{_factor(last[0])} at update {u1}")
     if not parts:
         return "No run recorded per-step backprop norms (log.backprop_every)."
     return "; ".join(parts) + "."
@@ -167,9 +176,10 @@ def jumps(snapshots: tuple | None) -> tuple[float, int] | None:
     return float(d[i]), int(updates[i + 1])
 
 
-def landscape_caption(points: dict, runs: list[LessonRun]) -> str:
-    """Figure 5: the loss at the points the plane goes through, and each path's largest move.
-    ``points``: name -> loss at that point of the plane."""
+def landscape_caption(points: dict, runs: list[LessonRun], residuals: dict | None = None) -> str:
+    """Figure 5: the loss at the points the plane goes through, each path's largest move, and how far
+    the paths not in the plane are from it. ``points``: name -> loss there; ``residuals``: label ->
+    distance of each snapshot from the plane."""
     text = "Loss on the slice's batch at " + ", ".join(f"{k} {num(v)}" for k, v in points.items()) + ". "
     moves = []
     for r in runs:
@@ -178,4 +188,9 @@ def landscape_caption(points: dict, runs: list[LessonRun]) -> str:
             moves.append(f"{r.label} {num(j[0])} (ending at update {j[1]})")
     if moves:
         text += ("Largest move in parameter space between two consecutive snapshots: " + "; ".join(moves) + ".")
+    off = [f"{label} up to {num(float(np.nanmax(res)))}" for label, res in (residuals or {}).items()
+           if len(res) and np.nanmax(res) > 1e-3]
+    if off:
+        text += (" Only the start and the two ends lie in the plane; the other snapshots are drawn as their "
+                 "least-squares projection, at most this far from it: " + "; ".join(off) + ".")
     return text
