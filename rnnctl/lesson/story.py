@@ -18,10 +18,12 @@ def num(x) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return str(x) if x is not None else "n/a"
     x = float(x)
-    if x != 0 and (abs(x) >= 1e4 or abs(x) < 1e-3):
-        m, e = f"{x:.2g}".split("e")
-        return f"{m}e{int(e)}"
-    return f"{x:.3g}"
+    text = f"{x:.3g}" if x == 0 or 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
+    if "e" not in text:
+        return text
+    m, e = text.split("e")
+    m = m.rstrip("0").rstrip(".") if "." in m else m
+    return f"{m}e{int(e)}"
 
 
 def cap(text: str) -> str:
