@@ -108,6 +108,17 @@ def test_the_landscape_sentence_measures_the_largest_move():
     assert "no clipping 5 (ending at update 50)" in text and "no clipping up to 0.25" in text
 
 
+def test_the_one_unit_sentence_states_the_two_descents():
+    traj = {"start": [4.5, -3.25], "initial_error": 0.4285, "largest_step": 14.06, "largest_step_at_update": 44,
+            "grad_norm_there": 46.9, "distance_from_start": 14.3, "final_error": 0.0899, "threshold": None,
+            "step_bound": None}
+    clipped = {**traj, "threshold": 0.1, "step_bound": 0.03, "distance_from_start": 0.777, "final_error": 1.2e-6}
+    text = story.one_unit_caption({"T": 50, "train": {"lr": 0.3, "updates": 60, "plain": traj, "clipped": clipped}})
+    assert "(w, b) = (4.5, -3.25), error 0.428" in text and "14.1, at update 44 (‖g‖ = 46.9)" in text
+    assert "ended 14.3 from the start at error 0.0899" in text
+    assert "c = 0.1 (steps ≤ 0.03) it ended 0.777 from the start at error 1.2e-6" in text
+
+
 def test_the_plane_holds_the_start_and_both_ends():
     from rnnctl.landscape.directions import project
     rng = np.random.default_rng(0)

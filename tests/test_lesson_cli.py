@@ -29,21 +29,22 @@ def test_a_tiny_lesson_writes_the_page_and_a_second_call_trains_nothing(tmp_path
     assert [x["role"] for x in s["runs"]] == ["none", "norm", "value", "omega", "lstm"]
     pngs = sorted(out.glob("*.png"))
     assert [p.stem for p in pngs] == ["1_gradient_norms", "2_backprop_by_lag", "3_spectral",
-                                      "4_success_vs_length", "5_landscape"]
+                                      "4_success_vs_length", "5_landscape", "6_one_unit"]
     assert all(p.read_bytes()[:8] == PNG for p in pngs)
     page = (out / "lesson.html").read_text()
-    assert len(re.findall(r'src="data:image/png;base64,', page)) == 5
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 6
     assert not re.search(r'(href|src)="(?!data:)', page) and "<script" not in page
     assert "at most 120 updates" in page and "this call trained 5 of them" in page
     first = {x["run"]: x["updates"] for x in s["runs"]}
     assert all(Path(run).parent == out / "lesson" for run in first)
 
-    again = runner.invoke(app, ["lesson", SPEC, "--out", str(out), *TINY])
+    again = runner.invoke(app, ["lesson", SPEC, "--out", str(out), *TINY, "--no-one-unit"])
     assert again.exit_code == 0, again.output
     s2 = json.loads(again.stdout)
     assert s2["ran"] == 0 and s2["skipped"] == 5
     assert {x["run"]: x["updates"] for x in s2["runs"]} == first
-    assert "this call trained 0 of them" in (out / "lesson.html").read_text()
+    page = (out / "lesson.html").read_text()
+    assert "this call trained 0 of them" in page and len(re.findall(r'<img ', page)) == 5
 
 
 def test_bad_spec_key_or_option_is_exit_2(tmp_path):

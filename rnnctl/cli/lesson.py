@@ -27,6 +27,8 @@ def lesson(
     eval_sequences: int = typer.Option(1000, "--eval-sequences", help="Fresh sequences per length in figure 4."),
     grid: int = typer.Option(31, "--grid", help="Points per axis of the landscape slice (figure 5)."),
     sequences: int = typer.Option(256, "--sequences", help="Sequences in the slice's fixed batch."),
+    one_unit: bool = typer.Option(True, "--one-unit/--no-one-unit",
+                                  help="Add figure 6: the one-unit model of Pascanu et al.'s Figure 6."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (for scripts)."),
 ):
     """Train the lesson's five runs (resumable: finished runs are skipped) and write one HTML page
@@ -36,7 +38,8 @@ def lesson(
     from ..lesson.build import LENGTHS
     from ..ui.sweep import LogView
     opt = LessonOptions(workers=workers, executor=executor, lengths=tuple(length or LENGTHS),
-                        eval_sequences=eval_sequences, grid=grid, sequences=sequences)
+                        eval_sequences=eval_sequences, grid=grid, sequences=sequences,
+                        one_unit=one_unit)
     try:
         with RaiseOnSignal():
             res = run_lesson(spec, list(overrides or []), out, opt, observer=LogView(err),

@@ -28,6 +28,7 @@ class LessonOptions:
     grid: int = 31                   # points per axis of the slice (figure 5)
     sequences: int = 256             # the slice's batch
     seed: int = 0                    # of the length evaluation and the slice's batch
+    one_unit: bool = True            # figure 6: the one-unit model of Pascanu et al.'s Figure 6
 
 
 @dataclass

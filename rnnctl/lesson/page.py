@@ -14,7 +14,8 @@ from . import story
 from .runs import LessonRun
 
 #: file stems of the figures, in the page's order
-FIGURES = ("1_gradient_norms", "2_backprop_by_lag", "3_spectral", "4_success_vs_length", "5_landscape")
+FIGURES = ("1_gradient_norms", "2_backprop_by_lag", "3_spectral", "4_success_vs_length", "5_landscape",
+           "6_one_unit")
 
 
 def figure_html(png: bytes, alt: str, caption: str) -> str:
@@ -62,8 +63,19 @@ def commands(sw, runs: list[LessonRun], spec_text: str, out: Path) -> str:
              f"rnnctl report {sw.folder} --html {out}/report.html   # the full report of the five runs",
              f"rnnctl landscape {center.run_dir} --grid 51 --out {out}/landscape   # random directions around it",
              f"rnnctl eval {center.run_dir} --length 400 --length 800   # more lengths",
+             "rnnctl figures configs/figures/pascanu_fig6.yaml --out figures   # figure 6 and the bifurcation diagram",
              f"rnnctl lesson {spec_text} --out {out}-long train.steps=10000   # a longer budget: new runs"]
     return "<h2>Rerun and extend</h2><pre>" + _e("\n".join(lines)) + "</pre>"
+
+
+def one_unit():
+    """The one-unit model of Pascanu et al.'s Figure 6 at the figure config's defaults (those of
+    configs/figures/pascanu_fig6.yaml): (its surface figure, the caption)."""
+    from ..dynamics.config import figures_config_from_dict
+    from ..dynamics.figures import compute_figures, summary
+    from ..plots.dynamics import fig_surface
+    data = compute_figures(figures_config_from_dict({"name": "lesson", "figures": "surface"}))
+    return fig_surface(data), story.one_unit_caption(summary(data))
 
 
 def write_page(runs: list[LessonRun], sw, out: Path, opt, say, ran: int = 0,
@@ -88,6 +100,8 @@ def write_page(runs: list[LessonRun], sw, out: Path, opt, say, ran: int = 0,
         meta = {**ls.metadata, "residuals": {label: res for label, (_, _, res) in paths.items()}}
     slice_seconds = time.perf_counter() - t0
     caps = captions(runs, meta)
+    if opt.one_unit:
+        figs["6_one_unit"], caps["6_one_unit"] = one_unit()
     body = ["<h1>Exploding and vanishing gradients: a lesson in five runs</h1>",
             f"<p>{_e(intro(runs, sw, ran))}</p>"]
     pngs = []

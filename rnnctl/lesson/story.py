@@ -196,3 +196,17 @@ def landscape_caption(points: dict, runs: list[LessonRun], residuals: dict | Non
         text += (" Only the start and the two ends lie in the plane; the other snapshots are drawn as their "
                  "least-squares projection, at most this far from it: " + "; ".join(off) + ".")
     return text
+
+
+def one_unit_caption(summary: dict) -> str:
+    """Figure 6: the one-unit model's two descents (rnnctl.dynamics.figures.summary's numbers)."""
+    t = summary["train"]
+    p, c = t["plain"], t["clipped"]
+    w, b = p["start"]
+    return (f"One recurrent sigmoid unit, x_t = w σ(x_t−1) + b over T = {summary['T']} steps (Pascanu et al. "
+            f"2013, sec. 3 and Fig. 6): both descents start at (w, b) = ({num(w)}, {num(b)}), error "
+            f"{num(p['initial_error'])}, lr {num(t['lr'])}, {t['updates']} updates. Plain gradient descent made "
+            f"its largest step, {num(p['largest_step'])}, at update {p['largest_step_at_update']} (‖g‖ = "
+            f"{num(p['grad_norm_there'])}) and ended {num(p['distance_from_start'])} from the start at error "
+            f"{num(p['final_error'])}. Rescaled to c = {num(c['threshold'])} (steps ≤ {num(c['step_bound'])}) it "
+            f"ended {num(c['distance_from_start'])} from the start at error {num(c['final_error'])}.")
