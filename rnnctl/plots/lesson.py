@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from ..lesson.story import spectral_records
 from ..report import to_lag
@@ -122,6 +123,7 @@ def fig_lengths(runs, success_error: float) -> Figure | None:
     ax.axhline(100 * success_error, color="k", ls="--", lw=1.0, label=f"success: under {100 * success_error:g}%")
     ax.set_xscale("log")
     lengths = sorted({x["length"] for r in runs for x in r.lengths if x.get("length") is not None})
+    ax.xaxis.set_minor_locator(NullLocator())      # only the lengths scored are labelled
     ax.set_xticks(lengths, [str(v) for v in lengths])
     ax.set_ylabel("misclassified sequences (%)")
     ax.set_xlabel("sequence length (trained at one length)")
