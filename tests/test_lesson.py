@@ -36,7 +36,8 @@ def synth(method="none", threshold=1.0, omega=0.0, cell="rnn", info=None, norms=
     trace = {"update": np.arange(1, n + 1, dtype=float), "norm_before": before, "norm_after": aft,
              "fired": (aft != before).astype(float), "loss": np.ones(n)}
     return LessonRun(role_of(c), label_of(c), Path(f"/runs/{method}{omega}{cell}"), c,
-                     {"status": "completed", "updates": 900, "final_error": 0.4321, "wall_time": 12.5, **(info or {})},
+                     {"status": "completed", "updates": 900, "final_error": 0.4321, "wall_time": 12.5,
+                      **(info or {})},
                      method, threshold if method in ("norm", "value") else None, trace=trace)
 
 
@@ -136,7 +137,7 @@ def test_the_page_is_one_file_with_inline_images_and_no_external_reference():
     runs = [synth("none"), synth("norm", info={"status": "succeeded", "success_update": 300})]
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
     caps = captions(runs, None)
-    body = [f"<p>{intro(runs, None, 1)}</p>", *(figure_html(png, k, v) for k, v in caps.items())]
+    body = [f"<p>{intro(runs, 1)}</p>", *(figure_html(png, k, v) for k, v in caps.items())]
     page = _page("lesson", body)
     imgs = re.findall(r'<img [^>]*src="([^"]+)"', page)
     assert len(imgs) == 4 and all(s.startswith("data:image/png;base64,") for s in imgs)

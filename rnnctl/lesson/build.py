@@ -4,6 +4,7 @@ gradient story of Pascanu, Mikolov & Bengio (2013) from the runs' own data (docs
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import time
 from dataclasses import dataclass, field
@@ -70,7 +71,9 @@ def run_lesson(spec, overrides, out, opt: LessonOptions | None = None, observer=
     check_options(opt)
     t0, c0 = time.perf_counter(), _cpu()
     out = Path(out)
-    sw = load_sweep(spec, [*overrides, f"runs_dir={out}"])
+    # the runs go under --out whatever the spec says (set on the Sweep, not as a runs_dir=... override,
+    # which would parse the path as YAML: --out 2024 would be a number)
+    sw = dataclasses.replace(load_sweep(spec, overrides), runs_dir=out)
     jobs = expand(sw)
     skipped = sum(p.action == "skip" for p in plan(jobs))
     say(f"lesson: {len(jobs)} runs in {sw.folder} ({skipped} already finished)")

@@ -24,7 +24,7 @@ def figure_html(png: bytes, alt: str, caption: str) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
-def intro(runs: list[LessonRun], sw, ran: int) -> str:
+def intro(runs: list[LessonRun], ran: int) -> str:
     """The opening paragraph: what was trained (from the first run's config) and how long it took."""
     c = runs[0].config
     t, m, o = c.task, c.model, c.train.optimizer
@@ -103,7 +103,7 @@ def write_page(runs: list[LessonRun], sw, out: Path, opt, say, ran: int = 0,
     if opt.one_unit:
         figs["6_one_unit"], caps["6_one_unit"] = one_unit()
     body = ["<h1>Exploding and vanishing gradients: a lesson in five runs</h1>",
-            f"<p>{_e(intro(runs, sw, ran))}</p>"]
+            f"<p>{_e(intro(runs, ran))}</p>"]
     pngs = []
     for name in FIGURES:
         if figs.get(name) is None:

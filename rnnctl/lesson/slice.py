@@ -82,7 +82,8 @@ def lesson_slice(center_run: LessonRun, other: LessonRun | None, runs: list[Less
     if far is not None and other.label in paths:
         named[f"the end of {other.label}"] = paths[other.label][1][-1]
     at, _ = grid_loss(model, center, dirs, np.stack(list(named.values())), batch.u, batch.target, "float32")
-    meta = {"points": dict(zip(named, map(float, at))), "run_id": center_run.run_dir.name, "name": center_run.label, "around": f"end of {center_run.label}",
+    meta = {"points": dict(zip(named, map(float, at))), "run_id": center_run.run_dir.name,
+            "name": center_run.label, "around": f"end of {center_run.label}",
             "sequences": int(sequences), "seed": int(seed), "dtype": "float32", "method": used,
             "grid": int(grid), "seconds": round(time.perf_counter() - t0, 3),
             "grid_points": int(loss.size), "nonfinite": int((~np.isfinite(loss)).sum())}

@@ -36,7 +36,7 @@ def fig_norms(runs) -> Figure | None:
         ax.fill_between(x, lo, hi, color=_color(r), alpha=0.25, lw=0)
         ax.plot(x, med, color=_color(r), lw=1.0, label="before the transform")
         if r.method != "none" or r.role == "omega":
-            x2, _, med2, hi2 = bucket(u, positive(r.trace["norm_after"]), 600)
+            x2, _, _, hi2 = bucket(u, positive(r.trace["norm_after"]), 600)
             ax.plot(x2, hi2, color="k", lw=0.9, label="after (largest per bucket)")
         if r.method == "norm" and r.threshold is not None:
             ax.axhline(r.threshold, color="k", ls="--", lw=0.8, label=f"c = {r.threshold:g}")
