@@ -33,8 +33,9 @@ def intro(runs: list[LessonRun], ran: int) -> str:
     return (f"{len(runs)} runs from the same seed ({c.seed}) on the {t.name} problem at length {t.length} "
             f"(Pascanu et al. 2013, sec. 4.1), {m.hidden} {m.activation} units for the vanilla RNNs, {opt}, "
             f"batch {c.train.batch_size}, at most {c.train.steps} updates, evaluated every {c.eval.every} "
-            f"updates on {c.eval.sequences} fresh sequences and stopped once under "
-            f"{story.pct(c.eval.success_error)} of them are misclassified. The runs differ only in "
+            f"updates on {c.eval.sequences} fresh sequences; a run succeeds once under "
+            f"{story.pct(c.eval.success_error)} of them are misclassified"
+            + (" and stops there" if c.eval.stop_on_success else "") + ". The runs differ only in "
             f"what they do to the gradient (and the last in its cell): "
             + "; ".join(f"{r.label} ({r.status}, {r.info.get('updates')} updates, {story.num(w)} s)"
                         for r, w in zip(runs, walls))
