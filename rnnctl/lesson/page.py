@@ -29,14 +29,17 @@ def intro(runs: list[LessonRun], ran: int) -> str:
     c = runs[0].config
     t, m, o = c.task, c.model, c.train.optimizer
     walls = [float(r.info.get("wall_time") or 0.0) for r in runs]
-    opt = f"SGD lr {o.lr:g}" + (f" with momentum {o.momentum:g}" if o.momentum else "")
-    return (f"{len(runs)} runs from the same seed ({c.seed}) on the {t.name} problem at length {t.length} "
-            f"(Pascanu et al. 2013, sec. 4.1), {m.hidden} {m.activation} units for the vanilla RNNs, {opt}, "
+    opt = f"{o.name.upper() if o.name == 'sgd' else o.name} lr {o.lr:g}" + (
+        f" with momentum {o.momentum:g}" if getattr(o, "momentum", 0) else "")
+    where = " (Pascanu et al. 2013, sec. 4.1)" if t.name == "temporal_order" else ""
+    cells = " (and the gated runs in their cell)" if any(not r.vanilla for r in runs) else ""
+    return (f"{len(runs)} runs from the same seed ({c.seed}) on the {t.name} problem at length {t.length}"
+            f"{where}, {m.hidden} {m.activation} units for the vanilla RNNs, {opt}, "
             f"batch {c.train.batch_size}, at most {c.train.steps} updates, evaluated every {c.eval.every} "
             f"updates on {c.eval.sequences} fresh sequences; a run succeeds once under "
             f"{story.pct(c.eval.success_error)} of them are misclassified"
-            + (" and stops there" if c.eval.stop_on_success else "") + ". The runs differ only in "
-            f"what they do to the gradient (and the last in its cell): "
+            + (" and stops there" if c.eval.stop_on_success else "")
+            + f". The runs differ only in what they do to the gradient{cells}: "
             + "; ".join(f"{r.label} ({r.status}, {r.info.get('updates')} updates, {story.num(w)} s)"
                         for r, w in zip(runs, walls))
             + f". Training took {story.num(sum(walls))} s of run time in all; this call trained {ran} of them.")
