@@ -104,3 +104,24 @@ def project(points: np.ndarray, center: np.ndarray, directions: np.ndarray) -> t
     coords, *_ = np.linalg.lstsq(directions.T, delta, rcond=None)   # (k, n)
     residual = np.linalg.norm(delta - directions.T @ coords, axis=0)
     return coords.T, residual
+
+
+def explicit_directions(vectors, layout, names=None) -> tuple[list[str], np.ndarray]:
+    """(axis names, directions (k, P)) for caller-given vectors, one or two rows of P numbers in
+    the layout of ``Model.theta``, used as given (no normalisation: the caller chose the unit).
+    Names default to "d1", "d2"."""
+    d = np.asarray(vectors, dtype=np.float64)
+    d = d[None] if d.ndim == 1 else d
+    if d.ndim != 2 or d.shape[1] != layout.size or not 1 <= len(d) <= 2:
+        raise ConfigError(f"explicit directions must be an array (k, P) with k = 1 or 2 and P = "
+                          f"{layout.size} (the model's parameter count); got shape {np.shape(vectors)}",
+                          key="directions")
+    if not np.isfinite(d).all() or not np.all(np.any(d != 0, axis=1)):
+        raise ConfigError("explicit directions must be finite and non-zero", key="directions")
+    if len(d) == 2 and np.linalg.matrix_rank(d) < 2:
+        raise ConfigError("the two explicit directions are parallel, so they span a line, not a plane",
+                          key="directions")
+    names = [f"d{i + 1}" for i in range(len(d))] if names is None else [str(n) for n in names]
+    if len(names) != len(d):
+        raise ConfigError(f"{len(names)} names for {len(d)} directions", key="names")
+    return names, d

@@ -12,10 +12,12 @@ import numpy as np
 
 from .. import store
 from ..errors import ConfigError, DataError, UnusableRun
-from .directions import make_directions, project
+from .directions import explicit_directions, make_directions, project
+from .pca import auto_extent, axis_names, pca_plane, trajectory_plane
 from .surface import grid_loss
 
 AROUND = ("final", "best", "init")
+PATH_KINDS = ("pca", "trajectory")     # directions fitted to the run's own snapshots (pca.py)
 
 
 @dataclass
@@ -88,11 +90,10 @@ def _trajectory(run_dir, trained, center, directions):
         updates, thetas = snaps
         source = "snapshots"
     else:
-        layout, rows, updates = trained.model.layout, [], []
+        rows, updates = [], []
         for kind, update in (("init", 0), ("final", trained.info.get("updates", -1))):
             if store.has_params(run_dir, kind):
-                p = store.read_params(run_dir, kind)
-                rows.append(np.concatenate([np.asarray(p[n], float).ravel() for n in layout.names]))
+                rows.append(_flat_params(run_dir, kind, trained.model.layout))
                 updates.append(update)
         if not rows:
             return None, None, None, "none"
@@ -101,40 +102,104 @@ def _trajectory(run_dir, trained, center, directions):
     return coords, np.asarray(updates, np.int64), residual, source
 
 
-def landscape_of_run(run_dir, *, grid: int = 51, directions="random", around="final", span: float = 1.0,
-                     sequences: int = 1000, seed: int = 0, dtype: str = "float32",
-                     method: str = "auto") -> Landscape:
+def _flat_params(run_dir, kind: str, layout) -> np.ndarray:
+    """The saved ``init`` or ``final`` parameters as one flat float64 vector (Model.theta's layout)."""
+    p = store.read_params(run_dir, kind)
+    return np.concatenate([np.asarray(p[n], np.float64).ravel() for n in layout.names])
+
+
+def _path_kind(directions) -> str | None:
+    """"pca" or "trajectory" when ``directions`` asks for a plane fitted to the path (alone, or as
+    the only entry of a list, the way the CLI passes it), else None."""
+    if isinstance(directions, str):
+        return directions if directions in PATH_KINDS else None
+    if isinstance(directions, (list, tuple)) and any(d in PATH_KINDS for d in directions if isinstance(d, str)):
+        if len(directions) != 1:
+            raise ConfigError("--direction pca and --direction trajectory each choose both axes; give "
+                              "them alone", key="--direction")
+        return directions[0]
+    return None
+
+
+def _path_directions(run_dir, trained, center, kind: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(axis names, directions (2, P), shares of the path's variance (2,)) of a plane fitted to the
+    run's snapshots (pca.py). The trajectory plane starts at the update-0 snapshot (else the saved
+    init parameters) and ends at the last snapshot, the run's last update."""
+    snaps = store.read_params_snapshots(run_dir)
+    updates, thetas = snaps if snaps is not None else (np.zeros(0, np.int64), np.zeros((0, center.size)))
+    if kind == "pca":
+        dirs, ratios = pca_plane(thetas, center)
+    else:
+        if len(updates) and updates[0] == 0:
+            start = thetas[0]
+        elif store.has_params(run_dir, "init"):
+            start = _flat_params(run_dir, "init", trained.model.layout)
+        else:
+            start = center                              # trajectory_plane then refuses too few snapshots
+        finite = np.isfinite(thetas).all(axis=1) if len(thetas) else np.zeros(0, bool)
+        end = thetas[finite][-1] if finite.any() else center
+        dirs, ratios = trajectory_plane(start, end, thetas, center)
+    return axis_names(kind, ratios), dirs, ratios
+
+
+def landscape_of_run(run_dir, *, grid: int = 51, directions="random", around="final",
+                     span: float | None = None, sequences: int = 1000, seed: int = 0, dtype: str = "float32",
+                     method: str = "auto", names=None) -> Landscape:
     """The loss over a slice around a run's parameters (module docstring; docs/landscape.md).
 
     directions: "random" (two random filter-normalised directions), 1 or 2 (that many random ones),
-    or a list of one or two parameter names like ["W_rec[0,0]", "b[0]"]. around: final, best, init
-    or the update of a params snapshot. span: each axis covers [-span, span] in units of its
-    direction; grid: points per axis. The batch is ``sequences`` sequences of the run's task drawn
-    from ``seed`` (the random directions from an independent stream of the same seed)."""
+    a list of one or two parameter names like ["W_rec[0,0]", "b[0]"], "pca" (the two leading
+    principal directions of the snapshots' deviations from the center), "trajectory" (start → end
+    and the principal direction orthogonal to it), or an array (k, P) of explicit vectors, named
+    by ``names`` (default "d1", "d2"). around: final, best, init or the update of a params
+    snapshot. span: each axis covers [-span, span] in units of its direction; None: 1.0, except
+    for pca and trajectory, whose axes then cover the projected path with a margin. grid: points
+    per axis. The batch is ``sequences`` sequences of the run's task drawn from ``seed`` (the
+    random directions from an independent stream of the same seed)."""
     run_dir = Path(run_dir)
     if not 2 <= int(grid) <= 1001:
         raise ConfigError(f"expected 2 <= N <= 1001, got {grid}", key="--grid")
-    if not span > 0:
+    if span is not None and not span > 0:
         raise ConfigError(f"expected a positive span, got {span}", key="--span")
+    explicit = isinstance(directions, np.ndarray)
+    kind = None if explicit else _path_kind(directions)
+    if names is not None and not explicit:
+        raise ConfigError("names= labels explicit direction vectors only; the other kinds name their axes",
+                          key="names")
     trained, center, label = _center(run_dir, around)
     model = trained.model
-    rng_dirs = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
-    names, dirs = make_directions(directions, center, model.layout, rng_dirs)
+    ratios = None
+    if explicit:
+        names, dirs = explicit_directions(directions, model.layout, names)
+    elif kind is not None:
+        names, dirs, ratios = _path_directions(run_dir, trained, center, kind)
+    else:
+        rng_dirs = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+        names, dirs = make_directions(directions, center, model.layout, rng_dirs)
     batch = _batch(trained, sequences, seed)
-    alphas = np.linspace(-span, span, int(grid))
-    betas = alphas.copy() if len(dirs) == 2 else None
+    traj, updates, residual, source = _trajectory(run_dir, trained, center, dirs)
+    if span is None and kind is not None:       # cover the projected path (pca.auto_extent)
+        alphas, betas = auto_extent(traj[:, 0], grid), auto_extent(traj[:, 1], grid)
+    else:
+        s = 1.0 if span is None else float(span)
+        alphas = np.linspace(-s, s, int(grid))
+        betas = alphas.copy() if len(dirs) == 2 else None
     coords = (np.stack(np.meshgrid(alphas, betas, indexing="ij"), -1).reshape(-1, 2) if betas is not None
               else alphas[:, None])
     t0, c0 = time.perf_counter(), time.process_time()
     loss, used = grid_loss(model, center, dirs, coords, batch.u, batch.target, dtype, method)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    traj, updates, residual, source = _trajectory(run_dir, trained, center, dirs)
     info = trained.info
     meta = {"run_dir": str(run_dir), "run_id": run_dir.name, "name": info.get("name"),
             "status": info.get("status"), "around": label, "sequences": int(sequences), "seed": int(seed),
-            "dtype": dtype, "method": used, "span": float(span), "grid": int(grid),
+            "dtype": dtype, "method": used, "span": "auto" if span is None and kind is not None else float(span or 1.0),
+            "extent": [[float(alphas[0]), float(alphas[-1])]] + ([[float(betas[0]), float(betas[-1])]]
+                                                                 if betas is not None else []),
+            "directions_kind": "explicit" if explicit else kind or "named or random", "grid": int(grid),
             "length": int(batch.u.shape[0]), "cell": model.cell, "hidden": model.hidden,
             "trajectory_source": source, "points": int(loss.size), "nonfinite": int((~np.isfinite(loss)).sum()), "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3)}
+    if ratios is not None:
+        meta["explained_variance"] = [float(r) for r in ratios]
     return Landscape(names, alphas, betas, loss.reshape(len(alphas), -1) if betas is not None else loss,
                      center, dirs, traj, updates, residual, meta)
 
