@@ -140,3 +140,99 @@ def test_cli_refuses_an_incomplete_run_with_exit_5(trained_run, tmp_path):
 def test_cli_refuses_an_update_without_a_snapshot(trained_run, tmp_path):
     r = cli(trained_run, "--out", tmp_path, "--around", 13)
     assert r.exit_code == EXIT_USAGE and "did you mean '10'" in r.output.replace("\n", "")
+
+
+# --- directions fitted to the path (rnnctl/landscape/pca.py) and explicit vectors -----------------
+
+def test_pca_directions_are_orthonormal_and_the_residual_is_what_the_svd_predicts(trained_run):
+    updates, thetas = read_params_snapshots(trained_run)
+    assert len(updates) >= 3
+    ls = landscape_of_run(trained_run, grid=4, directions="pca", sequences=10)
+    np.testing.assert_allclose(ls.directions @ ls.directions.T, np.eye(2), atol=1e-12)  # unit length
+    # the plane goes through the center: the SVD of the deviations from it, no mean subtracted
+    deltas = thetas - ls.center
+    s = np.linalg.svd(deltas, compute_uv=False)
+    ratios = ls.metadata["explained_variance"]
+    np.testing.assert_allclose(ratios, s[:2] ** 2 / np.sum(s ** 2), rtol=1e-10)
+    assert ratios[0] >= ratios[1] >= 0 and sum(ratios) <= 1 + 1e-12
+    assert sum(ratios) < 1                               # 4 snapshots around the last: rank 3
+    # the part of the path off the plane is exactly the singular values past the second
+    assert np.sum(ls.trajectory_residual ** 2) == pytest.approx(np.sum(s[2:] ** 2), rel=1e-9)
+    np.testing.assert_allclose(ls.trajectory_residual ** 2 + np.sum(ls.trajectory ** 2, axis=1),
+                               np.sum(deltas ** 2, axis=1), rtol=1e-9, atol=1e-15)
+    assert "PC1 (" in ls.axes[0] and "% of the path's variance" in ls.axes[0]
+    assert np.all(ls.trajectory[0] <= 0)                 # the sign convention: the path starts at ≤ 0
+
+
+def test_the_automatic_span_covers_the_projected_path_and_an_explicit_one_wins(trained_run):
+    ls = landscape_of_run(trained_run, grid=4, directions="pca", sequences=10)
+    assert ls.metadata["span"] == "auto"
+    for k, axis in enumerate((ls.alphas, ls.betas)):
+        t = ls.trajectory[:, k]
+        assert axis[0] < min(t.min(), 0.0) and axis[-1] > max(t.max(), 0.0)
+    fixed = landscape_of_run(trained_run, grid=4, directions="pca", sequences=10, span=0.3)
+    assert fixed.metadata["span"] == 0.3 and fixed.alphas[0] == -0.3 and fixed.betas[-1] == 0.3
+
+
+def test_trajectory_directions_hold_the_start_and_the_end(trained_run):
+    updates, thetas = read_params_snapshots(trained_run)
+    ls = landscape_of_run(trained_run, grid=4, directions="trajectory", sequences=10)
+    np.testing.assert_allclose(ls.directions @ ls.directions.T, np.eye(2), atol=1e-12)
+    assert ls.trajectory_residual[0] == pytest.approx(0, abs=1e-12)     # update 0
+    assert ls.trajectory_residual[-1] == pytest.approx(0, abs=1e-12)    # the last update
+    length = np.linalg.norm(thetas[-1] - thetas[0])
+    np.testing.assert_allclose(ls.trajectory[0], [-length, 0], atol=1e-12)
+    ratios = ls.metadata["explained_variance"]
+    assert 0 <= sum(ratios) <= 1 + 1e-12 and ls.axes[0].startswith("start → end")
+    with pytest.raises(ConfigError, match="--around final or --around init"):
+        landscape_of_run(trained_run, grid=2, directions="trajectory", around=10, sequences=5)
+
+
+def test_explicit_directions_round_trip(trained_run, tmp_path):
+    rng = np.random.default_rng(3)
+    P = read_params_snapshots(trained_run)[1].shape[1]
+    dirs = rng.standard_normal((2, P))
+    ls = landscape_of_run(trained_run, grid=3, directions=dirs, sequences=10, span=0.1, names=["u", "v"])
+    assert ls.axes == ["u", "v"] and np.array_equal(ls.directions, dirs)
+    back = read_landscape(write_landscape(ls, tmp_path)[0])
+    assert back.axes == ["u", "v"] and np.array_equal(back.directions, dirs)
+    np.testing.assert_array_equal(back.loss, ls.loss)
+    assert landscape_of_run(trained_run, grid=3, directions=dirs[:1], sequences=10).axes == ["d1"]
+    for bad, match in ((dirs[:, :-1], "P = "), (np.stack([dirs[0], 2 * dirs[0]]), "parallel"),
+                       (np.zeros((1, P)), "non-zero")):
+        with pytest.raises(ConfigError, match=match):
+            landscape_of_run(trained_run, grid=2, directions=bad, sequences=5)
+    with pytest.raises(ConfigError, match="explicit direction vectors only"):
+        landscape_of_run(trained_run, grid=2, directions="pca", sequences=5, names=["a", "b"])
+
+
+def test_cli_writes_a_pca_slice(trained_run, tmp_path):
+    r = cli(trained_run, "--grid", 5, "--out", tmp_path, "--direction", "pca", "--sequences", 10)
+    assert r.exit_code == 0, r.output
+    with np.load(tmp_path / "landscape.npz") as z:
+        meta = json.loads(str(z["metadata"]))
+        assert z["loss"].shape == (5, 5) and meta["directions_kind"] == "pca" and meta["span"] == "auto"
+        assert len(meta["explained_variance"]) == 2 and str(z["axes"][0]).startswith("PC1")
+    assert (tmp_path / "landscape.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("kind", ["pca", "trajectory"])
+def test_cli_refuses_a_run_with_too_few_snapshots(trained_run, tmp_path, kind):
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    (run / L.PARAMS_SNAPSHOTS).unlink()
+    r = cli(run, "--out", tmp_path / "out", "--direction", kind, "--grid", 3, "--sequences", 5)
+    text = r.output.replace("\n", " ")
+    assert r.exit_code == EXIT_USAGE and "at least 3" in text and "log.params_every" in text
+    assert not (tmp_path / "out" / "landscape.npz").exists()
+    r = cli(trained_run, "--out", tmp_path / "out", "--direction", kind, "--direction", "b[0]")
+    assert r.exit_code == EXIT_USAGE and "alone" in r.output
+
+
+def test_two_snapshots_are_too_few_for_a_plane():
+    from rnnctl.landscape.pca import pca_plane, trajectory_plane
+    thetas = np.random.default_rng(4).standard_normal((2, 7))
+    with pytest.raises(ConfigError, match="at least 3 finite ones; this run kept 2") as e:
+        pca_plane(thetas, thetas[-1])
+    assert e.value.key == "--direction"
+    with pytest.raises(ConfigError, match="log.params_every"):
+        trajectory_plane(thetas[0], thetas[1], thetas, thetas[-1])

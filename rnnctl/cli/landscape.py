@@ -23,13 +23,17 @@ def landscape(
     grid: int = typer.Option(51, "--grid", min=2, max=1001, help="Points per axis (a 2-D slice evaluates N²)."),
     direction: Optional[List[str]] = typer.Option(
         None, "--direction", help="A named scalar parameter as an axis, e.g. 'W_rec[0,0]' (repeat for a "
-        "2-D slice: --direction 'W_rec[0,0]' --direction 'b[0]'); default two random directions, "
-        "normalised per parameter tensor (Li et al. 2018)."),
+        "2-D slice: --direction 'W_rec[0,0]' --direction 'b[0]'); or 'pca' (the two leading principal "
+        "directions of the run's snapshots, Li et al. 2018 section 7) or 'trajectory' (start to end, and "
+        "the principal direction orthogonal to it), both needing log.params_every; default two random "
+        "directions, normalised per parameter tensor (Li et al. 2018)."),
     random: int = typer.Option(2, "--random", min=1, max=2, help="Without --direction: 1 or 2 random "
                                "directions (a 1-D or 2-D slice)."),
     around: str = typer.Option("final", "--around", help="The slice's center: final, best, init, or the "
                                "update of a params snapshot (log.params_every)."),
-    span: float = typer.Option(1.0, "--span", help="Each axis covers [-span, span] in units of its direction."),
+    span: Optional[float] = typer.Option(
+        None, "--span", help="Each axis covers [-span, span] in units of its direction; default 1, or for "
+        "pca and trajectory the projected path with a margin."),
     sequences: int = typer.Option(1000, "--sequences", min=1, help="Sequences of the run's task in the fixed "
                                   "evaluation batch."),
     seed: int = typer.Option(0, "--seed", help="Seed of the evaluation batch and the random directions."),
