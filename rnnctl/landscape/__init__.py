@@ -3,7 +3,8 @@ parameters, with its trajectory projected onto the slice (docs/landscape.md).
 
 ``landscape_of_run(run_dir, ...) -> Landscape``, ``write_landscape(ls, out_dir)`` (.npz + .png),
 ``read_landscape(path)``; the pieces: ``directions`` (named and filter-normalised random
-directions, the projection), ``surface.grid_loss`` (fast kernel or generic path), ``kernel``.
+directions, explicit vectors, the projection), ``pca`` (planes fitted to the run's snapshots:
+pca, trajectory), ``surface.grid_loss`` (fast kernel or generic path), ``kernel``.
 """
 
 from .run import AROUND, Landscape, landscape_of_run, read_landscape, write_landscape
