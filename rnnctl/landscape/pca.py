@@ -21,7 +21,8 @@ take the two leading principal directions of M.
 Both return unit vectors, orthogonal to each other: a step of 1 along an axis is a Euclidean
 distance of 1 in parameter space, so the axes are in parameter-space units (unlike the random
 directions, whose unit is each tensor's norm). Signs are fixed so that the first snapshot has
-coordinates ≤ 0 (the path runs towards positive α when it ends at the center).
+coordinates ≤ 0 (the path runs towards positive α when it ends at the center); for the
+trajectory plane's d₂, on which the start has coordinate 0, the snapshot farthest from d₁ does.
 """
 
 from __future__ import annotations
@@ -103,7 +104,10 @@ def trajectory_plane(start: np.ndarray, end: np.ndarray, thetas: np.ndarray,
         d2 /= np.linalg.norm(d2)
     else:                                               # a straight path: any orthogonal d₂ shows it
         d2 = _any_orthogonal(d1)
-    dirs = np.stack([d1, _orient(d2[None], deltas[0])[0]])
+    # the start lies on d₁ (coordinate 0 along d₂ up to rounding), so d₂'s sign is set by the
+    # snapshot farthest from the d₁ line instead: it sits at β ≤ 0
+    far = rest[int(np.argmax(np.linalg.norm(rest, axis=1)))]
+    dirs = np.stack([d1, _orient(d2[None], far)[0]])
     return dirs, captured(deltas, dirs)
 
 
