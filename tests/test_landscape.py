@@ -182,7 +182,8 @@ def test_trajectory_directions_hold_the_start_and_the_end(trained_run):
     assert ls.trajectory_residual[-1] == pytest.approx(0, abs=1e-12)    # the last update
     length = np.linalg.norm(thetas[-1] - thetas[0])
     np.testing.assert_allclose(ls.trajectory[0], [-length, 0], atol=1e-12)
-    assert ls.trajectory[np.argmax(np.abs(ls.trajectory[:, 1])), 1] < 0
+    far = np.argmax(ls.trajectory[:, 1] ** 2 + ls.trajectory_residual ** 2)   # farthest from the d₁ line
+    assert ls.trajectory[far, 1] < 0                                         # d₂'s sign convention
     ratios = ls.metadata["explained_variance"]
     assert 0 <= sum(ratios) <= 1 + 1e-12 and ls.axes[0].startswith("start → end")
     with pytest.raises(ConfigError, match="--around final or --around init"):
