@@ -15,13 +15,17 @@ CLIP_PERCENTILE = 95   # the colour range ends here: higher (cliff) values satur
 BAD = "#ff00ff"         # inf/NaN: the forward pass exploded
 
 
-def _log_loss(loss):
-    """(log₁₀ loss with non-finite and non-positive values as NaN, mask of the non-finite ones)."""
+def log_loss(loss):
+    """(log₁₀ loss with non-finite and non-positive values as NaN, mask of the non-finite ones,
+    (lo, hi) the colour range: the finite minimum to the CLIP_PERCENTILE-th percentile)."""
     loss = np.asarray(loss, float)
     bad = ~np.isfinite(loss)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.log10(np.where(bad | (loss <= 0), np.nan, loss))
-    return z, bad
+    finite = z[np.isfinite(z)]
+    lo = float(finite.min()) if finite.size else 0.0
+    hi = float(np.percentile(finite, CLIP_PERCENTILE)) if finite.size else 1.0
+    return z, bad, (lo, hi if hi > lo else lo + 1.0)
 
 
 def _subtitle(ls) -> str:
@@ -38,11 +42,7 @@ def _subtitle(ls) -> str:
 def fig_landscape(ls):
     fig = figure(7.4, 6.0) if ls.betas is not None else figure(8.0, 4.8)
     ax = fig.add_subplot()
-    z, bad = _log_loss(ls.loss)
-    finite = z[np.isfinite(z)]
-    lo = float(finite.min()) if finite.size else 0.0
-    hi = float(np.percentile(finite, CLIP_PERCENTILE)) if finite.size else 1.0
-    hi = hi if hi > lo else lo + 1.0
+    z, bad, (lo, hi) = log_loss(ls.loss)
     if ls.betas is None:
         _one_d(ax, ls, z, bad, lo, hi)
     else:

@@ -12,7 +12,7 @@ from matplotlib.ticker import NullLocator
 
 from ..lesson.story import spectral_records
 from ..report import to_lag
-from .landscape import BAD, CLIP_PERCENTILE, _log_loss
+from .landscape import BAD, CLIP_PERCENTILE, log_loss
 from .style import COLORS, bucket, cell_edges, colormap, figure, positive, suptitle
 
 ROLE_COLORS = {"none": COLORS[1], "norm": COLORS[0], "value": COLORS[4], "omega": COLORS[3],
@@ -138,11 +138,7 @@ def fig_slice(ls, paths: dict, colors: dict) -> Figure:
     """log₁₀ loss over the plane, with each run's snapshots projected onto it."""
     fig = figure(8.6, 6.6)
     ax = fig.add_subplot()
-    z, bad = _log_loss(ls.loss)
-    finite = z[np.isfinite(z)]
-    lo = float(finite.min()) if finite.size else 0.0
-    hi = float(np.percentile(finite, CLIP_PERCENTILE)) if finite.size else 1.0
-    hi = hi if hi > lo else lo + 1.0
+    z, bad, (lo, hi) = log_loss(ls.loss)
     xe, ye = cell_edges(ls.alphas), cell_edges(ls.betas)
     mesh = ax.pcolormesh(xe, ye, z.T, cmap=colormap("viridis"), vmin=lo, vmax=hi, shading="flat")
     fig.colorbar(mesh, ax=ax, extend="max", label=f"log₁₀ loss (clipped at the {CLIP_PERCENTILE}th percentile)")
