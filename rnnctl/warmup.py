@@ -49,4 +49,21 @@ def warmup(dtypes=("float64", "float32"), progress=None) -> dict[str, float]:
             seconds[f"{cell}/{dtype}"] = time.perf_counter() - t0
             if progress:
                 progress(cell, dtype, seconds[f"{cell}/{dtype}"])
+    _landscape(rng, u, dtypes, seconds, progress)
     return seconds
+
+
+def _landscape(rng, u, dtypes, seconds, progress) -> None:
+    """rnnctl landscape's fused kernel (parallel, one specialisation per compute dtype: about 15 s
+    each to compile, the longest of all)."""
+    from .landscape.surface import grid_loss
+    m = Model(u.shape[2], 2, 3, dtype="float64")
+    m.init_params(rng, "glorot")
+    target = rng.integers(0, 2, size=u.shape[1])
+    directions = np.eye(1, m.layout.size)
+    for dtype in dtypes:
+        t0 = time.perf_counter()
+        grid_loss(m, m.theta.copy(), directions, np.zeros((2, 1)), u, target, dtype, "fast")
+        seconds[f"landscape/{dtype}"] = time.perf_counter() - t0
+        if progress:
+            progress("landscape", dtype, seconds[f"landscape/{dtype}"])

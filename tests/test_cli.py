@@ -175,8 +175,8 @@ def test_resume_continues_an_interrupted_run_and_refuses_a_finished_one(tiny_pat
 def test_warmup_compiles_every_cell_and_dtype():
     result = invoke("warmup")
     assert result.exit_code == EXIT_OK, result.output
-    for cell in ("rnn", "lstm", "gru"):
+    for cell in ("rnn", "lstm", "gru", "landscape"):
         for dtype in ("float64", "float32"):
-            assert f"{cell:5s} {dtype:8s}" in result.output
+            assert f"{cell:9s} {dtype:8s}" in result.output
     assert "kernels ready in" in result.output
     assert invoke("warmup", "--quiet").output == ""

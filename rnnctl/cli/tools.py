@@ -42,7 +42,7 @@ def warmup(quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothin
     """
     from ..warmup import warmup as run_warmup
     t0 = time.perf_counter()
-    report = None if quiet else (lambda cell, dtype, s: err.print(f"{cell:5s} {dtype:8s} {s:6.2f} s", highlight=False))
+    report = None if quiet else (lambda cell, dtype, s: err.print(f"{cell:9s} {dtype:8s} {s:6.2f} s", highlight=False))
     run_warmup(progress=report)
     if not quiet:
         err.print(f"kernels ready in {time.perf_counter() - t0:.1f} s", highlight=False)
