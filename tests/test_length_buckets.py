@@ -167,3 +167,28 @@ def test_report_shows_the_rule_and_the_per_length_error_of_a_range_run(tmp_path)
     assert dict(R.summary_rows(run))["success rule"] == "mean (recorded before per-length evaluation)"
     assert "error by length (last evaluation)" not in dict(R.summary_rows(run))
     assert P.fig_error_vs_length(run, [{"update": 1, "error": 0.5, "loss": 1.0}]) is None
+
+
+def test_an_extended_run_judged_by_the_mean_before_is_judged_again_per_length(rigged, tmp_path):
+    # A run recorded before per-length evaluation (its checkpoint's summary has no success_rule:
+    # it was judged by the mean) and marked succeeded, then extended with train.steps: its
+    # success must be the first update that passes the current rule, not the old one.
+    import json
+
+    from typer.testing import CliRunner
+
+    from rnnctl.cli import app
+    from rnnctl.store import RunFolder, read_run
+    rigged(lambda length, B: np.zeros(B, bool))            # every bucket right
+    folder = RunFolder.create(tmp_path / "runs", "old", "r1")
+    cfg = _config({"min_length": 50, "max_length": 150}, {"sequences": 100})
+    assert train(cfg, folder).status == "succeeded" and read_run(folder.path)["success_update"] == 2
+    ck = folder.path / "checkpoint.json"
+    meta = json.loads(ck.read_text())
+    meta["state"]["summary"]["success_rule"] = None        # as an older rnnctl wrote it
+    meta["state"]["summary"].pop("per_length", None)
+    ck.write_text(json.dumps(meta))
+    r = CliRunner().invoke(app, ["resume", str(folder.path), "train.steps=6", "-q"])
+    assert r.exit_code == 0, r.output
+    info = read_run(folder.path)
+    assert (info["status"], info["success_update"], info["success_rule"]) == ("succeeded", 4, "all_lengths")

@@ -138,6 +138,10 @@ def evaluation_record(model, sampler, rng, config, state, update: int, lr: float
     if not np.isfinite(record["loss"]):
         raise Diverged(update, "evaluation loss")
     rule = success_rule(config, sampler)
+    if summary["success"] and (summary.get("success_rule") or "mean") != rule:
+        # a success judged under another rule (a run recorded before per-length evaluation, judged
+        # by the mean, now extended) is judged again under this one, from this evaluation on
+        summary.update(success=False, success_update=None)
     summary.update(final_loss=record["loss"], final_error=record["error"], train_loss=record["train_loss"],
                    success_rule=rule)
     if "per_length" in record:
