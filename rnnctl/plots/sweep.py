@@ -49,7 +49,7 @@ def _line_label(keys: list[str], vals: tuple) -> str:
 def _panel_label(rep: Report, panel: str | None, value, runs) -> str:
     if panel is None:
         return ""
-    tied = [k for k in tied_keys(runs, panel, rep.swept) if k != "seed"]
+    tied = [k for k in tied_keys(runs, panel, rep.swept) if k != "seed" and k not in LENGTH_KEYS]   # the x axis
     extra = [fmt_value(next(r.value(k) for r in runs if canon(r.value(panel)) == value)) for k in tied]
     return f"{short_names([panel])[panel]}: {fmt_value(value)}" + (f" ({', '.join(extra)})" if extra else "")
 
