@@ -35,8 +35,11 @@ def figures(
     out: Path = typer.Option(Path("figures"), "--out", "-o", help="Folder for the PNGs and the .npz."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (for scripts)."),
 ):
-    """Draw the one-unit figures of Pascanu et al. 2013: the error surface with its wall and the
-    two trajectories (Fig. 6), and the bifurcation diagram; writes PNGs and an .npz."""
+    """Draw the one-unit figures of Pascanu et al. 2013 (Fig. 6 and the bifurcation diagram).
+
+    The error surface of one recurrent sigmoid unit with its wall and two gradient-descent
+    trajectories from the same start, with and without norm scaling; the fixed points against b
+    with where the gradient explodes. Writes PNGs, an .npz of the numbers and a summary."""
     try:
         from ..dynamics.config import load_figures_config
         cfg = load_figures_config(config, overrides or [])

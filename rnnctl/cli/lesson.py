@@ -31,8 +31,10 @@ def lesson(
                                   help="Add figure 6: the one-unit model of Pascanu et al.'s Figure 6."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (for scripts)."),
 ):
-    """Train the lesson's five runs (resumable: finished runs are skipped) and write one HTML page
-    telling the exploding/vanishing gradient story in figures."""
+    """Train the lesson's five runs and write one HTML page telling the gradient story in figures.
+
+    The runs are a sweep: finished ones are skipped, interrupted ones resume. The page is
+    self-contained (images inline), with a sentence computed from the runs under each figure."""
     from ..interrupt import RaiseOnSignal, exit_code
     from ..lesson import LessonOptions, run_lesson
     from ..lesson.build import LENGTHS
