@@ -77,6 +77,17 @@ def has_backprop(run_dir) -> bool:
     return (Path(run_dir) / L.BACKPROP_NORMS).exists()
 
 
+def _growing_pair(run_dir: Path, rows_name: str, updates_name: str, what: str):
+    """(updates, rows memory-mapped, n) of a growing array file and its update numbers; n is the
+    rows both hold (a crash between the two appends leaves one row more in one of them)."""
+    try:
+        rows = np.load(run_dir / rows_name, mmap_mode="r")
+        updates = np.load(run_dir / updates_name)
+    except (OSError, ValueError) as e:
+        raise RunError(f"cannot read {what} of {run_dir}: {_short(e)}") from e
+    return updates, rows, min(len(updates), len(rows))
+
+
 def read_backprop(run_dir, max_rows: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """(updates (n,), norms (n, layers, T_max + 1)) of the per-step backprop norms; None when the
     run recorded none. With ``max_rows``, at most that many evenly spaced rows, read through a
@@ -84,12 +95,7 @@ def read_backprop(run_dir, max_rows: int | None = None) -> tuple[np.ndarray, np.
     run_dir = Path(run_dir)
     if not has_backprop(run_dir):
         return None
-    try:
-        norms = np.load(run_dir / L.BACKPROP_NORMS, mmap_mode="r")
-        updates = np.load(run_dir / L.BACKPROP_UPDATES)
-    except (OSError, ValueError) as e:
-        raise RunError(f"cannot read the backprop norms of {run_dir}: {_short(e)}") from e
-    n = min(len(updates), len(norms))
+    updates, norms, n = _growing_pair(run_dir, L.BACKPROP_NORMS, L.BACKPROP_UPDATES, "the backprop norms")
     if max_rows is None:
         return np.asarray(updates[:n]), np.array(norms[:n])
     if n == 0:
@@ -108,12 +114,8 @@ def read_params_snapshots(run_dir) -> tuple[np.ndarray, np.ndarray] | None:
     run_dir = Path(run_dir)
     if not has_params_snapshots(run_dir):
         return None
-    try:
-        thetas = np.load(run_dir / L.PARAMS_SNAPSHOTS, mmap_mode="r")
-        updates = np.load(run_dir / L.PARAMS_SNAPSHOT_UPDATES)
-    except (OSError, ValueError) as e:
-        raise RunError(f"cannot read the parameter snapshots of {run_dir}: {_short(e)}") from e
-    n = min(len(updates), len(thetas))   # a crash between the two appends leaves one row more
+    updates, thetas, n = _growing_pair(run_dir, L.PARAMS_SNAPSHOTS, L.PARAMS_SNAPSHOT_UPDATES,
+                                       "the parameter snapshots")
     return np.array(updates[:n], dtype=np.int64), np.array(thetas[:n])
 
 
