@@ -96,7 +96,7 @@ def test_eval_of_a_split_reproduces_the_run_json_metrics_exactly(runs, kind):
 
 def test_the_json_shape_of_a_real_data_evaluation(runs):
     doc = eval_json(runs["text"], "--split", "valid")
-    assert list(doc) == ["run", "params", "task", "split", "metrics"]
+    assert list(doc) == ["run", "params", "update", "task", "split", "metrics"]
     assert doc["run"] == str(runs["text"]) and doc["params"] == "best" and doc["task"] == "file"
     assert list(doc["metrics"]) == ["bpc", "nll", "accuracy", "loss"]
     assert all(isinstance(v, float) and math.isfinite(v) for v in doc["metrics"].values())
@@ -185,7 +185,7 @@ def test_data_and_split_exclude_each_other_and_a_missing_file_is_named(runs, tmp
 def test_lengths_give_one_deterministic_row_each(runs):
     run = runs["order"]
     doc = eval_json(run, "--length", 20, "--length", 40, "--sequences", 150)
-    assert list(doc) == ["run", "params", "task", "seed", "lengths"]
+    assert list(doc) == ["run", "params", "update", "task", "seed", "lengths"]
     assert doc["params"] == "final" and doc["task"] == "temporal_order" and doc["seed"] == 0
     assert [row["length"] for row in doc["lengths"]] == [20, 40]
     for row in doc["lengths"]:

@@ -18,7 +18,7 @@ from .. import store
 from ..errors import RunError
 from ..report import backprop_rows, fmt, fmt_any, is_num, is_real, metric_value, postmortem, to_lag
 from ..store import RunRecord, mark_trace_unreadable
-from .lengths import fig_error_vs_length
+from .lengths import fig_bucket_error_over_training, fig_error_vs_length
 from .style import (COLORS, bucket, cell_edges, colormap, config_text, error_axis, figure, mark_divergence, positive,
                     suptitle)
 
@@ -365,6 +365,7 @@ def run_figures(run: RunRecord, warnings: list[str] | None = None, pm: dict | No
         ("loss_error", lambda: fig_loss_error(run, trace, metrics or [])),
         ("spectral", lambda: fig_spectral(run, metrics or [])),
         ("error_vs_length", lambda: fig_error_vs_length(run, metrics or [])),
+        ("bucket_error_over_training", lambda: fig_bucket_error_over_training(run, metrics or [])),
         ("postmortem", lambda: fig_postmortem(run, pm if pm is not None else postmortem(run.path))
          if (run.info or {}).get("status") == "diverged" else None),
     ]

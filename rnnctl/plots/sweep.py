@@ -15,6 +15,7 @@ from .. import store
 from ..report import (Report, canon, default_pair_key, finite, fmt_value, group_key, is_real, metric_value,
                       short_names, sort_key, tied_keys)
 from ..store import RunRecord
+from .lengths import fig_generalisation
 from .style import COLORS, MARKERS, bucket, figure, positive, suptitle
 
 
@@ -343,6 +344,8 @@ def sweep_figures(rep: Report, pair: str | None = None, warnings: list[str] | No
     if rep.real:
         builders += [("metric_by_group", lambda: fig_metric_by_group(rep, pair)),
                      ("valid_overlay", lambda: fig_valid_overlay(rep, pair, warnings=warnings))]
+    if synthetic:
+        builders.append(("generalisation", lambda: fig_generalisation(rep.runs)))
     builders += [("norm_max", lambda: fig_norm_max(rep, pair)),
                  ("norm_overlay", lambda: fig_norm_overlay(rep, pair, warnings=warnings))]
     for name, build in builders:

@@ -24,7 +24,8 @@ SCHEMA = "rnnctl.report/1"
 TOP_FIELDS = ("schema", "kind", "source", "sweep", "swept", "where", "sort", "counts", "runs", "by",
               "groups", "pair", "pairs", "figures", "warnings")
 #: Keys the document of a single run adds.
-RUN_FIELDS = ("config", "config_diff", "diff_against", "postmortem", "success_rule", "per_length")
+RUN_FIELDS = ("config", "config_diff", "diff_against", "postmortem", "success_rule", "per_length", "evaluations",
+              "saved_evals")
 
 CSV_RUN_FIELDS = ("run_id", "status", "final_loss", "final_error", "success", "success_update", "updates",
                   "wall_time", "clip_rate", "norm_max", "norm_median", "diverged_at", "problem", "path")
@@ -56,7 +57,9 @@ def run_json_extra(run: RunRecord, diff, against: str, pm: dict | None) -> dict:
     """The keys a single-run JSON document adds (RUN_FIELDS): the config as nested mappings
     (null when unreadable), its diff, what the diff is against, the post-mortem, the success rule
     the run was judged by (null: recorded before per-length evaluation, i.e. the mean) and its last
-    evaluation's error per length bucket (null for a fixed length or an older run)."""
+    evaluation's error per length bucket (null for a fixed length or an older run); every
+    evaluation during training (update, loss, error, and per_length when recorded) and the
+    evaluations saved by ``rnnctl eval --save``: the data behind the run's error figures."""
     info = run.info or {}
     try:
         config = store.read_config_dict(run.path)
@@ -65,7 +68,25 @@ def run_json_extra(run: RunRecord, diff, against: str, pm: dict | None) -> dict:
     return {"config": config,
             "config_diff": [{"key": k, "base": jsonable(a), "value": jsonable(b)} for k, a, b in diff],
             "diff_against": against, "postmortem": json_tree(pm),
-            "success_rule": info.get("success_rule"), "per_length": json_tree(info.get("per_length"))}
+            "success_rule": info.get("success_rule"), "per_length": json_tree(info.get("per_length")),
+            "evaluations": _evaluations(run), "saved_evals": _saved_evals(run)}
+
+
+def _evaluations(run: RunRecord) -> list[dict] | None:
+    """Each evaluation record's update, loss, error (and per_length); null when unreadable."""
+    try:
+        records = store.read_metrics(run.path)
+    except Exception:  # noqa: BLE001 - a damaged file is reported elsewhere; the document goes on
+        return None
+    keep = ("update", "loss", "error", "per_length")
+    return [json_tree({k: m[k] for k in keep if k in m}) for m in records]
+
+
+def _saved_evals(run: RunRecord) -> list[dict] | None:
+    try:
+        return json_tree(store.read_evals(run.path))
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _csv(v) -> str:

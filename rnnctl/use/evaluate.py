@@ -44,6 +44,16 @@ def is_real(trained) -> bool:
     return hasattr(trained.sampler, "dataset")
 
 
+def params_update(trained) -> int | None:
+    """The update after which the scored parameters were saved: 0 for init, the best validation
+    update for best, the run's last update for final (None when run.json does not say)."""
+    info = trained.info or {}
+    if trained.params == "init":
+        return 0
+    value = info.get("best_update") if trained.params == "best" else info.get("updates")
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def evaluate_run(run_dir, *, params: str = "best", split: str | None = None, data=None, lengths=(),
                  sequences: int | None = None, seed: int | None = None, batch_size: int | None = None,
                  predictions=None) -> dict:
@@ -51,7 +61,8 @@ def evaluate_run(run_dir, *, params: str = "best", split: str | None = None, dat
     seed + lengths (+ predictions: {file, rows})}. Nothing in the run folder is written."""
     from .trained import load_trained
     trained = load_trained(run_dir, params)
-    doc = {"run": str(run_dir), "params": trained.params, "task": trained.config.task.name}
+    doc = {"run": str(run_dir), "params": trained.params, "update": params_update(trained),
+           "task": trained.config.task.name}
     given = {"--split": split is not None, "--data": data is not None, "--predictions": predictions is not None,
              "--length": bool(lengths), "--sequences": sequences is not None, "--seed": seed is not None}
     real = is_real(trained)
