@@ -187,8 +187,8 @@ def test_executors_are_chosen_by_name_from_the_registry(spec):
 def test_every_shipped_spec_expands_and_its_jobs_run(path, tmp_path):
     s = sw.load_sweep(path, [f"runs_dir={tmp_path}", "train.steps=3", "eval.every=3", "eval.sequences=20"])
     jobs = sw.expand(s)
-    assert len(jobs) == s.combinations == {"clipping_vs_length": 27, "pascanu_fig7": 225, "pascanu_fig7_small": 180,
-                                                      "pascanu_tasks_small": 50}[path.stem]
+    assert len(jobs) == s.combinations == {"clipping_vs_length": 27, "pascanu_fig7": 225, "pascanu_fig7_small": 180, "pascanu_fig7_long": 40,
+                                                      "pascanu_tasks_small": 50, "pascanu_one_model": 5}[path.stem]
     result = sw.run_sweep(s, executor="thread", workers=2, jobs=[jobs[0], jobs[-1]])
     assert [r["updates"] for r in result.runs] == [3, 3] and result.exit_code == EXIT_OK
 
