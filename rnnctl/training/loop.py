@@ -36,6 +36,9 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
     """
     obs = observer or Observer()
     run = Session(config, init_params, init_from)          # every ConfigError surfaces here, before the sink is touched
+    if config.log.tensorboard:                              # watched live: scalars to TensorBoard too
+        from ..tracking.live import live_sink
+        sink = live_sink(sink, config, run.columns, resume)
     state = run.begin(sink) if resume is None else run.restore(resume)
     t, ev, summary = config.train, config.eval, state.summary
     obs.on_start(t.steps)
