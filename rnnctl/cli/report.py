@@ -56,6 +56,8 @@ def report(
                                                  "'tensorboard DIR' (event files, a folder per run) or "
                                                  "'mlflow [URI]' (default $MLFLOW_TRACKING_URI, else the "
                                                  "file store ./mlruns). Needs rnnctl[tracking]; see docs/tracking.md."),
+    no_figures: bool = typer.Option(False, "--no-figures", help="With --to: leave out each run's figures "
+                                    "(drawing them is most of an export's time)."),
 ):
     """Compare runs and sweeps: tables, success rates, paired seeds, figures, an HTML page.
 
@@ -73,7 +75,7 @@ def report(
     try:
         rep = R.load_report(path, list(where or []), sort)
         if to:
-            return _export(rep, *to, as_json)
+            return _export(rep, *to, as_json, not no_figures)
         if R.is_single_run(rep):
             result = R.inspect_run(rep)
         else:
@@ -101,7 +103,7 @@ def report(
         err.print(f"wrote {f}", highlight=False)
 
 
-def _export(rep, target: str, dest: str, as_json: bool) -> None:
+def _export(rep, target: str, dest: str, as_json: bool, figures: bool) -> None:
     """rnnctl report ... --to TARGET DEST: the export, a line per run on stderr, a summary."""
     from ..errors import ConfigError
     if target not in TARGETS:
@@ -114,9 +116,9 @@ def _export(rep, target: str, dest: str, as_json: bool) -> None:
     from .. import tracking
     show = (lambda run_id: err.print(f"exporting {run_id}", highlight=False)) if err.is_terminal else None
     if target == "tensorboard":
-        res = tracking.export_tensorboard(rep.runs, dest, progress=show)
+        res = tracking.export_tensorboard(rep.runs, dest, figures=figures, progress=show)
     else:
-        res = tracking.export_mlflow(rep.runs, dest or None, progress=show)
+        res = tracking.export_mlflow(rep.runs, dest or None, figures=figures, progress=show)
     for w in rep.warnings + res.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False, markup=True, soft_wrap=True)
     for run_id, why in res.skipped:

@@ -24,7 +24,7 @@ from .. import store
 from ..errors import RnnctlError
 from ..store import RunRecord
 from .board import Exported, skip_reason
-from .collect import RunData, config_yaml, missing_package, read_run_data, run_pngs, sweep_of, thin
+from .collect import RunData, missing_package, read_run_data, run_pngs, sweep_of, thin
 
 DEFAULT_URI = "./mlruns"
 MAX_POINTS = 10_000       # per metric series (a point per update of a long run is millions of rows)
@@ -186,9 +186,10 @@ class _Exporter:
             self.client.log_batch(rid, metrics=batch)
 
     def _artifacts(self, rid: str, data: RunData) -> None:
+        config = store.config_path(data.record.path)
+        if config.is_file():
+            self.client.log_artifact(rid, str(config))
         with tempfile.TemporaryDirectory(prefix="rnnctl-mlflow-") as tmp:
-            (Path(tmp) / "config.yaml").write_text(config_yaml(data.record), encoding="utf-8")
-            self.client.log_artifact(rid, str(Path(tmp) / "config.yaml"))
             if self.figures:
                 pngs = run_pngs(data.record, self.result.warnings)
                 if pngs:
