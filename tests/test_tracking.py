@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("tensorboardX")
 pytest.importorskip("tensorboard")
 pytest.importorskip("mlflow")
 
@@ -212,7 +211,7 @@ def test_a_long_series_is_thinned_for_mlflow_only(trained, tmp_path):
 def test_bad_target_and_missing_extra(trained, tmp_path, monkeypatch):
     res = runner.invoke(app, ["report", str(trained), "--to", "tensorbord", str(tmp_path)])
     assert res.exit_code == 2 and "tensorboard" in res.output
-    monkeypatch.setitem(__import__("sys").modules, "tensorboardX", None)
+    monkeypatch.setitem(__import__("sys").modules, "tensorboard.summary.writer.event_file_writer", None)
     with pytest.raises(MissingPackage, match=r"rnnctl\[tracking\]"):
         export_tensorboard([store.read_run_record(trained)], tmp_path / "tb")
     res = runner.invoke(app, ["report", str(trained), "--to", "tensorboard", str(tmp_path / "tb")])

@@ -5,7 +5,7 @@ interrupted) runs, read through ``rnnctl.store``; ``live_sink`` puts a TensorBoa
 of a training run's sink (``log.tensorboard``). ``collect`` reads a run into the parameters, tags
 and metric series both exports write, so a run has the same names in both.
 
-Needs the optional extra ``rnnctl[tracking]`` (tensorboard, tensorboardX, mlflow-skinny); without
+Needs the optional extra ``rnnctl[tracking]`` (tensorboard, mlflow-skinny); without
 it the functions raise ``MissingPackage``. Nothing here is imported until used.
 """
 

@@ -1,5 +1,5 @@
-"""Runs into TensorBoard: event files written by tensorboardX's ``SummaryWriter`` (no PyTorch, no
-TensorFlow), one folder per run id under the chosen log folder.
+"""Runs into TensorBoard: event files written by the ``tensorboard`` package's own writer
+(``events``), one folder per run id under the chosen log folder.
 
 A run becomes ``<logdir>/<run id>/`` (``<logdir>/<sweep>/<run id>/`` for a sweep's job) holding
 every trace column as a scalar series with one point per recorded update (``train/loss``, ...),
@@ -11,9 +11,7 @@ fingerprint is unchanged is skipped, any other is written anew (its old event fi
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,30 +21,11 @@ import numpy as np
 from .. import store
 from ..errors import RnnctlError
 from ..store import RunRecord
-from .collect import RunData, config_yaml, missing_package, read_run_data, relative_name, run_pngs
+from .collect import RunData, config_yaml, read_run_data, relative_name, run_pngs
+from .events import EventWriter, event_files, require
 
 MARKER = "rnnctl-export.json"         # what an export wrote into a run's TensorBoard folder
-EVENT_GLOB = "events.out.tfevents.*"  # the event files TensorBoard reads (the writer's names)
 HISTOGRAMS = 500                      # at most this many recorded updates drawn as histograms
-
-
-def writer_class():
-    """tensorboardX's SummaryWriter; MissingPackage when rnnctl[tracking] is not installed."""
-    try:
-        from tensorboardX import SummaryWriter
-    except ImportError as e:
-        raise missing_package("tensorboardX", "writing TensorBoard event files") from e
-    return SummaryWriter
-
-
-def summary_writer(logdir: Path, purge_step: int | None = None, flush_secs: int = 120):
-    """A writer of one event file in ``logdir``. ``purge_step``: a resumed run's first update;
-    TensorBoard then hides what an earlier process logged from that update on. The file's name
-    ends in that update (and the pid): TensorBoard reads a folder's files in name order, so a
-    resumed segment started within the same second as the one before still comes after it."""
-    suffix = f".{purge_step or 0:010d}.{os.getpid()}"
-    return writer_class()(logdir=str(logdir), purge_step=purge_step, flush_secs=flush_secs, max_queue=1000,
-                          filename_suffix=suffix)
 
 
 @dataclass
@@ -73,7 +52,9 @@ def skip_reason(record: RunRecord) -> str | None:
 def export_tensorboard(records: list[RunRecord], logdir, histograms: int = HISTOGRAMS,
                        figures: bool = True, progress=None) -> Exported:
     """Write each run into ``logdir`` (see the module's docstring). ``progress(run_id)`` is called
-    before each run. Raises RnnctlError when the folder cannot be written."""
+    before each run. Raises RnnctlError when the folder cannot be written, MissingPackage without
+    the tensorboard package."""
+    require()
     t0, logdir, result = time.perf_counter(), Path(logdir), Exported(where=str(logdir))
     for record in records:
         if progress:
@@ -90,10 +71,10 @@ def export_tensorboard(records: list[RunRecord], logdir, histograms: int = HISTO
             continue
         try:
             target.mkdir(parents=True, exist_ok=True)
-            for old in [*target.glob(EVENT_GLOB), target / MARKER]:
+            for old in [*event_files(target), target / MARKER]:
                 old.unlink(missing_ok=True)
             write_run(data, target, histograms, figures, result.warnings)
-            store.atomic_write_json(target / MARKER, {"run_id": data.run_id, "path": str(record.path),
+            store.atomic_write_json(target / MARKER, {"run_id": data.run_id, "path": str(record.path.resolve()),
                                                       "fingerprint": data.fingerprint})
         except OSError as e:
             raise RnnctlError(f"cannot write TensorBoard files under {target}: {e}") from e
@@ -111,31 +92,44 @@ def _marker(target: Path) -> dict:
 
 
 def write_run(data: RunData, target: Path, histograms: int, figures: bool, warnings: list[str]) -> None:
-    """One run's event file in ``target``: scalars, histograms, images and text."""
+    """One run's event file in ``target``: scalars, histograms, images and text. Wall times are
+    the run's start plus its mean time per update (the trace records no clock)."""
     info = data.record.info or {}
     start = data.started_ms / 1000.0
-    per_update = float(info.get("ms_per_update") or 0.0) / 1000.0   # wall times are approximate
-    writer = summary_writer(target)
+    per_update = float(info.get("ms_per_update") or 0.0) / 1000.0
+
+    def at(step: int) -> float:
+        return start + step * per_update
+
+    w = EventWriter(target)
     try:
-        writer.add_text("config", "```yaml\n" + config_yaml(data.record) + "```", 0, walltime=start)
-        writer.add_text("tags", "\n".join(f"- **{k}**: {v}" for k, v in data.tags.items()), 0, walltime=start)
-        for name, (steps, values) in data.series.items():
-            add = writer.add_scalar
-            for s, v in zip(steps.tolist(), values.tolist()):
-                add(name, v, s, walltime=start + s * per_update)
+        w.text("config", "```yaml\n" + config_yaml(data.record) + "```", 0, start)
+        w.text("tags", "\n".join(f"- **{k}**: {v}" for k, v in data.tags.items()), 0, start)
+        _scalars(w, data.series, at)
         if histograms:
-            _histograms(writer, data.record, histograms, start, per_update, warnings)
+            _histograms(w, data.record, histograms, at, warnings)
         if figures:
             last = int(info.get("updates") or 0)
             for name, png in run_pngs(data.record, warnings).items():
-                writer.add_image(f"figures/{name}", _decode(png), last, walltime=start + last * per_update,
-                                 dataformats="HWC")
+                w.image(f"figures/{name}", png, last, at(last))
     finally:
-        writer.close()
+        w.close()
 
 
-def _histograms(writer, record: RunRecord, max_rows: int, start: float, per_update: float,
-                warnings: list[str]) -> None:
+def _scalars(w: EventWriter, series: dict, at) -> None:
+    """Every point of every series; the series that share their steps (the trace's columns) go
+    into one event per step, which TensorBoard reads as one point per tag."""
+    groups: dict[int, tuple] = {}
+    for name, (steps, values) in series.items():
+        groups.setdefault(id(steps), (steps, []))[1].append((name, values))
+    for steps, named in groups.values():
+        tags = [n for n, _ in named]
+        rows = np.column_stack([v for _, v in named]).tolist()
+        for step, row in zip(steps.tolist(), rows):
+            w.scalars(tags, row, step, at(step))
+
+
+def _histograms(w: EventWriter, record: RunRecord, max_rows: int, at, warnings: list[str]) -> None:
     """log10 ‖∂E/∂x_k‖ over the steps k of each recorded update (at most ``max_rows`` of them,
     evenly spaced; updates that recorded none have no histogram), one series per layer."""
     try:
@@ -153,12 +147,4 @@ def _histograms(writer, record: RunRecord, max_rows: int, start: float, per_upda
             row = logs[i, layer]
             row = row[np.isfinite(row)]
             if row.size:
-                writer.add_histogram(f"backprop/log10_norm/layer{layer}", row, int(update),
-                                     walltime=start + update * per_update)
-
-
-def _decode(png: bytes) -> np.ndarray:
-    """PNG bytes as an (H, W, channels) uint8 array, as the writer's add_image takes them."""
-    import matplotlib.image as mpimg
-    img = mpimg.imread(io.BytesIO(png), format="png")
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8) if img.dtype != np.uint8 else img
+                w.histogram(f"backprop/log10_norm/layer{layer}", row, int(update), at(update))

@@ -4,15 +4,15 @@ TensorBoard scalars, under the same names and in the same folder (``DIR/<run id>
 ``rnnctl report RUN --to tensorboard DIR``.
 
 The writer flushes every ``FLUSH_SECS`` seconds and at each evaluation. A resumed run opens a new
-event file whose first record asks TensorBoard to drop what an earlier process logged after the
-checkpoint (tensorboardX's ``purge_step``), so the steps redone after a crash appear once.
+event file that starts with a session restart at its first update: TensorBoard drops what an
+earlier process logged from there on, so the updates redone after a crash appear once.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .board import summary_writer, writer_class
+from .events import EventWriter, require
 from .collect import metric_tags, relative_name, trace_tag
 
 FLUSH_SECS = 10
@@ -25,10 +25,11 @@ class LiveTensorBoard:
     the checkpoint a resumed run starts from (None for a fresh run)."""
 
     def __init__(self, sink, logdir, columns: tuple, resume_update: int | None = None):
-        writer_class()   # a missing tensorboardX fails here, before training starts
+        require()   # a missing tensorboard package fails here, before training starts
         self.sink, self.logdir, self.columns = sink, Path(logdir), tuple(columns)
         self.resume_update = resume_update
         self.writer = None
+        self._tags = None
         self._name = "run"
 
     def __getattr__(self, name):   # RunFolder's other attributes (path, ...) stay reachable
@@ -39,13 +40,13 @@ class LiveTensorBoard:
             path = getattr(self.sink, "path", None)
             name = relative_name(path) if path is not None else self._name
             purge = None if self.resume_update is None else self.resume_update + 1
-            self.writer = summary_writer(self.logdir / name, purge_step=purge, flush_secs=FLUSH_SECS)
+            self.writer = EventWriter(self.logdir / name, purge_step=purge, flush_secs=FLUSH_SECS)
         return self.writer
 
     # -- the Sink interface -----------------------------------------------------------------------
     def start(self, info, config_text, columns=(), backprop_shape=None):
         self.sink.start(info, config_text, columns, backprop_shape)
-        self.columns = tuple(columns) or self.columns
+        self.columns, self._tags = tuple(columns) or self.columns, None
         self._name = str(info.get("name") or "run")
 
     def params(self, kind, arrays):
@@ -53,9 +54,9 @@ class LiveTensorBoard:
 
     def trace(self, row):
         self.sink.trace(row)
-        w, step = self._writer(), int(row[0])
-        for column, value in zip(self.columns[1:], row[1:]):
-            w.add_scalar(trace_tag(column), float(value), step)
+        if self._tags is None:
+            self._tags = [trace_tag(c) for c in self.columns[1:]]
+        self._writer().scalars(self._tags, [float(v) for v in row[1:]], int(row[0]))
 
     def backprop(self, update, norms):
         self.sink.backprop(update, norms)
@@ -71,9 +72,8 @@ class LiveTensorBoard:
 
     def metrics(self, record):
         self.sink.metrics(record)
-        w, step = self._writer(), int(record["update"])
-        for name, value in metric_tags(record).items():
-            w.add_scalar(name, value, step)
+        w, values = self._writer(), metric_tags(record)
+        w.scalars(list(values), list(values.values()), int(record["update"]))
         w.flush()
 
     def flush(self):
@@ -89,7 +89,7 @@ class LiveTensorBoard:
     def finish(self, status, summary):
         try:
             if self.writer is not None:
-                self.writer.add_text("status", str(status), int(summary.get("updates") or 0))
+                self.writer.text("status", str(status), int(summary.get("updates") or 0))
                 self.writer.close()
         finally:
             self.sink.finish(status, summary)
