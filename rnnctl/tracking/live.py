@@ -33,6 +33,8 @@ class LiveTensorBoard:
         self._name = "run"
 
     def __getattr__(self, name):   # RunFolder's other attributes (path, ...) stay reachable
+        if name == "sink":
+            raise AttributeError(name)
         return getattr(self.sink, name)
 
     def _writer(self):
