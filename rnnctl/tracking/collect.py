@@ -11,13 +11,15 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import numpy as np
 
 from .. import store
 from ..errors import MissingPackage
 from ..store import RunRecord
 
-#: Raised by an export that changes what it writes, so that runs exported before are written anew.
+#: Part of every fingerprint: raise it when what an export writes changes, so that runs exported
+#: before are written anew.
 FORMAT = 1
 #: run.json's numbers that sum a run up, logged once at its last update (``summary/<key>``).
 SUMMARY_KEYS = ("updates", "final_loss", "final_error", "success_update", "diverged_at", "clip_rate",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +31,8 @@ DEFAULT_URI = "./mlruns"
 MAX_POINTS = 10_000       # per metric series (a point per update of a long run is millions of rows)
 BATCH = 1000              # MLflow's log_batch takes at most 1000 metrics, 100 params, 100 tags
 PARAM_BATCH = 100
+MAX_PARAM = 6000          # MLflow's longest parameter value
+_UNSAFE = re.compile(r"[^\w\-. /]")   # characters MLflow refuses in a metric's name
 # rnnctl's statuses as MLflow's: a diverged run ended on its own (its tag says how)
 RUN_STATUS = {"completed": "FINISHED", "succeeded": "FINISHED", "diverged": "FINISHED",
               "stopped": "KILLED", "interrupted": "KILLED", "failed": "FAILED"}
@@ -162,7 +165,8 @@ class _Exporter:
                                      run_name=data.run_id)
         rid = run.info.run_id
         self.known[exp_id][data.run_id] = [run]
-        params = [self.Param(k, v) for k, v in data.params.items()]
+        params = [self.Param(k, v if len(v) <= MAX_PARAM else v[:MAX_PARAM - 3] + "...")
+                  for k, v in data.params.items()]
         for i in range(0, len(params), PARAM_BATCH):
             self.client.log_batch(rid, params=params[i:i + PARAM_BATCH])
         self._metrics(rid, data)
@@ -177,8 +181,9 @@ class _Exporter:
         ts, batch = data.started_ms, []
         for name, (steps, values) in data.series.items():
             steps, values = thin(steps, values, self.max_points)
+            key = _UNSAFE.sub("_", name)
             for s, v in zip(steps.tolist(), values.tolist()):
-                batch.append(self.Metric(name, v, ts, s))
+                batch.append(self.Metric(key, v, ts, s))
                 if len(batch) == BATCH:
                     self.client.log_batch(rid, metrics=batch)
                     batch = []
