@@ -16,7 +16,7 @@ from . import app, err, fail, out
 
 
 REPORT_EXIT_HELP = ("Exit codes: 0 report made (runs with missing or corrupt files are listed, with a warning), "
-                    "2 bad path, key or option (or --to without rnnctl[tracking]), 1 an output file cannot be "
+                    "2 bad path, key or option (or --to without the tracking extra), 1 an output file cannot be "
                     "written (or the --to destination refused the export).")
 TARGETS = ("tensorboard", "mlflow")
 
@@ -55,13 +55,16 @@ def report(
                                                  help="Export the runs instead of printing the report: "
                                                  "'tensorboard DIR' (event files, a folder per run) or "
                                                  "'mlflow [URI]' (default $MLFLOW_TRACKING_URI, else the "
-                                                 "file store ./mlruns). Needs rnnctl[tracking]; see docs/tracking.md."),
+                                                 "file store ./mlruns). Needs the tracking extra "
+                                                 "(pip install 'rnnctl\\[tracking]'); see docs/tracking.md."),
     no_figures: bool = typer.Option(False, "--no-figures", help="With --to: leave out each run's figures "
                                     "(drawing them is most of an export's time)."),
 ):
     """Compare runs and sweeps: tables, success rates, paired seeds, figures, an HTML page.
 
     One row per run; --by groups runs and compares methods on paired seeds; a run folder gives that run in depth (with the divergence post-mortem).
+
+    --to tensorboard DIR or --to mlflow [URI] exports the runs instead, for TensorBoard or MLflow (docs/tracking.md).
 
     Reads only run.json and config.yaml per run (and jobs.jsonl); traces only for figures. A run folder with a missing or corrupt file is listed as missing/corrupt and the report goes on (exit 0).
     """
