@@ -217,7 +217,7 @@ def test_a_long_series_is_thinned_for_mlflow_only(trained, tmp_path):
     assert len(steps) == 7 and steps[0] == 1 and steps[-1] == 30
 
 
-def test_bad_target_and_missing_extra(trained, tmp_path, monkeypatch):
+def test_bad_target_and_missing_extra(trained, tmp_path, monkeypatch, write_config):
     res = runner.invoke(app, ["report", str(trained), "--to", "tensorbord", str(tmp_path)])
     assert res.exit_code == 2 and "tensorboard" in res.output
     monkeypatch.setitem(__import__("sys").modules, "tensorboard.summary.writer.event_file_writer", None)
@@ -225,6 +225,10 @@ def test_bad_target_and_missing_extra(trained, tmp_path, monkeypatch):
         export_tensorboard([store.read_run_record(trained)], tmp_path / "tb")
     res = runner.invoke(app, ["report", str(trained), "--to", "tensorboard", str(tmp_path / "tb")])
     assert res.exit_code == 2 and "rnnctl[tracking]" in res.output
+    from conftest import TINY_YAML
+    res = runner.invoke(app, ["train", str(write_config(TINY_YAML)), f"log.tensorboard={tmp_path / 'live'}"])
+    assert res.exit_code == 2 and "rnnctl[tracking]" in res.output
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "live").exists()   # refused before it started
 
 
 def test_live_logging_writes_the_trace_as_it_trains(write_config, tmp_path):
