@@ -57,6 +57,13 @@ class RunError(RnnctlError):
     exit_code = EXIT_RUN_FAILED
 
 
+class MissingPackage(RnnctlError):
+    """An optional package a feature needs is not installed; the message names the extra
+    (``pip install "rnnctl[tracking]"``)."""
+
+    exit_code = EXIT_USAGE
+
+
 class RunningElsewhere(RnnctlError):
     """The run folder's lock (``rnnctl.store.lock``) is held by another live process, which is
     training that run: nothing was done to it."""

@@ -466,6 +466,10 @@ def test_config_hash_is_stable_and_ignores_name_and_runs_dir():
     assert len(h) == 16 and int(h, 16) >= 0
     assert config_hash(config_from_dict(FULL)) == h
     assert config_hash(dataclasses.replace(a, name="other", runs_dir="elsewhere")) == h
+    # where a run is also logged live is not what it computes (docs/tracking.md)
+    assert config_hash(dataclasses.replace(a, log=dataclasses.replace(a.log, tensorboard="tb"))) == h
+    assert config_hash(dataclasses.replace(a, log=dataclasses.replace(a.log, tensorboard="tb", backprop_every=2))) \
+        == config_hash(dataclasses.replace(a, log=dataclasses.replace(a.log, backprop_every=2))) != h
     # 0 and 0.0, or 1e-4 and '1e-4', are the same resolved value
     same = {**FULL, "train": {"optimizer": {"lr": 0.0001, "momentum": 0.5},
                               "gradient": {"method": "value", "threshold": 1}}}

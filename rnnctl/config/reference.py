@@ -54,13 +54,21 @@ def _non_default(cfg: Any) -> dict:
 
 
 def config_hash(cfg: Config) -> str:
-    """16 hex chars identifying what a run computes (everything but name and runs_dir).
+    """16 hex chars identifying what a run computes (everything but name, runs_dir and
+    log.tensorboard, which say where its records go).
 
     Only values that differ from the defaults enter the hash, so a later version that adds an
     option (whose default keeps the old behaviour) leaves the ids of earlier runs unchanged, and
     a sweep started before an upgrade still finds its finished runs.
     """
-    data = {k: v for k, v in _non_default(cfg).items() if k not in _NOT_HASHED}
+    data = _non_default(cfg)
+    for key in _NOT_HASHED:   # dotted: a key inside a section
+        *parents, last = key.split(".")
+        section = data
+        for p in parents:
+            section = section.get(p, {})
+        section.pop(last, None)
+    data = {k: v for k, v in data.items() if v != {}}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 

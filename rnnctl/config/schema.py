@@ -21,8 +21,9 @@ from typing import Any, Callable, Literal, NamedTuple
 from rnnctl.errors import ConfigError
 from rnnctl.registry import CELLS, OPTIMIZERS, SCHEDULES, TASKS, TRANSFORMS, Registry
 
-# name and runs_dir say where results go, not what they are: they do not enter config_hash.
-_NOT_HASHED = ("name", "runs_dir")
+# name, runs_dir and log.tensorboard say where results go, not what they are: they do not enter
+# config_hash (a run watched live has the id, and a sweep's job the folder, it has unwatched).
+_NOT_HASHED = ("name", "runs_dir", "log.tensorboard")
 
 
 class Check(NamedTuple):
@@ -388,6 +389,10 @@ class LogConfig(_Section):
                                "update 0 and the last) in params_snapshots.npy, for the landscape's "
                                "trajectory; the file grows by P floats (the parameter count) per "
                                "snapshot; 0 never", NON_NEGATIVE)
+    tensorboard: str | None = opt(None, "also write the run's trace and evaluations as TensorBoard "
+                                        "event files under this folder while it trains (one "
+                                        "folder per run id; needs rnnctl[tracking]); does not "
+                                        "change the run id; null: none")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,7 +36,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
     """
     obs = observer or Observer()
     run = Session(config, init_params, init_from)          # every ConfigError surfaces here, before the sink is touched
-    state = run.begin(sink) if resume is None else run.restore(resume)
+    sink, state = run.open(sink, resume)                   # with log.tensorboard, a live writer in front of the sink
     t, ev, summary = config.train, config.eval, state.summary
     obs.on_start(t.steps)
     if state.update:

@@ -77,6 +77,15 @@ class Session:
             self.selection = Selection(config, self.sampler, model)
 
     # -- start, resume, checkpoint, close ---------------------------------------------------------
+    def open(self, sink, resume=None):
+        """(the sink the loop writes to, the state it starts from): a fresh run's (``begin``) or
+        the checkpoint's (``resume``); with ``log.tensorboard``, the sink is the live TensorBoard
+        writer in front of ``sink`` (rnnctl.tracking.live)."""
+        if self.config.log.tensorboard:
+            from ..tracking.live import live_sink
+            sink = live_sink(sink, self.config, self.columns, resume)
+        return sink, (self.begin(sink) if resume is None else self.restore(resume))
+
     def begin(self, sink) -> TrainState:
         """A fresh run: open the sink and save the initial parameters."""
         cfg, log = self.config, self.config.log
