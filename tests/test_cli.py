@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from rnnctl.cli import app
-from rnnctl.errors import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE
+from rnnctl.errors import EXIT_DIVERGED, EXIT_OK, EXIT_UNUSABLE, EXIT_USAGE
 from rnnctl.store import TRACE_COLUMNS, read_backprop, read_metrics, read_run, read_trace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,7 +169,20 @@ def test_resume_continues_an_interrupted_run_and_refuses_a_finished_one(tiny_pat
     assert json.loads(r.stdout)["status"] == "completed" and "update 10" in r.stderr
     assert len(read_trace(folder.path)["update"]) == 30
     r = invoke("resume", folder.path, "-q")
-    assert r.exit_code == 1 and "nothing to resume" in r.stderr
+    assert r.exit_code == 5 and "nothing to resume" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["resume"], ["sample"], ["eval"], ["export", "--to", "npz", "x.npz"],
+                                  ["landscape", "--out", "x"], ["report"]], ids=lambda a: a[0])
+def test_a_missing_run_folder_exits_5_in_every_command(args, tmp_path):
+    """One code for 'this path is not a run folder you can use', whichever command is given it."""
+    r = invoke(args[0], tmp_path / "nope", *args[1:])
+    assert r.exit_code == EXIT_UNUSABLE and "nope: no such folder" in r.stderr, r.output
+
+
+def test_resume_of_a_folder_that_is_not_a_run_exits_5(tmp_path):
+    r = invoke("resume", tmp_path)
+    assert r.exit_code == EXIT_UNUSABLE and "not a run folder" in r.stderr
 
 
 def test_warmup_compiles_every_cell_and_dtype():

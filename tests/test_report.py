@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from rnnctl import plots as P
 from rnnctl import report as R
 from rnnctl.cli import app
-from rnnctl.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError, RnnctlError
+from rnnctl.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError, RnnctlError, UnusableRun
 
 try:
     from .report_helpers import by_values, write_run
@@ -180,7 +180,7 @@ def test_folder_of_plain_runs_found_recursively(tmp_path):
     assert one.kind == "run" and len(one.runs) == 1
     with pytest.raises(ConfigError, match="no run folders"):
         R.load_report(_empty(tmp_path))
-    with pytest.raises(ConfigError, match="no such folder"):
+    with pytest.raises(UnusableRun, match="no such folder"):   # exit 5, as resume, sample, eval
         R.load_report(tmp_path / "nope")
 
 
@@ -346,7 +346,7 @@ def test_cli_table_json_csv_and_exit_codes(sweep_dir):
     assert invoke(sweep_dir, "--by", "nosuchkey").exit_code == EXIT_USAGE
     assert invoke(sweep_dir, "--where", "oops").exit_code == EXIT_USAGE
     assert invoke(sweep_dir, "--json", "--csv").exit_code == EXIT_USAGE
-    assert invoke(sweep_dir / "nope").exit_code == EXIT_USAGE
+    assert invoke(sweep_dir / "nope").exit_code == 5   # a missing folder: exit 5, as resume, sample, eval, export
 
 
 def test_cli_damaged_folder_warns_on_stderr_and_succeeds(sweep_dir):

@@ -15,7 +15,8 @@ from . import app, err, fail, out
 
 
 REPORT_EXIT_HELP = ("Exit codes: 0 report made (runs with missing or corrupt files are listed, with a warning), "
-                    "2 bad path, key or option, 1 an output file cannot be written.")
+                    "2 bad key or option, or a path with no run folder, 5 no such path, "
+                    "1 an output file cannot be written.")
 
 
 @app.command(epilog=REPORT_EXIT_HELP)
