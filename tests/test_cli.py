@@ -185,6 +185,22 @@ def test_resume_of_a_folder_that_is_not_a_run_exits_5(tmp_path):
     assert r.exit_code == EXIT_UNUSABLE and "not a run folder" in r.stderr
 
 
+def test_stderr_off_a_terminal_is_not_wrapped_so_the_resume_hint_stays_on_one_line(tiny_path, tmp_path,
+                                                                                 monkeypatch):
+    """Off a terminal Rich would wrap at 80 columns, splitting the path in the hint a user copies."""
+    import rnnctl.training
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(rnnctl.training, "train", interrupted)
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "runs"
+    r = invoke("train", tiny_path, f"runs_dir={deep}", "-q")
+    assert r.exit_code == 130, r.output
+    hint = f"rnnctl resume {deep}"
+    lines = [x for x in r.stderr.splitlines() if "rnnctl resume" in x]
+    assert len(lines) == 1 and hint in lines[0] and len(lines[0]) > 100, r.stderr
+
+
 def test_warmup_compiles_every_cell_and_dtype():
     result = invoke("warmup")
     assert result.exit_code == EXIT_OK, result.output

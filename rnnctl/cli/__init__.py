@@ -36,7 +36,10 @@ app = typer.Typer(
     # PowerShell). Completing a word runs `rnnctl` itself, so it stays as light as --help.
     add_completion=True,
 )
-err = Console(stderr=True)
+# soft_wrap: a message is never cut into lines by rnnctl (Rich's default width off a terminal is 80
+# columns, which split a path or the `rnnctl resume <path>` hint in a log file); a terminal wraps
+# long lines itself, a log keeps them whole. Tables still fit the width.
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 
