@@ -26,7 +26,13 @@ def test_every_run_figure_is_drawn(rich_run, tmp_path):
     pm = {"update": 7, "loss": float("nan"), "norm": float("inf"), "norms": {"W_rec": float("inf")},
           "backprop_norms": np.array([[1.0, 10.0, 1e3, 1e6, np.inf, np.inf]])}
     png_ok(P.png_bytes(P.fig_postmortem(run, pm)), min_kb=5)
-    assert P.fig_postmortem(run, {"update": 1, "backprop_norms": np.array([[np.nan, np.nan]])}) is None
+    # every replayed step NaN (the forward pass overflowed): still a figure, saying so, with ‖g‖ of
+    # the last recorded updates
+    nan_pm = {"update": 3, "loss": float("nan"), "backprop_norms": np.array([[np.nan, np.nan]]),
+              "recent": {"update": [1, 2], "loss": [2.0, 5.0], "norm_before": [10.0, 1e20]}}
+    fig = P.fig_postmortem(run, nan_pm)
+    assert fig is not None and any("non-finite at every step" in x.get_text() for x in fig.axes[0].texts)
+    png_ok(P.png_bytes(fig), min_kb=5)
     lag = R.to_lag(np.array([[1.0, 2.0, 3.0, np.nan], [1.0, 2.0, 3.0, 4.0]]))
     assert lag.tolist()[1] == [4.0, 3.0, 2.0, 1.0] and lag[0, :3].tolist() == [3.0, 2.0, 1.0]
 

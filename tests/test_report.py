@@ -15,6 +15,8 @@ from rnnctl import plots as P
 from rnnctl import report as R
 from rnnctl.cli import app
 from rnnctl.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError, RnnctlError, UnusableRun
+from rnnctl.report import text as T
+from rnnctl.store import read_run
 
 try:
     from .report_helpers import by_values, write_run
@@ -414,3 +416,20 @@ def test_a_sweep_still_running_gives_one_warning_for_the_jobs_not_run_yet(sweep_
     assert len(rep.warnings) == 2
     assert rep.warnings[-1].startswith("5 jobs not run yet") and "run the sweep again" in rep.warnings[-1]
     assert "corrupt" in rep.warnings[0]
+
+
+def test_a_run_diverged_before_its_first_evaluation_gets_a_postmortem_png_and_its_success_rule(tiny_path, tmp_path):
+    """Replayed at the last finite parameters, such a run's per-step norms are all NaN: the
+    post-mortem figure is drawn all the same, and the run records the rule it would have been
+    judged by (it is not 'recorded before per-length evaluation')."""
+    r = runner.invoke(app, ["train", str(tiny_path), "model.activation=linear", "model.spectral_radius=3",
+                            "model.init=basic_tanh", "train.optimizer.lr=1e6", "train.gradient.method=none",
+                            "-q"])
+    assert r.exit_code == 3, r.output
+    (run,) = [p for p in (tmp_path / "runs").glob("*/*") if p.is_dir()]
+    assert read_run(run)["success_rule"] == "mean"
+    r = runner.invoke(app, ["report", str(run), "--plots", str(tmp_path / "figs")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "figs" / "postmortem.png").exists(), r.stderr
+    assert "recorded before per-length" not in r.stdout and "mean (the overall error" in r.stdout
+    assert T.success_rule_text({"updates": 1, "final_error": None}) == "-"
