@@ -117,3 +117,28 @@ def test_a_key_zipped_with_the_method_keeps_its_own_line(tmp_path):
     assert len(lines) == 3
     at_50 = sorted(round(ln.get_ydata()[-1]) for ln in lines)
     assert at_50 == [0, 0, 100]          # only SGD-CR solved length 50: its own line, not an average
+
+
+def test_every_character_the_figures_draw_is_in_the_font():
+    """A glyph missing from Matplotlib's font prints a warning and draws a box (the trajectory's
+    axis once read 'PC ⟂'). Every non-ASCII character of a string literal (docstrings aside) in
+    the modules that draw must be in DejaVu Sans."""
+    import ast
+    from pathlib import Path
+
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(font_manager.findfont("DejaVu Sans"))
+    root = Path(P.__file__).resolve().parents[1]
+    missing = set()
+    for path in [*root.glob("plots/*.py"), *root.glob("landscape/*.py"), *root.glob("lesson/*.py"),
+                 *root.glob("dynamics/*.py")]:
+        tree = ast.parse(path.read_text())
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+                and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                missing |= {(path.name, c) for c in node.value if ord(c) > 127 and font.get_char_index(ord(c)) == 0}
+    assert not missing, sorted(missing)
