@@ -142,3 +142,34 @@ def test_every_character_the_figures_draw_is_in_the_font():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
                 missing |= {(path.name, c) for c in node.value if ord(c) > 127 and font.get_char_index(ord(c)) == 0}
     assert not missing, sorted(missing)
+
+
+def test_figure_6_and_the_bifurcation_legends_cover_no_data_and_name_each_thing_once():
+    from pathlib import Path
+
+    from rnnctl.dynamics.config import load_figures_config
+    from rnnctl.dynamics.figures import compute_figures
+    from rnnctl.plots import dynamics as D
+    try:
+        from .report_helpers import legend_covers, legend_entries_alike
+    except ImportError:
+        from report_helpers import legend_covers, legend_entries_alike
+    cfg = load_figures_config(Path(__file__).resolve().parents[1] / "configs/figures/pascanu_fig6.yaml")
+    data = compute_figures(cfg)
+    for fig in (D.fig_surface(data), D.fig_bifurcation(data)):
+        assert not legend_covers(fig)
+        assert not legend_entries_alike(fig)      # the two attractors were two entries drawn alike
+
+
+def test_the_success_rate_figure_keeps_its_legend_off_runs_that_all_failed(tmp_path):
+    """Fig. 7 with every rate at 0: the lines lie along the bottom, where the legend used to sit."""
+    try:
+        from .report_helpers import legend_covers, write_run as w
+    except ImportError:
+        from report_helpers import legend_covers, write_run as w
+    folder = tmp_path / "runs" / "failed"
+    for i, (m, L, s) in enumerate([(m, L, s) for m in ("none", "norm") for L in (20, 50, 80) for s in (0, 1)]):
+        w(folder / f"{i:04d}", m, L, s, status="completed", success_update=None)
+    rep = R.load_report(folder)
+    fig = P.fig_success_vs_length(rep)
+    assert fig is not None and not legend_covers(fig)
