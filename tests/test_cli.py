@@ -201,6 +201,21 @@ def test_stderr_off_a_terminal_is_not_wrapped_so_the_resume_hint_stays_on_one_li
     assert len(lines) == 1 and hint in lines[0] and len(lines[0]) > 100, r.stderr
 
 
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_keys_never_cuts_a_key_name_piped_or_at_80_columns(columns, monkeypatch):
+    """Off a terminal (the runner is one) Rich takes COLUMNS or 80: every key and registry name is
+    printed whole on one line, the other columns wrap around them."""
+    from rnnctl.cli import out
+    from rnnctl.config import registry_reference, schema_reference
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setattr(out, "_width", None, raising=False)
+    r = invoke("keys")
+    assert r.exit_code == 0 and "…" not in r.stdout
+    cells = {c.strip() for line in r.stdout.splitlines() for c in line.split("│")}
+    assert {k for k, *_ in schema_reference()} <= cells
+    assert {n for _, n, _ in registry_reference()} <= cells
+
+
 def test_warmup_compiles_every_cell_and_dtype():
     result = invoke("warmup")
     assert result.exit_code == EXIT_OK, result.output
