@@ -433,3 +433,12 @@ def test_a_run_diverged_before_its_first_evaluation_gets_a_postmortem_png_and_it
     assert (tmp_path / "figs" / "postmortem.png").exists(), r.stderr
     assert "recorded before per-length" not in r.stdout and "mean (the overall error" in r.stdout
     assert T.success_rule_text({"updates": 1, "final_error": None}) == "-"
+
+
+def test_a_misspelled_key_suggests_the_closest_one_by_its_suffix(sweep_dir):
+    """The README promises that an unknown key names the closest valid one: `--by methd` is one
+    letter from `method`, the suffix `--by` takes for train.gradient.method."""
+    r = runner.invoke(app, ["report", str(sweep_dir), "--by", "methd"])
+    assert r.exit_code == EXIT_USAGE and "did you mean 'train.gradient.method'" in r.stderr
+    r = runner.invoke(app, ["report", str(sweep_dir), "--sort", "lenght"])
+    assert r.exit_code == EXIT_USAGE and "did you mean 'task.length'" in r.stderr
