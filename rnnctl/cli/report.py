@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -36,6 +37,11 @@ def report(
     html_path: Optional[Path] = typer.Option(None, "--html", help="Write one self-contained HTML page."),
     each_run: bool = typer.Option(False, "--each-run", help="Figures for every run (default: one run per method, "
                                   "at the longest length)."),
+    columns: Optional[str] = typer.Option(None, "--columns", help="The run table's columns, comma-separated: run_id, "
+                                          "status, final_loss, final_error, success, success_update, wall_time, "
+                                          "clip_rate, norm_max, norm_median, diverged_at, problem, valid.<metric>, "
+                                          "test.<metric>, best_update, stopped_early, or any config key (a unique "
+                                          "suffix will do: method, length)."),
 ):
     """Compare runs and sweeps: tables, success rates, paired seeds, figures, an HTML page.
 
@@ -71,9 +77,21 @@ def report(
         print(json.dumps(result.document(figures), indent=2))
     elif as_csv:
         sys.stdout.write(result.csv())
-    else:
-        wide = out if out.is_terminal else Console(width=240)
-        for table in report_tables(result):
-            wide.print(table)
+    else:   # fitted to the terminal; piped, to $COLUMNS, else 100 columns
+        console = out if out.is_terminal else Console(width=_width())
+        try:
+            tables = report_tables(result, console.width, [c.strip() for c in (columns or "").split(",") if c.strip()])
+        except RnnctlError as e:
+            fail(e)
+        for table in tables:
+            console.print(table)
     for f in figures:
         err.print(f"wrote {f}", highlight=False)
+
+
+def _width() -> int:
+    """The width of the report when stdout is not a terminal: $COLUMNS, else 100."""
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return 100
