@@ -108,3 +108,14 @@ def test_piped_without_columns_the_report_fits_100_columns(mixed):
     r = runner.invoke(app, ["report", str(mixed)], env={"COLUMNS": None})
     assert r.exit_code == 0 and max(map(len, r.stdout.splitlines())) <= 100
     assert not re.search(r"┃\s+┃\s+┃", r.stdout.split("┡")[0].splitlines()[-1])
+
+
+def test_the_group_and_pair_tables_fit_and_cut_no_word(mixed):
+    r = report(mixed / "synth", "--by", "method,length")
+    assert r.exit_code == 0, r.output
+    assert max(map(len, r.stdout.splitlines())) <= 100
+    groups, pairs = _tables(r.stdout)[:2]
+    assert all(groups["head"]) and all(pairs["head"])
+    assert "updates to success (mean ± std [min–max])" in groups["head"]     # wrapped between words only
+    words = {w for line in r.stdout.splitlines() for w in re.split(r"[│┃\s]+", line) if w}
+    assert "success" in words and "(threshold=1)" in words and "(threshol" not in words

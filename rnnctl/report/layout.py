@@ -51,6 +51,7 @@ class Block:
     widths: list[int] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     lines: list[str] | None = None
+    hint: str = "--columns picks columns"     # how to see what was left out
 
 
 def column_ids(rep: Report, head: list[str]) -> list[str]:
@@ -230,4 +231,33 @@ def _as_text(block: Block, width: int) -> Block:
             line = f"{line}  {pair}" if line else f"    {pair}"
         if line:
             lines.append(line)
-    return Block(block.title, block.ids, block.head, block.rows, block.widths, block.left_out, lines)
+    return Block(block.title, block.ids, block.head, block.rows, block.widths, block.left_out, lines, block.hint)
+
+
+def fit_table(title: str, head: list[str], rows: list[list], width: int, keep: int = 1) -> Block:
+    """Any table (the groups of --by, the paired seeds) fitted to ``width``: a column is at least
+    as wide as the longest word of its header and of its cells (text wraps between words, never
+    inside one); columns after the first ``keep`` give way from the right until the table fits;
+    when even those do not fit, one paragraph of label=value per row."""
+    cells = [[str(c) for c in r] for r in rows]
+    block = Block(title, [h.replace(" ", "_") for h in head], list(head), cells,
+                  [_word_width(h, [r[j] for r in cells]) for j, h in enumerate(head)])
+    block.hint = "a wider terminal, --csv or --json shows them"
+    whole = Block(title, list(block.ids), list(head), [list(r) for r in cells])
+    while _table_width(block.widths) > width:
+        if len(block.ids) <= keep:
+            return _as_text(whole, width)
+        block.left_out.append(block.head[-1])
+        for part in (block.ids, block.head, block.widths, *block.rows):
+            del part[-1]
+    room = width - _table_width(block.widths)
+    for j, h in enumerate(block.head):        # towards one line per cell and per header
+        natural = max([len(h), *(len(r[j]) for r in block.rows)])
+        grow = min(room, max(0, natural - block.widths[j]))
+        block.widths[j] += grow
+        room -= grow
+    return block
+
+
+def _word_width(label: str, cells: list[str]) -> int:
+    return max([len(w) for c in [label, *cells] for w in c.split()] + [1])

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..report import text as T
-from ..report.layout import Block, run_blocks
+from ..report.layout import Block, fit_table, run_blocks
 from ..report.outputs import Comparison, RunDetail
 
 #: Colour of each status (run statuses and the report's missing / corrupt).
@@ -54,7 +54,11 @@ def comparison_tables(result: Comparison, width: int | None = None, columns: lis
     ``width``: lay the run table out to fit it (report.layout: grouped, the varying keys only);
     ``columns``: the run table's columns, by name."""
     rep = result.rep
-    if result.groups is not None:
+    if result.groups is not None and width is not None:
+        head, rows = T.group_table_rows(result.groups)
+        tables = block_renderables(fit_table(f"{len(rep.runs)} runs by {', '.join(result.by)}", head, rows, width,
+                                             keep=len(result.by) + 1))
+    elif result.groups is not None:
         tables = [rich_table(*T.group_table_rows(result.groups),
                              title=f"{len(rep.runs)} runs by {', '.join(result.by)}")]
     elif width is not None or columns:
@@ -62,7 +66,11 @@ def comparison_tables(result: Comparison, width: int | None = None, columns: lis
     else:
         head, rows = T.run_table_rows(rep)
         tables = [rich_table(head, rows, title=f"{len(rep.runs)} runs in {rep.source}", status_col=1)]
-    if result.pairs:
+    if result.pairs and width is not None:
+        head, rows = T.pair_table_rows(result.pairs)
+        keep = len(result.pairs[0]["context"]) + 3            # the context, a, b, pairs
+        tables += block_renderables(fit_table(f"paired seeds: {result.pair_key} (Δ = b − a)", head, rows, width, keep))
+    elif result.pairs:
         tables.append(rich_table(*T.pair_table_rows(result.pairs),
                                  title=f"paired seeds: {result.pair_key} (Δ = b − a)"))
     return tables
@@ -87,7 +95,7 @@ def block_renderables(block: Block) -> list:
             t.add_row(*cells)
         out = [t]
     if block.left_out:
-        out.append(Text(f"(left out to fit the width: {', '.join(block.left_out)}; --columns picks columns)",
+        out.append(Text(f"(left out to fit the width: {', '.join(block.left_out)}; {block.hint})",
                         style="dim"))
     return out
 
