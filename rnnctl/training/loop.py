@@ -87,7 +87,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
         run.close(sink, state, "failed")
         raise
     run.close(sink, state, status)
-    obs.on_end(summary.get("updates") or state.update, status)
+    getattr(obs, "on_end", lambda *a: None)(summary.get("updates") or state.update, status)   # duck-typed observers
     return RunResult(status, summary)
 
 
