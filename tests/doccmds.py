@@ -47,7 +47,8 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.page.relative_to(REPO)}:{self.line}"
+        page = self.page.relative_to(REPO) if REPO in self.page.parents else self.page
+        return f"{page}:{self.line}"
 
     def marker(self, kind: str) -> list[str]:
         return [m[len(kind):].strip() for m in self.markers if m.split(None, 1)[0] == kind]

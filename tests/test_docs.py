@@ -208,13 +208,34 @@ def _help_names_the_options(cmd: str, runner, app) -> None:
 def test_the_documented_commands_run(page, tmp_path, monkeypatch):
     """Each page's commands in order, in a folder of its own (so that `runs/...` are the page's
     runs), shrunk by the page's `args` markers. The exit code is 0 unless an `expect` marker says."""
+    monkeypatch.chdir(_workdir(tmp_path))
+    failure = run_page(page, Path.cwd())
+    assert failure is None, failure
+
+
+def test_a_drifted_command_fails_the_docs_test(tmp_path, monkeypatch):
+    """The test can fail: a page with the README's old bifurcation override (`w=10`, exit 2)."""
+    page = tmp_path / "page.md"
+    page.write_text("```bash\nrnnctl figures configs/figures/bifurcation.yaml w=10 --out figures\n```\n")
+    monkeypatch.chdir(_workdir(tmp_path))
+    failure = run_page(page, Path.cwd())
+    assert failure and "exited 2, not 0" in failure and "did you mean 'bifurcation.w'" in failure
+    page.write_text("<!-- doc-test: expect 2 -- w=10 -->\n" + page.read_text())
+    assert run_page(page, Path.cwd()) is None
+
+
+def _workdir(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    D.link_configs(work)
+    return work
+
+
+def run_page(page: Path, work: Path) -> str | None:
+    """Run a page's command blocks in ``work``; the first failure as text, or None."""
     from typer.testing import CliRunner
 
     from rnnctl.cli import app
     runner = CliRunner()
-    work = tmp_path / "work"
-    D.link_configs(work)
-    monkeypatch.chdir(work)
     for block in D.blocks(page):
         if block.marker("skip"):
             continue
@@ -235,10 +256,12 @@ def test_the_documented_commands_run(page, tmp_path, monkeypatch):
                     words, out = words[:i], words[i + 1]
                 r = runner.invoke(app, words[1:], env={"COLUMNS": "100", **env})
                 want = D.expected_exit(cmd, block)
-                assert r.exit_code == want, (f"{block.where}: {' '.join(words)} exited {r.exit_code}, not {want}\n"
-                                             f"{r.output[-3000:]}{r.exception!r}")
+                if r.exit_code != want:
+                    return (f"{block.where}: {' '.join(words)} exited {r.exit_code}, not {want}\n"
+                            f"{r.output[-3000:]}{r.exception!r}")
                 if out:
                     (work / out).write_text(r.stdout)
+    return None
 
 
 def _setup(spec: str, work: Path, runner, app) -> None:
