@@ -71,9 +71,11 @@ class RunningElsewhere(RnnctlError):
     exit_code = EXIT_RUNNING_ELSEWHERE
 
 
-class UnusableRun(RnnctlError):
-    """A run folder whose model cannot be used (sample, eval, export): incomplete, written by an
-    incompatible rnnctl, or with non-finite parameters."""
+class UnusableRun(RunError):
+    """A run folder that cannot be used for what was asked: missing or not a run folder (every
+    command that takes one), incomplete, written by an incompatible rnnctl, or with non-finite
+    parameters (sample, eval, export, landscape), finished or without a checkpoint (resume). A
+    RunError, so that code catching damaged folders catches these too."""
 
     exit_code = EXIT_UNUSABLE
 

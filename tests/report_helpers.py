@@ -142,3 +142,52 @@ def make_rich_run(tmp_path: Path) -> Path:
     np.savez(path / "params_init.npz", W_rec=rng.normal(0, 0.1, (8, 8)))
     return path
 
+
+
+def legend_covers(fig) -> list[str]:
+    """What a legend of ``fig`` hides: every drawn point of a line or a scatter (lines sampled
+    every 2 pixels between their vertices) inside its axes that falls inside the box of a legend.
+    [] when no legend covers any data."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [lg.get_window_extent(renderer) for lg in [*fig.legends, *(a.get_legend() for a in fig.axes)] if lg]
+    hits = []
+    for ax in fig.axes:
+        clip = ax.get_window_extent(renderer)
+        for artist in [*ax.lines, *ax.collections]:
+            if hasattr(artist, "get_xydata"):
+                pts, tf = np.asarray(artist.get_xydata(), float), artist.get_transform()
+                joined = artist.get_linestyle() not in ("None", "none", "")
+            elif hasattr(artist, "get_offsets") and len(artist.get_offsets()):
+                pts, tf, joined = np.asarray(artist.get_offsets(), float), artist.get_offset_transform(), False
+            else:
+                continue
+            pts = pts[np.all(np.isfinite(pts), axis=1)]
+            if not len(pts):
+                continue
+            disp = tf.transform(pts)
+            if joined and len(disp) > 1:     # the segments between the vertices, every 2 pixels
+                seg = [np.linspace(a, b, max(2, int(np.hypot(*(b - a)) / 2))) for a, b in zip(disp[:-1], disp[1:])]
+                disp = np.concatenate(seg)
+            disp = disp[(disp[:, 0] >= clip.x0) & (disp[:, 0] <= clip.x1) & (disp[:, 1] >= clip.y0) & (disp[:, 1] <= clip.y1)]
+            for box in boxes:
+                inside = (disp[:, 0] > box.x0) & (disp[:, 0] < box.x1) & (disp[:, 1] > box.y0) & (disp[:, 1] < box.y1)
+                if inside.any():
+                    hits.append(f"{artist.get_label()!r}: {int(inside.sum())} points under a legend at {box.bounds}")
+    return hits
+
+
+def legend_entries_alike(fig) -> list[str]:
+    """Labels of legend entries drawn exactly alike (colour, line style and width, marker) in one
+    legend: a reader cannot tell them apart."""
+    out = []
+    for lg in [*fig.legends, *(a.get_legend() for a in fig.axes if a.get_legend())]:
+        seen = {}
+        for h, txt in zip(lg.legend_handles, lg.get_texts()):
+            if not hasattr(h, "get_linestyle") or not hasattr(h, "get_marker"):
+                continue
+            key = (str(h.get_color()), h.get_linestyle(), h.get_linewidth(), h.get_marker())
+            if key in seen:
+                out.append(f"{seen[key]!r} and {txt.get_text()!r}")
+            seen[key] = txt.get_text()
+    return out

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from rnnctl.cli import app
-from rnnctl.errors import EXIT_DIVERGED, EXIT_OK, EXIT_USAGE
+from rnnctl.errors import EXIT_DIVERGED, EXIT_OK, EXIT_UNUSABLE, EXIT_USAGE
 from rnnctl.store import TRACE_COLUMNS, read_backprop, read_metrics, read_run, read_trace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,7 +169,51 @@ def test_resume_continues_an_interrupted_run_and_refuses_a_finished_one(tiny_pat
     assert json.loads(r.stdout)["status"] == "completed" and "update 10" in r.stderr
     assert len(read_trace(folder.path)["update"]) == 30
     r = invoke("resume", folder.path, "-q")
-    assert r.exit_code == 1 and "nothing to resume" in r.stderr
+    assert r.exit_code == 5 and "nothing to resume" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["resume"], ["sample"], ["eval"], ["export", "--to", "npz", "x.npz"],
+                                  ["landscape", "--out", "x"], ["report"]], ids=lambda a: a[0])
+def test_a_missing_run_folder_exits_5_in_every_command(args, tmp_path):
+    """One code for 'this path is not a run folder you can use', whichever command is given it."""
+    r = invoke(args[0], tmp_path / "nope", *args[1:])
+    assert r.exit_code == EXIT_UNUSABLE and "nope: no such folder" in r.stderr, r.output
+
+
+def test_resume_of_a_folder_that_is_not_a_run_exits_5(tmp_path):
+    r = invoke("resume", tmp_path)
+    assert r.exit_code == EXIT_UNUSABLE and "not a run folder" in r.stderr
+
+
+def test_stderr_off_a_terminal_is_not_wrapped_so_the_resume_hint_stays_on_one_line(tiny_path, tmp_path,
+                                                                                 monkeypatch):
+    """Off a terminal Rich would wrap at 80 columns, splitting the path in the hint a user copies."""
+    import rnnctl.training
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(rnnctl.training, "train", interrupted)
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "runs"
+    r = invoke("train", tiny_path, f"runs_dir={deep}", "-q")
+    assert r.exit_code == 130, r.output
+    hint = f"rnnctl resume {deep}"
+    lines = [x for x in r.stderr.splitlines() if "rnnctl resume" in x]
+    assert len(lines) == 1 and hint in lines[0] and len(lines[0]) > 100, r.stderr
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_keys_never_cuts_a_key_name_piped_or_at_80_columns(columns, monkeypatch):
+    """Off a terminal (the runner is one) Rich takes COLUMNS or 80: every key and registry name is
+    printed whole on one line, the other columns wrap around them."""
+    from rnnctl.cli import out
+    from rnnctl.config import registry_reference, schema_reference
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setattr(out, "_width", None, raising=False)
+    r = invoke("keys")
+    assert r.exit_code == 0 and "…" not in r.stdout
+    cells = {c.strip() for line in r.stdout.splitlines() for c in line.split("│")}
+    assert {k for k, *_ in schema_reference()} <= cells
+    assert {n for _, n, _ in registry_reference()} <= cells
 
 
 def test_warmup_compiles_every_cell_and_dtype():

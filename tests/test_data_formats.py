@@ -218,8 +218,9 @@ def test_labelled_unknown_label_names_line(tmp_path):
 
 
 def test_labelled_missing_column_lists_found(tmp_path):
-    fails("no column 'label'; the columns found are 'text', 'sentiment'",
-          write(tmp_path, "r.csv", "text,sentiment\na,b\n"), "labelled")
+    msg = fails("no column 'label'; the columns found are 'text', 'sentiment'",
+                write(tmp_path, "r.csv", "text,sentiment\na,b\n"), "labelled")
+    assert "task.text_column=" in msg and "task.label_column=" in msg     # the keys a config sets
     fails("line 2: no key 'label'; the keys found are 'text'",
           write(tmp_path, "r.jsonl", '{"text": "a", "label": 1}\n{"text": "b"}\n'), "labelled")
 

@@ -163,3 +163,115 @@ def test_parent_relative_paths_stay_in_the_repository(path):
         if not any(REPO in h.parents and h.exists() for h in hits):
             bad.append(m.group(0))
     assert not bad, f"{rel(path)}: relative paths that lead nowhere in the repository: {bad}"
+
+
+# -- the documented commands run (tests/doccmds.py: which blocks, the markers, the placeholders) ------
+
+try:
+    from . import doccmds as D
+except ImportError:
+    import doccmds as D
+
+COMMAND_PAGES = [p for p in D.PAGES if D.blocks(p)]
+ALLOWED_NOT_RNNCTL = ("the marker says why",)
+
+
+def test_every_command_of_the_docs_is_run_or_says_why_not():
+    """A command block's lines are rnnctl commands (run below) or marked: a block marked `skip` or
+    a line marked `skip-if` gives its reason; nothing else escapes the test."""
+    bad = []
+    for page in D.PAGES:
+        for block in D.blocks(page):
+            if block.marker("skip"):
+                if not all(block.marker("skip")):
+                    bad.append(f"{block.where}: skip without a reason")
+                continue
+            for cmd in D.commands(block):
+                for words in D.split(cmd):
+                    _, words = D.environment(words)
+                    if words[0] != "rnnctl" and not D.skipped(" ".join(words), block):
+                        bad.append(f"{block.where}: {' '.join(words)!r} is not an rnnctl command: mark it "
+                                   "<!-- doc-test: skip-if TEXT -- REASON -->")
+    assert not bad, "\n".join(bad)
+
+
+def _help_names_the_options(cmd: str, runner, app) -> None:
+    words = cmd.split()
+    sub = [w for w in words[1:3] if re.match(r"^[a-z]+$", w)]
+    r = runner.invoke(app, [*sub, "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, f"{cmd}: {r.output}"
+    for opt in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", cmd):
+        assert opt in r.stdout, f"the synopsis {cmd!r} names {opt}, which `rnnctl {' '.join(sub)} --help` lacks"
+
+
+@pytest.mark.parametrize("page", COMMAND_PAGES, ids=rel)
+def test_the_documented_commands_run(page, tmp_path, monkeypatch):
+    """Each page's commands in order, in a folder of its own (so that `runs/...` are the page's
+    runs), shrunk by the page's `args` markers. The exit code is 0 unless an `expect` marker says."""
+    monkeypatch.chdir(_workdir(tmp_path))
+    failure = run_page(page, Path.cwd())
+    assert failure is None, failure
+
+
+def test_a_drifted_command_fails_the_docs_test(tmp_path, monkeypatch):
+    """The test can fail: a page with the README's old bifurcation override (`w=10`, exit 2)."""
+    page = tmp_path / "page.md"
+    page.write_text("```bash\nrnnctl figures configs/figures/bifurcation.yaml w=10 --out figures\n```\n")
+    monkeypatch.chdir(_workdir(tmp_path))
+    failure = run_page(page, Path.cwd())
+    assert failure and "exited 2, not 0" in failure and "did you mean 'bifurcation.w'" in failure
+    page.write_text("<!-- doc-test: expect 2 -- w=10 -->\n" + page.read_text())
+    assert run_page(page, Path.cwd()) is None
+
+
+def _workdir(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    D.link_configs(work)
+    return work
+
+
+def run_page(page: Path, work: Path) -> str | None:
+    """Run a page's command blocks in ``work``; the first failure as text, or None."""
+    from typer.testing import CliRunner
+
+    from rnnctl.cli import app
+    runner = CliRunner()
+    for block in D.blocks(page):
+        if block.marker("skip"):
+            continue
+        for setup in block.marker("setup"):
+            _setup(setup, work, runner, app)
+        for cmd in D.commands(block):
+            if D.is_synopsis(cmd):
+                _help_names_the_options(cmd, runner, app)
+                continue
+            for words in D.split(cmd):
+                if D.skipped(" ".join(words), block):
+                    continue
+                env, words = D.environment(words)
+                words = [D.resolve(w, work) for w in D.with_args(words, block)]
+                out = None
+                if ">" in words:
+                    i = words.index(">")
+                    words, out = words[:i], words[i + 1]
+                r = runner.invoke(app, words[1:], env={"COLUMNS": "100", **env})
+                want = D.expected_exit(cmd, block)
+                if r.exit_code != want:
+                    return (f"{block.where}: {' '.join(words)} exited {r.exit_code}, not {want}\n"
+                            f"{r.output[-3000:]}{r.exception!r}")
+                if out:
+                    (work / out).write_text(r.stdout)
+    return None
+
+
+def _setup(spec: str, work: Path, runner, app) -> None:
+    kind, _, rest = spec.partition(" ")
+    if kind == "copy":
+        src, dest = rest.split()
+        (work / dest).write_bytes((REPO / src).read_bytes())
+    elif kind == "write":
+        name, _, body = rest.partition(" ")
+        (work / name).write_text(body.replace("\\n", "\n") + "\n")
+    else:
+        r = runner.invoke(app, spec.split())
+        assert r.exit_code == 0, f"setup {spec}: {r.output}"

@@ -238,3 +238,15 @@ def test_two_snapshots_are_too_few_for_a_plane():
     assert e.value.key == "--direction"
     with pytest.raises(ConfigError, match="log.params_every"):
         trajectory_plane(thetas[0], thetas[1], thetas, thetas[-1])
+
+
+@pytest.mark.parametrize("directions", ["trajectory", "W_rec[0,0]"])
+def test_the_legend_covers_neither_the_path_nor_the_center(trained_run, directions):
+    from rnnctl.plots.landscape import fig_landscape
+    try:
+        from .report_helpers import legend_covers
+    except ImportError:
+        from report_helpers import legend_covers
+    ls = landscape_of_run(trained_run, grid=7, directions=directions if directions == "trajectory" else [directions],
+                          sequences=10)
+    assert not legend_covers(fig_landscape(ls))

@@ -26,7 +26,13 @@ def test_every_run_figure_is_drawn(rich_run, tmp_path):
     pm = {"update": 7, "loss": float("nan"), "norm": float("inf"), "norms": {"W_rec": float("inf")},
           "backprop_norms": np.array([[1.0, 10.0, 1e3, 1e6, np.inf, np.inf]])}
     png_ok(P.png_bytes(P.fig_postmortem(run, pm)), min_kb=5)
-    assert P.fig_postmortem(run, {"update": 1, "backprop_norms": np.array([[np.nan, np.nan]])}) is None
+    # every replayed step NaN (the forward pass overflowed): still a figure, saying so, with ‖g‖ of
+    # the last recorded updates
+    nan_pm = {"update": 3, "loss": float("nan"), "backprop_norms": np.array([[np.nan, np.nan]]),
+              "recent": {"update": [1, 2], "loss": [2.0, 5.0], "norm_before": [10.0, 1e20]}}
+    fig = P.fig_postmortem(run, nan_pm)
+    assert fig is not None and any("non-finite at every step" in x.get_text() for x in fig.axes[0].texts)
+    png_ok(P.png_bytes(fig), min_kb=5)
     lag = R.to_lag(np.array([[1.0, 2.0, 3.0, np.nan], [1.0, 2.0, 3.0, 4.0]]))
     assert lag.tolist()[1] == [4.0, 3.0, 2.0, 1.0] and lag[0, :3].tolist() == [3.0, 2.0, 1.0]
 
@@ -111,3 +117,59 @@ def test_a_key_zipped_with_the_method_keeps_its_own_line(tmp_path):
     assert len(lines) == 3
     at_50 = sorted(round(ln.get_ydata()[-1]) for ln in lines)
     assert at_50 == [0, 0, 100]          # only SGD-CR solved length 50: its own line, not an average
+
+
+def test_every_character_the_figures_draw_is_in_the_font():
+    """A glyph missing from Matplotlib's font prints a warning and draws a box (the trajectory's
+    axis once read 'PC ⟂'). Every non-ASCII character of a string literal (docstrings aside) in
+    the modules that draw must be in DejaVu Sans."""
+    import ast
+    from pathlib import Path
+
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(font_manager.findfont("DejaVu Sans"))
+    root = Path(P.__file__).resolve().parents[1]
+    missing = set()
+    for path in [*root.glob("plots/*.py"), *root.glob("landscape/*.py"), *root.glob("lesson/*.py"),
+                 *root.glob("dynamics/*.py")]:
+        tree = ast.parse(path.read_text())
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+                and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                missing |= {(path.name, c) for c in node.value if ord(c) > 127 and font.get_char_index(ord(c)) == 0}
+    assert not missing, sorted(missing)
+
+
+def test_figure_6_and_the_bifurcation_legends_cover_no_data_and_name_each_thing_once():
+    from pathlib import Path
+
+    from rnnctl.dynamics.config import load_figures_config
+    from rnnctl.dynamics.figures import compute_figures
+    from rnnctl.plots import dynamics as D
+    try:
+        from .report_helpers import legend_covers, legend_entries_alike
+    except ImportError:
+        from report_helpers import legend_covers, legend_entries_alike
+    cfg = load_figures_config(Path(__file__).resolve().parents[1] / "configs/figures/pascanu_fig6.yaml")
+    data = compute_figures(cfg)
+    for fig in (D.fig_surface(data), D.fig_bifurcation(data)):
+        assert not legend_covers(fig)
+        assert not legend_entries_alike(fig)      # the two attractors were two entries drawn alike
+
+
+def test_the_success_rate_figure_keeps_its_legend_off_runs_that_all_failed(tmp_path):
+    """Fig. 7 with every rate at 0: the lines lie along the bottom, where the legend used to sit."""
+    try:
+        from .report_helpers import legend_covers, write_run as w
+    except ImportError:
+        from report_helpers import legend_covers, write_run as w
+    folder = tmp_path / "runs" / "failed"
+    for i, (m, L, s) in enumerate([(m, L, s) for m in ("none", "norm") for L in (20, 50, 80) for s in (0, 1)]):
+        w(folder / f"{i:04d}", m, L, s, status="completed", success_update=None)
+    rep = R.load_report(folder)
+    fig = P.fig_success_vs_length(rep)
+    assert fig is not None and not legend_covers(fig)

@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from rnnctl import plots as P
 from rnnctl import report as R
 from rnnctl.cli import app
-from rnnctl.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError, RnnctlError
+from rnnctl.errors import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, ConfigError, RnnctlError, UnusableRun
+from rnnctl.report import text as T
+from rnnctl.store import read_run
 
 try:
     from .report_helpers import by_values, write_run
@@ -180,7 +182,7 @@ def test_folder_of_plain_runs_found_recursively(tmp_path):
     assert one.kind == "run" and len(one.runs) == 1
     with pytest.raises(ConfigError, match="no run folders"):
         R.load_report(_empty(tmp_path))
-    with pytest.raises(ConfigError, match="no such folder"):
+    with pytest.raises(UnusableRun, match="no such folder"):   # exit 5, as resume, sample, eval
         R.load_report(tmp_path / "nope")
 
 
@@ -346,7 +348,7 @@ def test_cli_table_json_csv_and_exit_codes(sweep_dir):
     assert invoke(sweep_dir, "--by", "nosuchkey").exit_code == EXIT_USAGE
     assert invoke(sweep_dir, "--where", "oops").exit_code == EXIT_USAGE
     assert invoke(sweep_dir, "--json", "--csv").exit_code == EXIT_USAGE
-    assert invoke(sweep_dir / "nope").exit_code == EXIT_USAGE
+    assert invoke(sweep_dir / "nope").exit_code == 5   # a missing folder: exit 5, as resume, sample, eval, export
 
 
 def test_cli_damaged_folder_warns_on_stderr_and_succeeds(sweep_dir):
@@ -414,3 +416,29 @@ def test_a_sweep_still_running_gives_one_warning_for_the_jobs_not_run_yet(sweep_
     assert len(rep.warnings) == 2
     assert rep.warnings[-1].startswith("5 jobs not run yet") and "run the sweep again" in rep.warnings[-1]
     assert "corrupt" in rep.warnings[0]
+
+
+def test_a_run_diverged_before_its_first_evaluation_gets_a_postmortem_png_and_its_success_rule(tiny_path, tmp_path):
+    """Replayed at the last finite parameters, such a run's per-step norms are all NaN: the
+    post-mortem figure is drawn all the same, and the run records the rule it would have been
+    judged by (it is not 'recorded before per-length evaluation')."""
+    r = runner.invoke(app, ["train", str(tiny_path), "model.activation=linear", "model.spectral_radius=3",
+                            "model.init=basic_tanh", "train.optimizer.lr=1e6", "train.gradient.method=none",
+                            "-q"])
+    assert r.exit_code == 3, r.output
+    (run,) = [p for p in (tmp_path / "runs").glob("*/*") if p.is_dir()]
+    assert read_run(run)["success_rule"] == "mean"
+    r = runner.invoke(app, ["report", str(run), "--plots", str(tmp_path / "figs")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "figs" / "postmortem.png").exists(), r.stderr
+    assert "recorded before per-length" not in r.stdout and "mean (the overall error" in r.stdout
+    assert T.success_rule_text({"updates": 1, "final_error": None}) == "-"
+
+
+def test_a_misspelled_key_suggests_the_closest_one_by_its_suffix(sweep_dir):
+    """The README promises that an unknown key names the closest valid one: `--by methd` is one
+    letter from `method`, the suffix `--by` takes for train.gradient.method."""
+    r = runner.invoke(app, ["report", str(sweep_dir), "--by", "methd"])
+    assert r.exit_code == EXIT_USAGE and "did you mean 'train.gradient.method'" in r.stderr
+    r = runner.invoke(app, ["report", str(sweep_dir), "--sort", "lenght"])
+    assert r.exit_code == EXIT_USAGE and "did you mean 'task.length'" in r.stderr

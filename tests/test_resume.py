@@ -125,9 +125,9 @@ def test_a_finished_run_has_nothing_to_resume_without_more_steps(tiny_path, tmp_
     folder = RunFolder.create(tmp_path, "tiny", "done")
     train(load_config(tiny_path), folder)
     r = invoke("resume", folder.path)
-    assert r.exit_code == 1 and "nothing to resume" in r.stderr and "train.steps=N" in r.stderr
+    assert r.exit_code == 5 and "nothing to resume" in r.stderr and "train.steps=N" in r.stderr
     r = invoke("resume", folder.path, "train.steps=30")       # no change: still nothing to do
-    assert r.exit_code == 1 and "nothing to resume" in r.stderr
+    assert r.exit_code == 5 and "nothing to resume" in r.stderr
     r = invoke("resume", folder.path, "train.steps=20")
     assert r.exit_code == EXIT_USAGE and "more than the 30 updates" in r.stderr
     assert yaml.safe_load(config_path(folder.path).read_text())["train"]["steps"] == 30
@@ -140,4 +140,4 @@ def test_a_diverged_run_cannot_be_extended(tiny_path, tmp_path):
                                            "train.gradient.method=none", "train.steps=200"]), folder)
     assert result.status == "diverged" and not has_checkpoint(folder.path)
     r = invoke("resume", folder.path, "train.steps=60")
-    assert r.exit_code == 1 and "nothing to resume" in r.stderr
+    assert r.exit_code == 5 and "nothing to resume" in r.stderr

@@ -23,7 +23,8 @@ from ..errors import RnnctlError
 
 EXIT_CODES_HELP = ("Exit codes: 0 run finished (succeeded or completed), 1 run failed, "
                    "2 bad usage or config, 3 diverged (NaN/Inf), 4 some runs of a sweep failed, "
-                   "5 the run folder cannot be used (sample, eval, export), 6 running elsewhere (the run "
+                   "5 the run folder cannot be used (missing; finished, for resume; incomplete or incompatible, for "
+                   "sample, eval, export), 6 running elsewhere (the run "
                    "folder is locked by another process), 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.")
 
 app = typer.Typer(
@@ -35,7 +36,10 @@ app = typer.Typer(
     # PowerShell). Completing a word runs `rnnctl` itself, so it stays as light as --help.
     add_completion=True,
 )
-err = Console(stderr=True)
+# soft_wrap: a message is never cut into lines by rnnctl (Rich's default width off a terminal is 80
+# columns, which split a path or the `rnnctl resume <path>` hint in a log file); a terminal wraps
+# long lines itself, a log keeps them whole. Tables still fit the width.
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -16,8 +17,9 @@ from . import app, err, fail, out
 
 
 REPORT_EXIT_HELP = ("Exit codes: 0 report made (runs with missing or corrupt files are listed, with a warning), "
-                    "2 bad path, key or option (or --to without the tracking extra), 1 an output file cannot be "
-                    "written (or the --to destination refused the export).")
+                    "2 bad key or option, or a path with no run folder (or --to without the tracking extra), "
+                    "5 no such path, 1 an output file cannot be written (or the --to destination refused "
+                    "the export).")
 TARGETS = ("tensorboard", "mlflow")
 
 
@@ -59,6 +61,11 @@ def report(
                                                  "(pip install 'rnnctl\\[tracking]'); see docs/tracking.md."),
     no_figures: bool = typer.Option(False, "--no-figures", help="With --to: leave out each run's figures "
                                     "(drawing them is most of an export's time)."),
+    columns: Optional[str] = typer.Option(None, "--columns", help="The run table's columns, comma-separated: run_id, "
+                                          "status, final_loss, final_error, success, success_update, wall_time, "
+                                          "clip_rate, norm_max, norm_median, diverged_at, problem, valid.<metric>, "
+                                          "test.<metric>, best_update, stopped_early, or any config key (a unique "
+                                          "suffix will do: method, length)."),
 ):
     """Compare runs and sweeps: tables, success rates, paired seeds, figures, an HTML page.
 
@@ -98,10 +105,14 @@ def report(
         print(json.dumps(result.document(figures), indent=2))
     elif as_csv:
         sys.stdout.write(result.csv())
-    else:
-        wide = out if out.is_terminal else Console(width=240)
-        for table in report_tables(result):
-            wide.print(table)
+    else:   # fitted to the terminal; piped, to $COLUMNS, else 100 columns
+        console = out if out.is_terminal else Console(width=_width())
+        try:
+            tables = report_tables(result, console.width, [c.strip() for c in (columns or "").split(",") if c.strip()])
+        except RnnctlError as e:
+            fail(e)
+        for table in tables:
+            console.print(table)
     for f in figures:
         err.print(f"wrote {f}", highlight=False)
 
@@ -133,3 +144,9 @@ def _export(rep, target: str, dest: str, as_json: bool, figures: bool) -> None:
     else:
         err.print(f"exported {len(res.written)} run(s) to {target} at {res.where} "
                   f"({len(res.skipped)} skipped) in {res.seconds:.1f} s", highlight=False, soft_wrap=True)
+def _width() -> int:
+    """The width of the report when stdout is not a terminal: $COLUMNS, else 100."""
+    try:
+        return max(40, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return 100

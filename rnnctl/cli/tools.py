@@ -24,14 +24,21 @@ def keys(markdown: bool = typer.Option(False, "--markdown", help="Print Markdown
             print(f"| `{key}` | `{name}` | {esc(help_)} |")
         return
     from rich.table import Table
-    table = Table("key", "type", "default", "meaning", title="config keys (set in YAML or as key=value)")
-    for row in rows:
-        table.add_row(*row)
-    out.print(table)
-    table = Table("key", "name", "meaning", title="names from the registries (rnnctl.registry)")
-    for row in names:
-        table.add_row(*row)
-    out.print(table)
+
+    def table(title, head, body, whole):
+        """The first ``whole`` columns (key names, registry names) are never cut or wrapped, at
+        any width: the other columns wrap around them."""
+        t = Table(title=title)
+        for i, h in enumerate(head):
+            if i < whole:
+                t.add_column(h, no_wrap=True, min_width=max(len(h), *(len(r[i]) for r in body)))
+            else:
+                t.add_column(h, overflow="fold")
+        for row in body:
+            t.add_row(*row)
+        return t
+    out.print(table("config keys (set in YAML or as key=value)", ("key", "type", "default", "meaning"), rows, 1))
+    out.print(table("names from the registries (rnnctl.registry)", ("key", "name", "meaning"), names, 2))
 
 
 @app.command()

@@ -32,7 +32,7 @@ def _csv_rows(path, text: str, needed: tuple[str, ...]):
     missing = [c for c in needed if c not in found]
     if missing:
         raise fail(path, "line 1", f"no column {', '.join(map(repr, missing))}; the columns found are "
-                                   f"{', '.join(map(repr, found)) or 'none'} (name the columns with text_column=, label_column=)")
+                                   f"{', '.join(map(repr, found)) or 'none'} (name the columns with the config keys task.text_column= and task.label_column=)")
     rows = []
     try:
         for rec in reader:
@@ -63,7 +63,8 @@ def _jsonl_rows(path, text: str, needed: tuple[str, ...]):
         missing = [c for c in needed if c not in rec]
         if missing:
             raise fail(path, f"line {line}", f"no key {', '.join(map(repr, missing))}; the keys found are "
-                                             f"{', '.join(map(repr, rec)) or 'none'}")
+                                             f"{', '.join(map(repr, rec)) or 'none'} (name the keys with the config keys "
+                                             "task.text_column= and task.label_column=)")
         rows.append((line, rec))
     return rows
 

@@ -121,7 +121,7 @@ def _any_orthogonal(d: np.ndarray) -> np.ndarray:
 
 def axis_names(kind: str, ratios: np.ndarray) -> list[str]:
     """Axis names carrying the unit and the share of the path, e.g. "PC1 (62% of the path's variance)"."""
-    first, second = ("PC1", "PC2") if kind == "pca" else ("start → end", "PC ⟂")
+    first, second = ("PC1", "PC2") if kind == "pca" else ("start → end", "PC ⊥")
     return [f"{n} ({100 * r:.0f}% of the path's variance; parameter-space units)"
             for n, r in zip((first, second), ratios)]
 

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from ..dynamics.figures import FigureData
 from ..dynamics.fixed import critical_x
-from .style import COLORS, cell_edges, colormap, figure, positive, save, suptitle
+from .style import COLORS, cell_edges, colormap, figure, legend_outside, positive, save, suptitle
 
 PLAIN, CLIPPED, WALL = COLORS[1], "#ffffff", "#ff7f0e"
 
@@ -57,7 +57,9 @@ def fig_surface(data: FigureData) -> Figure:
     left.annotate(f"update {k}: ‖∇E‖ = {a['plain_grad_norms'][k]:.3g},\nstep {a['plain_steps'][k]:.3g}",
                   xy=P[k + 1], xytext=(0.45, 0.55), textcoords="axes fraction", fontsize=8,
                   color="w", arrowprops=dict(arrowstyle="->", color="w", lw=0.8))
-    right.legend(fontsize=7, loc="upper right", framealpha=0.8)
+    # below the panels: inside, it hid the plain run's path where it bounces off the wall; grey, so
+    # that the white rescaled path shows in it
+    legend_outside(fig, right, facecolor="#a0a0a0", framealpha=1.0)
     t = cfg.train
     suptitle(fig, "One recurrent unit: the wall and what a step does there (Pascanu et al. 2013, Fig. 6)",
              f"x_t = w σ(x_t−1) + b, T={cfg.model.steps}, x_0={cfg.model.x0}, target {cfg.model.target};"
@@ -83,8 +85,12 @@ def fig_bifurcation(data: FigureData) -> Figure:
     fig = figure(9.0, 7.0)
     top, bottom = fig.add_subplot(2, 1, 1), None
     bottom = fig.add_subplot(2, 1, 2, sharex=top)
+    shown = set()
     for label, x, stable in _branches(w, a["bif_fixed_points"], a["bif_stable"]):
-        top.plot(b, x, color="k", lw=1.6 if stable else 1.1, ls="-" if stable else "--", label=label)
+        kind = ("attractor (stable)" if w > 4 else "fixed point") if stable else "unstable fixed point"
+        top.plot(b, x, color="k", lw=1.6 if stable else 1.1, ls="-" if stable else "--",
+                 label=None if kind in shown else kind)   # the two attractors look alike: one entry
+        shown.add(kind)
     top.axhline(cfg.model.x0, color=COLORS[0], lw=0.8, ls=":", label=f"x_0 = {cfg.model.x0}")
     lo_x, hi_x = a["bif_explode_span"]
     for ax in (top, bottom):
@@ -103,7 +109,7 @@ def fig_bifurcation(data: FigureData) -> Figure:
                      textcoords="axes fraction", fontsize=8, color=COLORS[1],
                      arrowprops=dict(arrowstyle="->", color=COLORS[1], lw=0.8))
     top.set_ylabel("fixed point x*")
-    top.legend(fontsize=7, loc="upper left")
+    legend_outside(fig, top, "right", fontsize=7)
     bottom.semilogy(b, positive(np.abs(a["bif_dxT_db_long"])), color=COLORS[1], lw=1.0,
                     label=f"T = {cfg.bifurcation.long_steps}")
     bottom.semilogy(b, positive(np.abs(a["bif_dxT_db"])), color=COLORS[0], lw=1.6, zorder=3,
@@ -116,7 +122,7 @@ def fig_bifurcation(data: FigureData) -> Figure:
                             if label != "upper attractor" else None)
     bottom.set_xlabel("b")
     bottom.set_ylabel("|∂x_T/∂b| from x_0")
-    bottom.legend(fontsize=8)
+    legend_outside(fig, bottom, "right", fontsize=7)
     suptitle(fig, f"Fixed points of x = w σ(x) + b at w = {w:g}, and where the gradient explodes",
              "the gradient explodes where x_0 sits on the boundary between the two basins;"
              " it grows with T there")

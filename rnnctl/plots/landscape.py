@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import ListedColormap
 
-from .style import cell_edges, colormap, figure, save, suptitle
+from .style import cell_edges, colormap, figure, legend_outside, save, suptitle
 
 CLIP_PERCENTILE = 95   # the colour range ends here: higher (cliff) values saturate
 BAD = "#ff00ff"         # inf/NaN: the forward pass exploded
@@ -74,7 +74,7 @@ def _two_d(fig, ax, ls, z, bad, lo, hi):
     ax.set_ylim(ye[0], ye[-1])
     ax.set_xlabel(f"α along {ls.axes[0]}")
     ax.set_ylabel(f"β along {ls.axes[1]}")
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    legend_outside(fig, ax, ncols=3)   # inside, it hid the path's end or the minimum
 
 
 def _one_d(ax, ls, z, bad, lo, hi):
@@ -89,7 +89,7 @@ def _one_d(ax, ls, z, bad, lo, hi):
     ax.axvline(0, color="black", lw=0.8, ls="--", label=f"center ({ls.metadata.get('around')})")
     ax.set_xlabel(f"α along {ls.axes[0]}")
     ax.set_ylabel("log₁₀ loss (clipped)")
-    ax.legend(loc="best", fontsize=8, framealpha=0.8)
+    legend_outside(ax.figure, ax, ncols=4)
 
 
 def save_landscape_png(ls, path) -> Path:

@@ -13,7 +13,7 @@ from matplotlib.ticker import NullLocator
 from ..lesson.story import spectral_records
 from ..report import to_lag
 from .landscape import BAD, CLIP_PERCENTILE, log_loss
-from .style import COLORS, bucket, cell_edges, colormap, figure, positive, suptitle
+from .style import COLORS, bucket, cell_edges, colormap, figure, legend_outside, positive, suptitle
 
 ROLE_COLORS = {"none": COLORS[1], "norm": COLORS[0], "value": COLORS[4], "omega": COLORS[3],
                "lstm": COLORS[2], "other": COLORS[5]}
@@ -155,7 +155,7 @@ def fig_slice(ls, paths: dict, colors: dict) -> Figure:
     ax.set_ylim(ye[0], ye[-1])
     ax.set_xlabel(f"α: {ls.axes[0]}")
     ax.set_ylabel(f"β: {ls.axes[1]}")
-    ax.legend(loc="best", fontsize=7, framealpha=0.85)
+    legend_outside(fig, ax, ncols=3, fontsize=7)   # inside, it hid a path's end on the surface
     m = ls.metadata
     suptitle(fig, "5. The loss over the plane through the start and the two ends, with the paths",
              f"{m.get('grid')}×{m.get('grid')} points, {m.get('sequences')} sequences, squares: last snapshot")

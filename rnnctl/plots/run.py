@@ -311,15 +311,20 @@ def initial_spectral(run: RunRecord, names: list[str]) -> dict:
 
 def fig_postmortem(run: RunRecord, pm: dict | None) -> Figure | None:
     """Per-step backprop norms of the batch that diverged, replayed at the last finite parameters;
-    steps whose norm is itself non-finite are marked at the top. None when no step is finite."""
+    steps whose norm is itself non-finite are marked at the top. When no step is finite (the
+    forward pass overflowed, so every ‖∂E/∂x_k‖ is NaN) the figure says so and shows how the
+    gradient norm grew over the last recorded updates instead."""
     if not pm or "backprop_norms" not in pm:
         return None
     lag = to_lag(np.atleast_2d(np.asarray(pm["backprop_norms"], float)))
     finite = np.isfinite(lag) & (lag > 0)
-    if not finite.any():
-        return None
     fig = figure()
     ax = fig.add_subplot()
+    if not finite.any():
+        _postmortem_without_steps(ax, pm, lag)
+        suptitle(fig, f"Divergence post-mortem: update {pm.get('update')} replayed, loss {fmt_any(pm.get('loss'))}, "
+               f"‖g‖ = {fmt_any(pm.get('norm'))}", config_text(run))
+        return fig
     top = np.nanmax(np.where(finite, lag, np.nan)) * 3
     for i, row in enumerate(lag):
         n = int(np.sum(~np.isnan(row)))
@@ -339,6 +344,35 @@ def fig_postmortem(run: RunRecord, pm: dict | None) -> Figure | None:
     suptitle(fig, f"Divergence post-mortem: update {pm.get('update')} replayed, loss {fmt_any(pm.get('loss'))}, "
            f"‖g‖ = {fmt_any(pm.get('norm'))}", config_text(run))
     return fig
+
+
+def _postmortem_without_steps(ax, pm: dict, lag: np.ndarray) -> None:
+    """The post-mortem of a replay with no finite per-step norm: ‖g‖ before the transform over the
+    last recorded updates (when the trace has them), the failing update marked, and why there
+    is no curve of ‖∂E/∂x_k‖."""
+    recent = pm.get("recent") or {}
+    u = np.asarray(recent.get("update", []), float)
+    g = np.asarray(recent.get("norm_before", []), float)
+    ok = np.isfinite(g) & (g > 0)
+    if ok.any():
+        ax.plot(u[ok], g[ok], color=COLORS[0], marker="o", ms=4, lw=1.4, label="‖g‖ before the transform")
+        ax.set_yscale("log")
+        ax.set_ylabel("‖g‖ (recorded updates)")
+    else:
+        ax.set_yticks([])
+    if pm.get("update") is not None:
+        ax.axvline(float(pm["update"]), color="#d62728", ls="--", lw=1.2, label="the failing update")
+        ax.set_xlim(min([*u.tolist(), float(pm["update"])]) - 1, float(pm["update"]) + 1)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left")
+    ax.set_xlabel("update")
+    n_nan, n = int(np.isnan(lag).sum()), lag.size
+    ax.text(0.98, 0.5, f"update {pm.get('update')}, replayed: loss {fmt_any(pm.get('loss'))},\n"
+            f"‖∂E/∂x_k‖ non-finite at every step ({n_nan} of {n} NaN):\n"
+            "the forward pass overflowed, so there is\nno error signal to draw against the lag",
+            transform=ax.transAxes, ha="right", va="center", fontsize=9,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "#d62728", "alpha": 0.9})
+    ax.grid(True, alpha=0.3)
 
 
 def run_figures(run: RunRecord, warnings: list[str] | None = None, pm: dict | None = None) -> dict[str, Figure]:

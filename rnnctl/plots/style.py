@@ -28,6 +28,22 @@ def figure(w: float = 9.0, h: float = 4.6) -> Figure:
     return fig
 
 
+def legend_outside(fig: Figure, ax=None, where: str = "lower center", ncols: int | None = None, **kw):
+    """The legend of ``ax`` (default: the first axes) drawn outside every axes, at ``where`` of the
+    figure ("lower center", ...) or "right" of ``ax`` itself (constrained layout makes room), so
+    that it never covers data: a legend inside a surface or a dense path always hides some. None
+    when ``ax`` has nothing labelled."""
+    ax = ax or fig.axes[0]
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    if where == "right":        # beside its own axes (a figure of stacked panels, each with its legend)
+        return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
+                         fontsize=kw.pop("fontsize", 8), **kw)
+    ncols = ncols or min(len(handles), 5)
+    return fig.legend(handles, labels, loc=f"outside {where}", ncols=ncols, fontsize=kw.pop("fontsize", 8), **kw)
+
+
 def save(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as PNG (its folder created)."""
     path = Path(path)

@@ -16,7 +16,7 @@ from ..report import (Report, canon, default_pair_key, finite, fmt_value, group_
                       short_names, sort_key, tied_keys)
 from ..store import RunRecord
 from .lengths import fig_generalisation
-from .style import COLORS, MARKERS, bucket, figure, positive, suptitle
+from .style import COLORS, MARKERS, bucket, figure, legend_outside, positive, suptitle
 
 
 LENGTH_KEYS = ("task.length", "task.max_length", "task.min_length")
@@ -125,8 +125,8 @@ def fig_success_vs_length(rep: Report, pair: str | None = None) -> Figure | None
         ax.set_ylim(-6, 106)
         _finish_length_panel(ax, pi == 0, xs_all, x, "rate of success (%)",
                              _panel_label(rep, panel, pv, runs) or "all runs")
-    axes[-1].legend(fontsize=8, title=short_names(lines)[lines[0]] if lines else None, title_fontsize=8,
-                    loc="lower left")
+    # below the panels: a rate of 0 puts the lines at the bottom, where a legend inside would sit
+    legend_outside(fig, axes[-1], title=short_names(lines)[lines[0]] if lines else None, title_fontsize=8)
     task = next((r.config.get("task.name") for r in runs if r.config), "")
     crit = next((r.config.get("eval.success_error") for r in runs if r.config), None)
     suptitle(fig, f"Rate of success against sequence length — {task}",

@@ -166,9 +166,21 @@ def resolve_key(name: str, keys: list[str], swept: list[str] = ()) -> str:
             return hits[0]
         if len(hits) > 1:
             raise ConfigError(f"ambiguous: {', '.join(hits)}", key=name)
-    close = difflib.get_close_matches(name, [*ROW_KEYS, *keys, *_REAL_SUGGESTIONS], n=1)
     raise ConfigError("not a run field or config key (rnnctl keys lists config keys)", key=name,
-                      suggestion=close[0] if close else None)
+                      suggestion=closest_key(name, [*ROW_KEYS, *keys, *_REAL_SUGGESTIONS], swept))
+
+
+def closest_key(name: str, pool: list[str], swept=()) -> str | None:
+    """The valid key closest to a misspelled ``name``, compared whole and by its dotted suffixes
+    (``methd`` -> ``train.gradient.method``, which ``--by method`` would take); the swept keys win
+    a tie. None when nothing is close."""
+    spellings: dict[str, str] = {}
+    for key in [*swept, *pool]:
+        parts = key.split(".")
+        for n in range(1, len(parts) + 1):
+            spellings.setdefault(".".join(parts[-n:]), key)
+    close = difflib.get_close_matches(name, list(spellings), n=1)
+    return spellings[close[0]] if close else None
 
 
 _REAL_SUGGESTIONS = [f"{s}.{m}" for s in real.SPLITS for m in real.METRIC_NAMES] + \

@@ -263,6 +263,8 @@ def success_rule_text(info: dict) -> str:
         return "all_lengths (every length bucket under eval.success_error)"
     if rule == "mean":
         return "mean (the overall error under eval.success_error)"
+    if info.get("final_error") is None:       # no evaluation: nothing was judged
+        return "-"
     return "mean (recorded before per-length evaluation)" if info.get("updates") else "-"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunError
+from ..errors import RunError, UnusableRun
 from .atomic import atomic_save_npz, atomic_write_json
 from .layout import CHECKPOINT, CHECKPOINT_ARRAYS, CHECKPOINT_ARRAYS_GLOB, LEGACY_CHECKPOINT
 
@@ -54,7 +54,7 @@ def load_checkpoint(run_dir) -> Checkpoint:
             raise RunError(f"{run_dir / LEGACY_CHECKPOINT} was written by an earlier rnnctl version as a "
                            "Python pickle, which rnnctl no longer loads (a pickle can run any code); "
                            "start the run again with rnnctl train")
-        raise RunError(f"{run_dir} has no checkpoint yet (one is written at every evaluation); "
+        raise UnusableRun(f"{run_dir} has no checkpoint yet (one is written at every evaluation); "
                        "start it again with rnnctl train")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UnusableRun
 from . import layout as L
 from .atomic import atomic_write_json, atomic_write_text
 
@@ -191,12 +191,13 @@ def find_runs(path, warnings: list[str] | None = None) -> tuple[str, list[RunRec
     """(kind, runs) for a run folder ("run"), a sweep folder ("sweep") or any folder of run
     folders, searched recursively ("runs"). Sweeps met on the way contribute their jobs.jsonl values.
 
-    Raises ConfigError when the path does not exist or holds no run folder.
+    Raises UnusableRun (exit 5, as every command given a missing run folder) when the path does
+    not exist, ConfigError when it holds no run folder.
     """
     root = Path(path)
     warnings = warnings if warnings is not None else []
     if not root.exists():
-        raise ConfigError("no such folder", source=str(root))
+        raise UnusableRun(f"{root}: no such folder")
     if not root.is_dir():
         raise ConfigError("expected a run folder, a sweep folder or a folder of runs", source=str(root))
     if L.is_run_folder(root) and not L.is_sweep_folder(root):

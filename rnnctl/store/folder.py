@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunError, RunningElsewhere
+from ..errors import RunError, RunningElsewhere, UnusableRun
 from . import layout as L
 from .atomic import atomic_save_npz, atomic_write_text, json_line, now_iso
 from .checkpoint import Checkpoint, load_checkpoint, remove_checkpoint, save_checkpoint
@@ -174,7 +174,7 @@ class RunFolder:
         if status in L.FINISHED and not (changes and status in L.EXTENDABLE):
             hint = (" (extend it with train.steps=N, more updates than it has made)"
                     if status in L.EXTENDABLE else "")
-            raise RunError(f"{self.path} has finished (status {status}); nothing to resume{hint}")
+            raise UnusableRun(f"{self.path} has finished (status {status}); nothing to resume{hint}")
         state = load_checkpoint(self.path)
         self._truncate_to(state.update)
         self._wall_before = info.get("wall_time") or 0.0

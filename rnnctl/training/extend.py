@@ -17,6 +17,7 @@ written under another identity (e.g. a config.yaml edited by hand).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from ..errors import ConfigError
 
@@ -79,6 +80,10 @@ def resume_run(run_dir, overrides=()):
     checked before anything is touched; then config.yaml is rewritten and run.json records them."""
     from .. import store
     from ..config import dump_config
+    from ..errors import UnusableRun
+    if not store.config_path(run_dir).is_file():   # exit 5, as sample, eval and export say of such a path
+        what = "no such folder" if not Path(run_dir).exists() else "not a run folder (no config.yaml)"
+        raise UnusableRun(f"{run_dir}: {what}")
     done = store.checkpoint_update(run_dir) if overrides else None   # the JSON only: resume() loads the arrays
     config, changes = extended_config(store.config_path(run_dir), list(overrides), done)
     if config.task.data:   # the data file must still be what the run trained on: checked before anything is touched

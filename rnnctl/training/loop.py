@@ -31,8 +31,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
     With ``resume`` (a ``store.Checkpoint`` the sink saved earlier, e.g. from ``RunFolder.resume``),
     training continues from that state and produces the same numbers as a run never interrupted.
     ``init_params`` (name -> array, the names and shapes of ``model.params``) replaces the config's
-    initialization (``rnnctl import``); ``init_from`` (plain data: where they came from) goes to
-    run.json's info.
+    initialization (``rnnctl import``); ``init_from`` (plain data: where from) goes to run.json's info.
     """
     obs = observer or Observer()
     run = Session(config, init_params, init_from)          # every ConfigError surfaces here, before the sink is touched
@@ -88,6 +87,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
         run.close(sink, state, "failed")
         raise
     run.close(sink, state, status)
+    getattr(obs, "on_end", lambda *a: None)(summary.get("updates") or state.update, status)   # duck-typed observers
     return RunResult(status, summary)
 
 

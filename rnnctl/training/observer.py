@@ -18,13 +18,17 @@ class Observer:
 
     ``on_update`` gets the update's stats: norm_before, norm_after, fired, groups, and the
     method's and regularizer's figures (skipped=1 for an update dropped by nonfinite=skip). On
-    resume it is called once with the update reached and a NaN loss, before training goes on."""
+    resume it is called once with the update reached and a NaN loss, before training goes on.
+    ``on_end`` closes a run that ended with a status (so a progress bar can stop where it ended)."""
 
     stop_requested = False
 
     def on_start(self, total_updates: int) -> None: ...
     def on_update(self, update: int, loss: float, stats: dict) -> None: ...
     def on_eval(self, record: dict) -> None: ...
+    def on_end(self, update: int, status: str) -> None:
+        """The run ended at ``update`` (its last update; earlier than planned after a success or a
+        divergence) with ``status``; not called for interrupted or failed runs, which raise."""
 
 
 @dataclass

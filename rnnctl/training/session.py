@@ -21,7 +21,7 @@ from ..pipeline import build_pipeline
 from ..registry import CELLS
 from ..store.layout import EXTENDABLE, TRACE_COLUMNS
 from ..tasks import make_task
-from .evaluation import data_evaluation_record, evaluation_record
+from .evaluation import data_evaluation_record, evaluation_record, success_rule
 from .extend import identity
 from .feed import make_feed
 from .selection import Selection
@@ -107,6 +107,8 @@ class Session:
         if self.real:
             state.selection = self.selection.init(self.theta)
             state.summary.update(self.selection.summary_fields())
+        else:   # known from the start: a run that diverges before its first evaluation records it too
+            state.summary["success_rule"] = success_rule(cfg, self.sampler)
         return state
 
     def restore(self, checkpoint) -> TrainState:

@@ -61,6 +61,13 @@ class TrainProgress:
         self.progress.update(self.task, completed=record["update"], info=self._info())
 
 
+    def on_end(self, update: int, status: str) -> None:
+        """Stop the bar at the run's real last update: after an early success or a divergence the
+        bar's total becomes the update reached, so it does not read 1500/20000 forever."""
+        if self.task is not None:
+            self.progress.update(self.task, total=max(update, 1), completed=update, info=self._info())
+
+
 def summary_table(run_dir: Path, status: str, s: dict) -> Table:
     """The run's outcome (``s`` is its run.json) as a two-column table."""
     t = Table(show_header=False)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..report import text as T
+from ..report.layout import Block, fit_table, run_blocks
 from ..report.outputs import Comparison, RunDetail
 
 #: Colour of each status (run statuses and the report's missing / corrupt).
@@ -47,19 +49,55 @@ def _looks_numeric(cell) -> bool:
         return False
 
 
-def comparison_tables(result: Comparison) -> list[Table]:
-    """The group table (with --by) or the run table, then the paired seeds when there are any."""
+def comparison_tables(result: Comparison, width: int | None = None, columns: list[str] | None = None) -> list:
+    """The group table (with --by) or the run table, then the paired seeds when there are any.
+    ``width``: lay the run table out to fit it (report.layout: grouped, the varying keys only);
+    ``columns``: the run table's columns, by name."""
     rep = result.rep
-    if result.groups is not None:
+    if result.groups is not None and width is not None:
+        head, rows = T.group_table_rows(result.groups)
+        tables = block_renderables(fit_table(f"{len(rep.runs)} runs by {', '.join(result.by)}", head, rows, width,
+                                             keep=len(result.by) + 1))
+    elif result.groups is not None:
         tables = [rich_table(*T.group_table_rows(result.groups),
                              title=f"{len(rep.runs)} runs by {', '.join(result.by)}")]
+    elif width is not None or columns:
+        tables = [x for b in run_blocks(rep, width or 10**6, columns) for x in block_renderables(b)]
     else:
         head, rows = T.run_table_rows(rep)
         tables = [rich_table(head, rows, title=f"{len(rep.runs)} runs in {rep.source}", status_col=1)]
-    if result.pairs:
+    if result.pairs and width is not None:
+        head, rows = T.pair_table_rows(result.pairs)
+        keep = len(result.pairs[0]["context"]) + 3            # the context, a, b, pairs
+        tables += block_renderables(fit_table(f"paired seeds: {result.pair_key} (Δ = b − a)", head, rows, width, keep))
+    elif result.pairs:
         tables.append(rich_table(*T.pair_table_rows(result.pairs),
                                  title=f"paired seeds: {result.pair_key} (Δ = b − a)"))
     return tables
+
+
+def block_renderables(block: Block) -> list:
+    """A laid-out group of runs: a table whose columns are never narrower than ``block.widths``
+    (headers wrap between words, values never), or its text lines; then what was left out."""
+    if block.lines is not None:
+        out = [Text(block.title, style="bold"), Text("\n".join(block.lines))]
+    else:
+        t = Table(title=block.title, title_justify="left", title_style="bold")
+        for j, h in enumerate(block.head):
+            numeric = block.rows and all(_looks_numeric(r[j]) for r in block.rows)
+            t.add_column(escape(h), justify="right" if numeric else "left", width=block.widths[j],
+                         overflow="fold")
+        status = block.ids.index("status") if "status" in block.ids else None
+        for r in block.rows:
+            cells = [escape(str(c)) for c in r]
+            if status is not None and STATUS_COLOURS.get(cells[status]):
+                cells[status] = f"[{STATUS_COLOURS[cells[status]]}]{cells[status]}[/]"
+            t.add_row(*cells)
+        out = [t]
+    if block.left_out:
+        out.append(Text(f"(left out to fit the width: {', '.join(block.left_out)}; {block.hint})",
+                        style="dim"))
+    return out
 
 
 def run_tables(result: RunDetail) -> list[Table]:
@@ -79,6 +117,7 @@ def run_tables(result: RunDetail) -> list[Table]:
     return tables
 
 
-def report_tables(result: Comparison | RunDetail) -> list[Table]:
-    """The tables ``rnnctl report`` prints for ``result``."""
-    return run_tables(result) if isinstance(result, RunDetail) else comparison_tables(result)
+def report_tables(result: Comparison | RunDetail, width: int | None = None, columns: list[str] | None = None) -> list:
+    """The tables ``rnnctl report`` prints for ``result``; ``width`` and ``columns``: see
+    ``comparison_tables``."""
+    return run_tables(result) if isinstance(result, RunDetail) else comparison_tables(result, width, columns)

@@ -71,6 +71,8 @@ def load_trained(run_dir, params: str = "best") -> Trained:
     if params not in PARAMS:
         raise ConfigError(f"expected one of {', '.join(PARAMS)}, got {params!r}", key="--params")
     info = store.read_run_or_none(run_dir)
+    if not run_dir.exists():
+        raise UnusableRun(f"{run_dir}: no such folder")
     if info is None or not store.config_path(run_dir).exists():
         raise UnusableRun(f"{run_dir}: not a run folder (no run.json and config.yaml)")
     status = info.get("status")
