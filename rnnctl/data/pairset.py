@@ -66,6 +66,8 @@ class PairDataset:
     level:               'char' or 'word' (how tokens join back into text).
     reverse_source:      the source tokens are stored reversed (Sutskever et al. 2014); END stays last.
     texts:               (N,) (source text, target text) as read, for baselines and predictions.
+    frequent:            the most frequent-target baseline's text when it comes from elsewhere (a
+                         new file scored by a trained run takes the run's), else None.
     """
 
     src: np.ndarray
@@ -79,6 +81,7 @@ class PairDataset:
     reverse_source: bool = False
     texts: tuple = ()
     source: str = "<pairs>"
+    frequent: str | None = None   # the most frequent target of another dataset's train split (a run's)
     kind: str = field(default="pairs", init=False)
     arch: str = field(default="encoder_decoder", init=False)
     loss: str = field(default="softmax_ce", init=False)

@@ -72,7 +72,10 @@ def max_decode_steps(ds: PairDataset) -> int:
 
 
 def most_frequent_target(ds: PairDataset) -> str:
-    """The most frequent target text of the train split (ties: the first in file order)."""
+    """The most frequent target text of the train split (ties: the first in file order), or
+    ``ds.frequent`` when set."""
+    if ds.frequent is not None:
+        return ds.frequent
     train = ds.indices("train")
     if train.size == 0:
         return ""
