@@ -114,6 +114,10 @@ def make_data_task(config) -> DataSampler:
     if dataset.kind == "pairs":
         from rnnctl.data.translation import require_sacrebleu
         require_sacrebleu()   # the metrics of translation: refused before a run folder exists
+        empty = [name for name, n in dataset.sizes().items() if n == 0]
+        if empty:   # model selection needs valid pairs, the final scores test pairs
+            raise DataError(f"{dataset.source}: {len(dataset)} pairs leave the {' and '.join(empty)} split(s) "
+                            "empty; give more pairs or raise task.valid_fraction / task.test_fraction")
     return DataSampler(tc.name, dataset, tc.length)
 
 
