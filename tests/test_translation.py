@@ -156,3 +156,14 @@ def test_chrf_and_bleu_are_sacrebleus():
     assert scores["chrf"] == sacrebleu.corpus_chrf(hyps, [refs]).score == chrf(hyps, refs)
     assert scores["bleu"] == sacrebleu.corpus_bleu(hyps, [refs]).score
     assert scores["exact_match"] == exact_match(hyps, refs) == 0.25
+
+
+def test_the_encoder_backprop_profile_reaches_every_source_step(run):
+    from rnnctl.use import load_trained
+    from rnnctl.use.translate import encoder_backprop_profile
+    trained = load_trained(run, "best")
+    ds = trained.sampler.dataset
+    profile = encoder_backprop_profile(trained.model, ds, "valid")
+    n = int(ds.src_lengths[ds.indices("valid")].max())
+    assert profile.shape == (int(ds.src_lengths.max()),)
+    assert np.isfinite(profile[:n]).all() and (profile[:n] > 0).all()

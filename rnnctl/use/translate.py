@@ -62,3 +62,25 @@ def prediction_rows(model, ds, split: str, batch_size: int, *, beam: int = 1, al
             ref = ds.target_text(i)
             yield {"index": i, "source": ds.source_text(i), "reference": ref, "hypothesis": h,
                    "correct": h == ref}
+
+
+def encoder_backprop_profile(model, ds, split: str = "valid") -> np.ndarray:
+    """float64 (n_max,): the mean over the pairs of ``split`` of ‖∂E_b/∂h‖ at the encoder's first
+    layer's state k steps before its last real step (k = 0: the end marker's step, where the decoder
+    starts), E_b one pair's loss (Σ over its target symbols). Pairs are scored in groups of equal
+    source length, so no step is padding; NaN past the longest source. How far back into the
+    source the training signal reaches: the backprop norms of Pascanu et al. (2013), through the
+    decoder into the encoder."""
+    total = np.zeros(int(ds.src_lengths.max()))
+    count = np.zeros_like(total)
+    grad = np.zeros_like(model.theta)
+    idx = ds.indices(split)
+    for n in np.unique(ds.src_lengths[idx]):
+        group = idx[ds.src_lengths[idx] == n]
+        b = ds.batch(group)
+        model.loss_and_grad_flat(b.u, b.target, grad, lengths=b.lengths, target_lengths=b.target_lengths)
+        norms = model.backprop_norms[0, 1:n + 1] * len(group)     # Σ_b ‖∂E_b/∂h_k‖, k = 1..n (E: the batch mean)
+        total[:n] += norms[::-1]
+        count[:n] += len(group)
+    with np.errstate(invalid="ignore"):
+        return total / count
