@@ -9,15 +9,18 @@ The score of a hypothesis y_1..y_n is its log-probability under the model,
 log p(y | u) = Σ_t log softmax(z_t)[y_t], the end symbol included when it was produced: exactly
 −``Model.loss`` of the teacher-forced pair on one sequence. Beam search (e.g. Sutskever et al.
 2014, §3.2; Graves 2012) keeps the K best partial hypotheses by score at each step; a hypothesis
-that produced ``end`` leaves the beam and is kept among the finished ones, and the search of a
-source stops once K have finished (or at ``max_steps``, when the unfinished beams are finished as
-they are). The finished hypotheses are ranked by score / lp(|Y|) with GNMT's length penalty
+that ends (``end`` among the K best continuations) leaves the beam and is kept among the finished
+ones. The search of a source stops when its best continuation is ``end``: every live hypothesis
+then scores less, and can only lose more (log-probabilities are <= 0), so with alpha = 0 none
+could beat the finished ones; at ``max_steps`` the unfinished beams are finished as they are. The finished hypotheses are ranked by score / lp(|Y|) with GNMT's length penalty
 (Wu et al. 2016, "Google's neural machine translation system", eq. 14):
 
     lp(Y) = ((5 + |Y|) / 6) ** alpha,     |Y| the symbols including the end symbol,
 
 which for alpha = 0 is 1 (the raw log-probability, which favours short outputs) and grows with
-|Y| for alpha > 0 (Wu et al. use 0.6 to 0.7 for K = 8...12). With K = 1 the beam is the greedy path.
+|Y| for alpha > 0 (Wu et al. use 0.6 to 0.7 for K = 8...12); with alpha > 0 the stopping rule
+is a heuristic (a longer live hypothesis might have ranked higher). With K = 1 the beam is the
+greedy path, whatever alpha.
 """
 
 from __future__ import annotations
@@ -122,21 +125,21 @@ def beam_search(model, u, lengths=None, *, beam: int, max_steps: int, end: int =
                 continue
             order = np.argsort(-cand[b], kind="stable")[:2 * K]   # K live ones survive among 2K
             kept = 0
-            for c in order:
+            for rank, c in enumerate(order):
                 s = cand[b, c]
                 if not np.isfinite(s):
                     break
                 k, o = divmod(int(c), O)
                 if o == end:
-                    n = len(seqs[b][k]) + 1
-                    finished[b].append((s / length_penalty(n, alpha), s, list(seqs[b][k])))
+                    if rank < K:   # an ending among the K best: a finished hypothesis
+                        n = len(seqs[b][k]) + 1
+                        finished[b].append((s / length_penalty(n, alpha), s, list(seqs[b][k])))
+                    if rank == 0:  # the best hypothesis ended: every live one scores less, and only loses
+                        active[b] = False
                     continue
-                pick[b, kept], sym[b, kept], new_scores[b, kept] = k, o, s
-                kept += 1
-                if kept == K:
-                    break
-            if len(finished[b]) >= K:
-                active[b] = False
+                if kept < K:
+                    pick[b, kept], sym[b, kept], new_scores[b, kept] = k, o, s
+                    kept += 1
         for b in range(B):
             seqs[b] = [seqs[b][k] + [int(o)] for k, o in zip(pick[b], sym[b])]
         scores = new_scores
