@@ -142,6 +142,29 @@ def test_beam_search_finds_a_translation_the_model_scores_higher_than_greedys(ra
     assert model_score(model, u[:, i:i + 1], b[i]) > model_score(model, u[:, i:i + 1], g[i])
 
 
+def test_beam_search_runs_until_its_best_hypothesis_ends(monkeypatch):
+    """A scripted decoder: 'a' with p 0.9 (the end symbol 0.06) for four steps, then the end with
+    p 0.97. Endings of low score turn up among the candidates from the first step on; the search
+    must not stop on them (it did, when it stopped at K finished hypotheses) but go on until its
+    best hypothesis, 'a a a a', ends."""
+    import rnnctl.model.decode as D
+    p = np.log([0.01, 0.06, 0.9, 0.03])                   # unknown, end, a, b
+    last = np.log([0.01, 0.97, 0.01, 0.01])
+
+    def step(model, prev, state, B):   # the state (1, B, 1) counts the steps taken
+        t = state[0]
+        return np.where((t[0, :, 0] >= 4)[:, None], last, p), (t + 1,)
+
+    monkeypatch.setattr(D, "encode", lambda model, u, lengths=None: (np.zeros((1, u.shape[1], 1)),))
+    monkeypatch.setattr(D, "decoder_step", step)
+    model = Model(2, 4, 3, cell="gru", arch="encoder_decoder", loss="softmax_ce")
+    u = np.zeros((1, 1, 2))
+    want = 4 * np.log(0.9) + np.log(0.97)
+    for K in (1, 2, 4):
+        symbols, score = D.beam_search(model, u, beam=K, max_steps=10)
+        assert symbols == [[2, 2, 2, 2]] and score[0] == pytest.approx(want)
+
+
 def test_length_penalty_is_gnmts():
     assert length_penalty(7, 0.0) == 1.0
     assert length_penalty(1, 0.6) == 1.0
