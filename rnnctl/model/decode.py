@@ -12,8 +12,9 @@ log p(y | u) = Σ_t log softmax(z_t)[y_t], the end symbol included when it was p
 that ends (``end`` among the K best continuations) leaves the beam and is kept among the finished
 ones. The search of a source stops when its best continuation is ``end``: every live hypothesis
 then scores less, and can only lose more (log-probabilities are <= 0), so with alpha = 0 none
-could beat the finished ones; at ``max_steps`` the unfinished beams are finished as they are. The finished hypotheses are ranked by score / lp(|Y|) with GNMT's length penalty
-(Wu et al. 2016, "Google's neural machine translation system", eq. 14):
+could beat the finished ones; at ``max_steps`` the unfinished beams are finished as they are.
+The finished hypotheses are ranked by score / lp(|Y|) with GNMT's length penalty (Wu et al.
+2016, "Google's neural machine translation system", eq. 14):
 
     lp(Y) = ((5 + |Y|) / 6) ** alpha,     |Y| the symbols including the end symbol,
 

@@ -79,7 +79,7 @@ def encoder_backprop_profile(model, ds, split: str = "valid") -> np.ndarray:
         group = idx[ds.src_lengths[idx] == n]
         b = ds.batch(group)
         model.loss_and_grad_flat(b.u, b.target, grad, lengths=b.lengths, target_lengths=b.target_lengths)
-        norms = model.backprop_norms[0, 1:n + 1] * len(group)     # Σ_b ‖∂E_b/∂h_k‖, k = 1..n (E: the batch mean)
+        norms = model.backprop_norms[0, 1:n + 1] * len(group)   # Σ_b ‖∂E_b/∂h_k‖, k = 1..n (E: batch mean)
         total[:n] += norms[::-1]
         count[:n] += len(group)
     with np.errstate(invalid="ignore"):
