@@ -88,6 +88,7 @@ def test_sample_prints_the_translation_of_the_prime(run):
     doc = json.loads(beam.stdout)
     assert doc["translation"] == cipher("abca") and doc["beam"] == 3 and doc["score"] < 0
     assert invoke("sample", run).exit_code == 2      # a translation needs --prime
+    assert invoke("sample", run, "--prime", "ab", "--temperature", "0.5").exit_code == 2
 
 
 def test_eval_of_a_new_pairs_file_uses_the_runs_vocabularies(run, tmp_path):

@@ -69,6 +69,9 @@ def sample(
                 raise DataError(f"{flag} applies to {' and '.join(allowed)} models; this one generates {kind}")
         if beam != 1 and kind != "translation":
             raise DataError(f"--beam applies to translation models; this one generates {kind}")
+        if kind == "translation" and (length is not None or temperature != 1.0 or num != 1):
+            raise DataError("a translation model decodes its most probable translation, greedily or by beam "
+                            "search (--beam K): --length, --temperature and --num do not apply")
         if top_k is not None and kind not in ("text", "music"):
             raise DataError(f"--top-k applies to text and music models; this one generates {kind}")
         steps = length or DEFAULT_LENGTH.get(kind)

@@ -158,7 +158,7 @@ class TaskConfig(_Section):
         None, "file: text (characters), csv (numeric series or columns), npz (sequences), "
               "labelled (CSV/JSONL text with a label), pairs (tab-separated or CSV sentence pairs)")
     source: str | None = opt(None, "built-in source: which data (text: python_docs, kjv; series: "
-                                   "sunspots, co2, nile, ...; numbers: fr-en, digits-de, ...); null "
+                                   "sunspots, co2, nile, ...; translation: fr-en, digits-de, ...); null "
                                    "takes the source's default")
     valid_fraction: float = opt(0.1, "real data: fraction in the valid split (unless the data "
                                      "names its splits)", UNIT_RIGHT_OPEN)
