@@ -172,7 +172,8 @@ for _name, _cls, _help in (
 # Real data (rnnctl.data): each name is a function of the task.* keys it uses, returning a Dataset
 # or a StreamDataset; `extra` names the optional install its package comes from.
 for _name, _target, _extra, _help in (
-        ("file", "files:from_file", None, "your own data: task.path in task.format (text, csv, npz, labelled)"),
+        ("file", "files:from_file", None, "your own data: task.path in task.format (text, csv, npz, labelled, "
+                                          "pairs)"),
         ("text", "sources.text:text", None, "character-level language modelling (task.source: python_docs, "
                                             "kjv); metric bpc"),
         ("chorales", "sources.music:chorales", "music", "Bach chorales (music21) as piano rolls, next frame; "
@@ -182,7 +183,10 @@ for _name, _target, _extra, _help in (
         ("vowels", "sources.vowels:vowels", "speech", "Japanese vowels: the speaker of an utterance "
                                                      "(12-d, 7-29 steps); metric accuracy"),
         ("series", "sources.series:series", "series", "forecast a real series (task.source: sunspots, co2, "
-                                                     "nile, ...); metrics mse, mae")):
+                                                     "nile, ...); metrics mse, mae"),
+        ("translation", "sources.numbers:numbers", "translation", "numbers in words from one language into another "
+                                                             "(num2words; task.source: fr-en, digits-de, ...); "
+                                                             "metric chrf")):
     TASKS.declare(_name, f"rnnctl.data.{_target}", _help, data=True, extra=_extra)
 
 # threshold: the method reads train.gradient.threshold (c); auto: threshold=auto can set c for it

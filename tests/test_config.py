@@ -64,7 +64,7 @@ def test_task_names_are_the_registered_tasks():
     assert TASK_NAMES == ("temporal_order", "temporal_order_3bit", "addition", "multiplication",
                           "random_permutation", "noiseless_memorization", "sequence_reversal",
                           "class_to_sequence",
-                          "file", "text", "chorales", "sentiment", "vowels", "series")   # real data
+                          "file", "text", "chorales", "sentiment", "vowels", "series", "translation")   # real data
     from rnnctl.registry import TASKS  # declared there, so the config needs no numpy to know them
     assert TASK_NAMES == TASKS.names()
     from rnnctl.tasks import TASKS as tasks_registry

@@ -37,6 +37,8 @@ def data_dir(tmp_path):
     rows = ["text,label"] + [f"{'good fine' if i % 2 else 'bad poor'} film {i},{'pos' if i % 2 else 'neg'}"
                              for i in range(80)]
     (d / "reviews.csv").write_text("\n".join(rows) + "\n")
+    words = ["".join(rng.choice(list("abcd"), size=int(rng.integers(1, 7)))) for _ in range(60)]
+    (d / "pairs.tsv").write_text("".join(f"{w}\t{w[::-1]}\n" for w in words), encoding="utf-8")
     return d
 
 
@@ -51,8 +53,9 @@ TASKS = {
     "csv": "task: {{name: file, path: data/series.csv, format: csv, length: 16}}",
     "npz": "task: {{name: file, path: data/seqs.npz, format: npz}}",
     "labelled": "task: {{name: file, path: data/reviews.csv, format: labelled}}",
+    "pairs": "task: {{name: file, path: data/pairs.tsv, format: pairs}}",
 }
-METRIC = {"text": "bpc", "csv": "mse", "npz": "accuracy", "labelled": "accuracy"}
+METRIC = {"text": "bpc", "csv": "mse", "npz": "accuracy", "labelled": "accuracy", "pairs": "chrf"}
 
 
 def config(data_dir, kind, steps=40, extra_eval="", overrides=()):
@@ -108,9 +111,9 @@ def test_patience_stops_after_that_many_evaluations_without_improvement(data_dir
     assert max(values[:-2]) >= max(values[-2:])   # the last two were no better
 
 
-@pytest.mark.parametrize("kind", ["text", "npz"])
+@pytest.mark.parametrize("kind", ["text", "npz", "pairs"])
 def test_interrupted_real_data_run_resumes_bit_identically(data_dir, tmp_path, kind):
-    # text: a stream window's carried state and the epoch position; npz: the padded batches' epochs
+    # text: a stream window's carried state and the epoch position; npz, pairs: the padded batches' epochs
     cfg = config(data_dir, kind, steps=50)
     whole_and_resumed(cfg, tmp_path, InterruptAt(27), expect_resume_at=20)
 

@@ -20,7 +20,11 @@ HELP = {
     "temperature": "Divide the logits by T before sampling; 0 is greedy.",
     "greedy": "Argmax (text, sequences) or threshold at 0.5 (music): the same as --temperature 0.",
     "top_k": "Sample among the K most likely characters (music: at most K keys sound).",
-    "prime": "Text models: read this text first (state carried), then generate; printed before the sample.",
+    "prime": "Text models: read this text first (state carried), then generate; printed before the sample. "
+             "Translation models: the sentence to translate.",
+    "beam": "Translation models: beam width K of the beam search (1: greedy).",
+    "alpha": "Translation models, beam search: alpha of GNMT's length penalty ((5 + |Y|) / 6) ** alpha "
+             "(0: rank by log-probability alone).",
     "prime_roll": "Music models: a priming piano roll, an .npz with 'roll' (T, keys) of 0/1 and optionally "
                   "'midi' (keys,) the columns' MIDI numbers; written before the sample.",
     "out": "Music models: the .npz piano roll to write (default sample.npz), the MIDI file beside it (.mid); "
@@ -37,6 +41,8 @@ def sample(
     top_k: Optional[int] = typer.Option(None, "--top-k", min=1, show_default=False, help=HELP["top_k"]),
     prime: Optional[str] = typer.Option(None, "--prime", show_default=False, help=HELP["prime"]),
     prime_roll: Optional[Path] = typer.Option(None, "--prime-roll", show_default=False, help=HELP["prime_roll"]),
+    beam: int = typer.Option(1, "--beam", min=1, help=HELP["beam"]),
+    alpha: float = typer.Option(0.6, "--alpha", min=0.0, help=HELP["alpha"]),
     seed: int = typer.Option(0, "--seed", "-s", help="Same seed, same output."),
     num: int = typer.Option(1, "--num", min=1, help="How many samples."),
     params: str = typer.Option("best", "--params", help="best (by validation) or final parameters."),
@@ -45,7 +51,7 @@ def sample(
 ):
     """Generate from a trained model, feeding each output back as the next input.
 
-    Text models print text (the prime, then the generated characters); music models (piano rolls, e.g. chorales) write a roll (.npz) and a MIDI file; a series model prints its continuation in the file's units; a one_to_many / encoder_decoder model of a generated task prints inputs drawn from the task and its outputs as JSON. A many_to_one model cannot generate (exit 2).
+    Text models print text (the prime, then the generated characters); a translation model (sentence pairs) prints the translation of --prime; music models (piano rolls, e.g. chorales) write a roll (.npz) and a MIDI file; a series model prints its continuation in the file's units; a one_to_many / encoder_decoder model of a generated task prints inputs drawn from the task and its outputs as JSON. A many_to_one model cannot generate (exit 2).
     """  # noqa: E501 (one line: Typer keeps the line breaks of a help paragraph)
     from ..errors import DataError
     from ..use import load_trained
@@ -57,10 +63,15 @@ def sample(
         kind = S.generation_kind(trained)
         T = 0.0 if greedy else temperature
         S.check_choice(T, top_k)
-        for flag, value, allowed in (("--prime", prime, "text"), ("--prime-roll", prime_roll, "music"),
-                                     ("--out", out_path, "music")):
-            if value is not None and kind != allowed:
-                raise DataError(f"{flag} applies to {allowed} models; this one generates {kind}")
+        for flag, value, allowed in (("--prime", prime, ("text", "translation")),
+                                     ("--prime-roll", prime_roll, ("music",)), ("--out", out_path, ("music",))):
+            if value is not None and kind not in allowed:
+                raise DataError(f"{flag} applies to {' and '.join(allowed)} models; this one generates {kind}")
+        if beam != 1 and kind != "translation":
+            raise DataError(f"--beam applies to translation models; this one generates {kind}")
+        if kind == "translation" and (length is not None or temperature != 1.0 or num != 1):
+            raise DataError("a translation model decodes its most probable translation, greedily or by beam "
+                            "search (--beam K): --length, --temperature and --num do not apply")
         if top_k is not None and kind not in ("text", "music"):
             raise DataError(f"--top-k applies to text and music models; this one generates {kind}")
         steps = length or DEFAULT_LENGTH.get(kind)
@@ -70,6 +81,8 @@ def sample(
             _music(S, trained, steps, T, top_k, prime_roll, seed, num, out_path, as_json)
         elif kind == "series":
             _series(S, trained, steps, num)
+        elif kind == "translation":
+            _translation(trained, prime, beam, alpha, as_json)
         else:
             _sequence(S, trained, length, T, seed, num)
     except RnnctlError as e:
@@ -157,3 +170,17 @@ def _sequence(S, trained, length, T, seed, num):
     samples = S.sample_sequences(trained.model, sampler.task, L, seed, temperature=T, num=num)
     print(json.dumps({"task": sampler.task.name, "arch": trained.model.arch, "length": int(L),
                       "samples": samples}))
+
+
+def _translation(trained, prime, beam, alpha, as_json):
+    from ..errors import DataError
+    from ..use.translate import source_batch, translate
+    if not prime:
+        raise DataError('a translation model translates the sentence given with --prime "..."')
+    ds = trained.sampler.dataset
+    unknown = source_batch(ds, [prime])[2]
+    if unknown:
+        err.print(f"warning: tokens the model never saw are read as unknown: {' '.join(unknown)!r}",
+                  highlight=False, markup=False, soft_wrap=True)
+    (row,) = translate(trained.model, ds, [prime], beam=beam, alpha=alpha)
+    print(json.dumps({**row, "beam": beam, "alpha": alpha}, ensure_ascii=False) if as_json else row["translation"])

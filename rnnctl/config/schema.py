@@ -133,7 +133,8 @@ class TaskConfig(_Section):
     """What to learn, and how long the sequences are."""
 
     limits = {"length": 10**7, "min_length": 10**7, "max_length": 10**7, "n_values": 10**6,
-              "n_positions": 10**6, "n_classes": 10**6, "horizon": 10**6}
+              "n_positions": 10**6, "n_classes": 10**6, "horizon": 10**6, "vocab_size": 10**7,
+              "max_pair_length": 10**6}
 
     # Ways of giving the same thing: an override of one replaces the file's other (see loading).
     alternatives: typing.ClassVar = (("length",), ("min_length", "max_length"))
@@ -154,11 +155,12 @@ class TaskConfig(_Section):
                          POSITIVE)
     # Real data (task.name: file or a built-in source; docs/data.md)
     path: str | None = opt(None, "file: the data file, relative to the config file or absolute")
-    format: Literal["text", "csv", "npz", "labelled"] | None = opt(
+    format: Literal["text", "csv", "npz", "labelled", "pairs"] | None = opt(
         None, "file: text (characters), csv (numeric series or columns), npz (sequences), "
-              "labelled (CSV/JSONL text with a label)")
+              "labelled (CSV/JSONL text with a label), pairs (tab-separated or CSV sentence pairs)")
     source: str | None = opt(None, "built-in source: which data (text: python_docs, kjv; series: "
-                                   "sunspots, co2, nile, ...); null takes the source's default")
+                                   "sunspots, co2, nile, ...; translation: fr-en, digits-de, ...); null "
+                                   "takes the source's default")
     valid_fraction: float = opt(0.1, "real data: fraction in the valid split (unless the data "
                                      "names its splits)", UNIT_RIGHT_OPEN)
     test_fraction: float = opt(0.1, "real data: fraction in the test split", UNIT_RIGHT_OPEN)
@@ -169,6 +171,17 @@ class TaskConfig(_Section):
     horizon: int = opt(1, "series: how many next values each step predicts", POSITIVE)
     text_column: str = opt("text", "labelled: the column (CSV) or key (JSONL) holding the text")
     label_column: str = opt("label", "labelled: the column or key holding the label")
+    source_column: str = opt("source", "pairs (CSV): the column holding the sentence to translate")
+    target_column: str = opt("target", "pairs (CSV): the column holding its translation")
+    level: Literal["char", "word"] = opt("char", "pairs: tokens are characters, or words (split at "
+                                                 "white space)")
+    vocab_size: int | None = opt(None, "pairs: keep the most frequent tokens of each side's training "
+                                       "split, this many entries with the unknown and end markers; "
+                                       "the rest read as unknown (null: all)", POSITIVE)
+    max_pair_length: int = opt(250, "pairs: the most tokens a side of a pair may have; a longer "
+                                    "pair is an error naming its line", POSITIVE)
+    reverse_source: bool = opt(False, "pairs: feed the source tokens in reverse order (Sutskever "
+                                      "et al. 2014); the end marker stays last")
 
     @property
     def data(self) -> bool:

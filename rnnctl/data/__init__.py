@@ -17,15 +17,18 @@ from .dataset import DataBatch, Dataset, padding_fraction
 from .formats import from_text, from_values, load_csv, load_text
 from .labelled import load_labelled
 from .npzfmt import from_arrays, load_npz
+from .pairs import from_pairs, load_pairs
+from .pairset import PairBatch, PairDataset
 from .stream import StreamDataset, StreamWindow
 
-FORMATS = {"text": load_text, "csv": load_csv, "npz": load_npz, "labelled": load_labelled}
+FORMATS = {"text": load_text, "csv": load_csv, "npz": load_npz, "labelled": load_labelled, "pairs": load_pairs}
 
 
 def load(path, format: str, **options):
-    """Load the file at ``path`` in ``format`` (text | csv | npz | labelled) -> Dataset or
-    StreamDataset. Options go to the format's loader (fractions, seed, horizon, text_column,
-    label_column); an option the format does not take is a DataError."""
+    """Load the file at ``path`` in ``format`` (text | csv | npz | labelled | pairs) -> Dataset,
+    StreamDataset or PairDataset. Options go to the format's loader (fractions, seed, horizon,
+    text_column, label_column; pairs: level, vocab_size, max_pair_length, reverse_source,
+    source_column, target_column); an option the format does not take is a DataError."""
     import inspect
 
     if format not in FORMATS:
@@ -39,7 +42,7 @@ def load(path, format: str, **options):
     return loader(path, **options)
 
 
-__all__ = ["DEFAULT_FRACTIONS", "FORMATS", "SPLITS", "UNKNOWN", "DataBatch", "Dataset",
+__all__ = ["DEFAULT_FRACTIONS", "FORMATS", "SPLITS", "UNKNOWN", "DataBatch", "Dataset", "PairBatch", "PairDataset",
            "StreamDataset", "StreamWindow", "assign_splits", "content_hash", "from_arrays", "from_text",
-           "from_values", "load", "load_csv", "load_labelled", "load_npz", "load_text",
+           "from_pairs", "from_values", "load", "load_csv", "load_labelled", "load_npz", "load_pairs", "load_text",
            "padding_fraction"]

@@ -12,7 +12,9 @@ What each kind of data reports (besides ``loss``):
 - multi-label frames (piano rolls, sigmoid outputs): ``nll`` per time step (Σ over the keys of
   the binary cross-entropy, averaged over frames: Boulanger-Lewandowski et al. 2012, the
   measure of Pascanu's Table 1) and ``frame_accuracy`` (Bay et al. 2009: TP / (TP + FP + FN));
-- other per-step targets: ``accuracy`` and ``nll`` per step (classes) or ``mse``, ``mae``.
+- other per-step targets: ``accuracy`` and ``nll`` per step (classes) or ``mse``, ``mae``;
+- sentence pairs (translation): ``chrf``, ``exact_match``, ``bleu`` of greedy decodes, ``nll`` and
+  ``accuracy`` per target symbol, and two baselines' scores (``translation.py``).
 
 ``loss`` is what training minimises, normalised as training normalises it: the mean over
 sequences of each sequence's summed loss (a stream: per window of ``length`` steps), so that it
@@ -41,6 +43,9 @@ def score(model, dataset, split: str, *, batch_size: int = 256, length: int | No
     training window (normalises its ``loss``)."""
     if dataset.kind == "stream":
         return _score_stream(model, dataset, split, length or 1)
+    if dataset.kind == "pairs":
+        from .translation import score_pairs
+        return score_pairs(model, dataset, split, batch_size)
     return _score_sequences(model, dataset, split, batch_size)
 
 

@@ -247,6 +247,18 @@ class Model:
         return float(LOSSES[self.loss_name][0](y, target, 1.0 / B, self._buf.get("dy", y.shape),
                                                self._row_lengths(st)))
 
+    def outputs_teacher_forced(self, u, target, *, lengths=None, target_lengths=None) -> np.ndarray:
+        """one_to_many, encoder_decoder: the readout outputs (T_out, B, O) of the teacher-forced
+        pass ``loss`` scores (each step fed the target's previous step, not the model's choice)."""
+        if not self.generates:
+            raise DataError(f"teacher forcing applies to one_to_many and encoder_decoder (this one is {self.arch})")
+        u, target, T_out = check_inputs(self, u, target)
+        T, B, _ = u.shape
+        lens = check_model_lengths(self, lengths, target_lengths, T, T_out, B)
+        st, top = self._forward(u, target, T_out, None, *lens)
+        _, y = self._readout(top, st.T, B)
+        return y.reshape(st.T, B, self.n_out).copy()
+
     def _row_lengths(self, st):
         """What the loss kernels take: the read-out stack's lengths when every step is scored, None
         for a readout at step T (many_to_one), which already holds each sequence's last real state."""

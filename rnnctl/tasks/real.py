@@ -18,7 +18,8 @@ from rnnctl.errors import ConfigError, DataError
 from rnnctl.registry import TASKS
 
 # task.* keys a source function may take (its signature says which), and how they are passed
-_OPTIONS = ("source", "path", "format", "split_seed", "limit", "horizon", "text_column", "label_column")
+_OPTIONS = ("source", "path", "format", "split_seed", "limit", "horizon", "text_column", "label_column",
+            "source_column", "target_column", "level", "vocab_size", "max_pair_length", "reverse_source")
 
 # metrics a dataset's evaluation reports, by (kind, loss, arch); the first is the default selection metric
 _METRICS = {
@@ -27,8 +28,9 @@ _METRICS = {
     ("sequences", "softmax_ce"): ("accuracy", "nll"),
     ("sequences", "sigmoid_ce"): ("nll", "frame_accuracy"),
     ("sequences", "mse"): ("mse", "mae"),
+    ("pairs", "softmax_ce"): ("chrf", "exact_match", "bleu", "nll", "accuracy"),
 }
-HIGHER_IS_BETTER = ("accuracy", "frame_accuracy")
+HIGHER_IS_BETTER = ("accuracy", "frame_accuracy", "chrf", "exact_match", "bleu")
 
 
 class DataTask:
@@ -51,6 +53,9 @@ class DataTask:
         return _METRICS[(self.dataset.kind, self.loss)]
 
     def output_steps(self, input_steps: int) -> int:
+        """Steps of the targets: the input's, or for pairs the longest target (decoder steps)."""
+        if self.dataset.kind == "pairs":
+            return int(self.dataset.tgt_lengths.max())
         return int(input_steps)
 
     def __repr__(self) -> str:
@@ -106,6 +111,13 @@ def make_data_task(config) -> DataSampler:
     elif config.train.bptt.k1 is not None:
         raise ConfigError("truncated BPTT is not available on padded sets of sequences",
                           key="train.bptt.k1")
+    if dataset.kind == "pairs":
+        from rnnctl.data.translation import require_sacrebleu
+        require_sacrebleu()   # the metrics of translation: refused before a run folder exists
+        empty = [name for name, n in dataset.sizes().items() if n == 0]
+        if empty:   # model selection needs valid pairs, the final scores test pairs
+            raise DataError(f"{dataset.source}: {len(dataset)} pairs leave the {' and '.join(empty)} split(s) "
+                            "empty; give more pairs or raise task.valid_fraction / task.test_fraction")
     return DataSampler(tc.name, dataset, tc.length)
 
 

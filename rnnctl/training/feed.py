@@ -32,6 +32,7 @@ class FeedBatch:
     target: np.ndarray         # as the dataset's batches
     lengths: np.ndarray | None  # (B,) real steps of a padded batch; None when every step is real
     state0: Any = None         # the carried state a stream window starts from (None: zeros)
+    target_lengths: np.ndarray | None = None   # (B,) real target steps of a batch of pairs (decoder)
 
 
 class SequenceFeed:
@@ -50,7 +51,9 @@ class SequenceFeed:
         epoch, k = divmod(update - 1, self.per_epoch)
         b = self.dataset.batch(self._batches(epoch)[k])
         lengths = None if b.lengths.min() == b.u.shape[0] else b.lengths   # unpadded: the fast kernels
-        return FeedBatch(b.u, b.target, lengths), None
+        tl = getattr(b, "target_lengths", None)   # pairs: the decoder's own lengths
+        tl = None if tl is None or tl.min() == b.target.shape[0] else tl
+        return FeedBatch(b.u, b.target, lengths, target_lengths=tl), None
 
     def carried(self, pending, last_state):
         return None

@@ -169,7 +169,8 @@ class Session:
         if self.real:
             self.batch, state.pending = self.feed.batch(state.update + 1, state.pending)
             b = self.batch
-            E = model.loss_and_grad_flat(b.u, b.target, self.grad, state0=b.state0, lengths=b.lengths)
+            E = model.loss_and_grad_flat(b.u, b.target, self.grad, state0=b.state0, lengths=b.lengths,
+                                         target_lengths=b.target_lengths)
             state.pending = self.feed.carried(state.pending, model.last_state)
             return E
         if self.truncation is None:

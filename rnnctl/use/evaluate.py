@@ -18,8 +18,9 @@
   other lengths asked for, and the same call gives the same numbers.
 
 Per-sequence predictions (``write_predictions``) for classification (many-to-one, softmax: the
-predicted and true label and the class probabilities), regression per sequence, and forecasting
-(a series: the prediction and target of every step ahead, in the file's units).
+predicted and true label and the class probabilities), regression per sequence, forecasting
+(a series: the prediction and target of every step ahead, in the file's units), and translation
+(sentence pairs: the source, the reference and the greedy hypothesis the metrics scored).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 
 # a built-in source's natural file format for --data (sources not listed have none)
-NATURAL_FORMAT = {"text": "text", "series": "csv", "sentiment": "labelled"}
+NATURAL_FORMAT = {"text": "text", "series": "csv", "sentiment": "labelled", "translation": "pairs"}
 WHOLE = "train"   # a new file is held as one split (the first: the others may be empty) and scored whole
 MAX_CLASS_COLUMNS = 20   # probability columns of every class up to this many classes
 PREDICTION_SUFFIXES = (".csv", ".jsonl", ".ndjson")
@@ -152,7 +153,7 @@ def load_new_data(trained, path):
         raise DataError(f"{path}: no such file (--data)")
     fmt = data_format(trained.config)
     ds = run_dataset(trained)
-    new = {"text": _text, "csv": _series, "labelled": _labelled, "npz": _npz}[fmt](trained, ds, path)
+    new = {"text": _text, "csv": _series, "labelled": _labelled, "npz": _npz, "pairs": _pairs}[fmt](trained, ds, path)
     if new.n_in != ds.n_in or new.arch != ds.arch:
         raise DataError(f"{path}: {new.n_in} inputs per step ({new.arch}); the run's model reads "
                         f"{ds.n_in} ({ds.arch})")
@@ -216,6 +217,17 @@ def _labelled(trained, ds, path):
                    n_out=ds.n_out, n_symbols=ds.n_symbols, vocab=ds.vocab, labels=ds.labels, source=str(path))
 
 
+def _pairs(trained, ds, path):
+    from ..data.pairs import from_pairs, read_pairs
+    from ..data.translation import most_frequent_target
+    tc = trained.config.task
+    rows = read_pairs(path, tc.source_column, tc.target_column)
+    new = from_pairs(rows, level=ds.level, max_pair_length=tc.max_pair_length, reverse_source=ds.reverse_source,
+                     split=np.zeros(len(rows), np.int8), vocabs=(ds.src_vocab, ds.tgt_vocab), source=str(path))
+    new.frequent = most_frequent_target(ds)    # the baseline of the run's training data
+    return new
+
+
 def _npz(trained, ds, path):
     from ..data.dataset import Dataset
     from ..data.npzfmt import _open, from_arrays
@@ -262,7 +274,10 @@ def score_lengths(trained, lengths, sequences: int | None = None, seed: int = 0,
 
 # ---- predictions ---------------------------------------------------------------------------------
 def prediction_kind(dataset) -> str:
-    """'classes', 'values' (one target per sequence) or 'forecast' (a series); others refused."""
+    """'classes', 'values' (one target per sequence), 'forecast' (a series) or 'translations'
+    (sentence pairs); others refused."""
+    if dataset.kind == "pairs":
+        return "translations"
     if dataset.kind == "stream":
         if dataset.mean is not None:
             return "forecast"
@@ -287,8 +302,14 @@ def write_predictions(trained, dataset, split: str, path, batch_size: int | None
     as batches are scored; returns the number of rows."""
     path = check_predictions_path(path)
     kind = prediction_kind(dataset)
-    rows = (_forecast_rows(trained.model, dataset, split) if kind == "forecast"
-            else _sequence_rows(trained.model, dataset, split, kind, batch_size or trained.config.eval.batch_size))
+    batch_size = batch_size or trained.config.eval.batch_size
+    if kind == "translations":
+        from .translate import prediction_rows
+        rows = prediction_rows(trained.model, dataset, split, batch_size)
+    elif kind == "forecast":
+        rows = _forecast_rows(trained.model, dataset, split)
+    else:
+        rows = _sequence_rows(trained.model, dataset, split, kind, batch_size)
     jsonl = path.suffix.lower() != ".csv"
     n = 0
     try:

@@ -12,6 +12,8 @@ What a run generates depends on its data (``generation_kind``):
               input (no randomness: a regression model predicts a value, not a distribution)
     sequence  a generated task posed one_to_many or encoder_decoder (class_to_sequence,
               sequence_reversal): ``Model.generate`` on an input drawn from the task
+    translation  an encoder_decoder on sentence pairs: the prime is the sentence to translate,
+              decoded greedily or by beam search (rnnctl.use.translate)
 Anything else cannot generate: a many_to_one model reads out once, at the end, and the outputs
 of other many_to_many models are not their inputs (``CannotSample``, exit code 2).
 
@@ -37,7 +39,7 @@ import numpy as np
 
 from ..errors import DataError
 
-KINDS = ("text", "music", "series", "sequence")
+KINDS = ("text", "music", "series", "sequence", "translation")
 UNKNOWN_CHAR = "\ufffd"    # how a generated unknown symbol (index 0) is printed
 
 
@@ -47,7 +49,7 @@ class CannotSample(DataError):
 
 # -- what a run generates -------------------------------------------------------------------------
 def generation_kind(trained) -> str:
-    """'text' | 'music' | 'series' | 'sequence' for a ``Trained``, or CannotSample saying why. A run
+    """'text' | 'music' | 'series' | 'sequence' | 'translation' for a ``Trained``, or CannotSample saying why. A run
     on real data is judged from run.json's dataset description (so that a chorales run needs no
     music21 to be recognised); a run on a generated task from its task and architecture."""
     model, ds = trained.model, trained.info.get("dataset")
@@ -56,6 +58,8 @@ def generation_kind(trained) -> str:
         raise CannotSample(f"{trained.run_dir}: a many_to_one model (task {name}) reads its input and "
                            "answers once, at the end; it has no output to feed back, so it cannot "
                            "generate (use rnnctl eval to score it)")
+    if ds and ds.get("kind") == "pairs":
+        return "translation"
     if model.arch in ("one_to_many", "encoder_decoder"):
         return "sequence"
     if ds:
