@@ -13,7 +13,8 @@ reader of the rendered page does not see them; the writer of the page does), say
                                                      (train.steps=20, --grid 5; a later option or
                                                      key=value wins)
     <!-- doc-test: expect EXIT -- TEXT -->           lines containing TEXT exit EXIT (default 0)
-    <!-- doc-test: setup COMMAND -->                 run first (an rnnctl command, or `write FILE TEXT`)
+    <!-- doc-test: setup COMMAND -->                 run first (an rnnctl command, or `write FILE TEXT`,
+                                                     with \\n and \\t in TEXT for newline and tab)
 
 In a command, ``runs/NAME/<run-id>`` (also ``<run>``, ``<id>``, ``RUN``) is the newest run folder
 under runs/NAME made so far on the page (``RUN`` alone: under runs/). A synopsis line (with

@@ -271,7 +271,7 @@ def _setup(spec: str, work: Path, runner, app) -> None:
         (work / dest).write_bytes((REPO / src).read_bytes())
     elif kind == "write":
         name, _, body = rest.partition(" ")
-        (work / name).write_text(body.replace("\\n", "\n") + "\n")
+        (work / name).write_text(body.replace("\\n", "\n").replace("\\t", "\t") + "\n")
     else:
         r = runner.invoke(app, spec.split())
         assert r.exit_code == 0, f"setup {spec}: {r.output}"
