@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .safeio import Refused, read_regular
 
 __all__ = ["load_yaml", "load_value", "read_text", "key_lines", "yaml_error",
            "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "MAX_VALUE_CHARS"]
@@ -108,15 +109,10 @@ def read_text(path: str | Path, what: str = "config file") -> str:
     except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
         raise ConfigError(f"cannot read {what}: {e}", source=source) from None
     _check_regular(st, what, source)
-    try:
-        # O_NONBLOCK: had the path been swapped for a FIFO since the stat, open must not wait
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-        try:
-            _check_regular(os.fstat(fd), what, source)
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                data = f.read(MAX_BYTES + 1)
-        finally:
-            os.close(fd)
+    try:   # rnnctl.safeio: non-blocking open, fstat again, at most MAX_BYTES + 1 bytes
+        data = read_regular(path, MAX_BYTES + 1)
+    except Refused as e:   # a path swapped for a FIFO since the stat, /proc/kmsg (no data yet)
+        raise ConfigError(f"cannot read {what}: it {e}", source=source) from None
     except OSError as e:
         raise ConfigError(f"cannot read {what}: {e}", source=source) from None
     if len(data) > MAX_BYTES:
