@@ -10,7 +10,6 @@ metrics are only ever appended under the lock.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RunError, RunningElsewhere
+from ..safeio import loads_json
 from . import layout as L
 from .atomic import atomic_save_npz, atomic_write_text, json_line, now_iso
 from .checkpoint import Checkpoint, load_checkpoint, remove_checkpoint, save_checkpoint
@@ -194,16 +194,16 @@ class RunFolder:
         """Rows written after the checkpoint are redone by the resumed run."""
         p = self.path
         _truncate_lines(p / L.TRACE, lambda line: int(line.split(",", 1)[0]) <= update, header=True)
-        _truncate_lines(p / L.METRICS, lambda line: json.loads(line)["update"] <= update)
+        _truncate_lines(p / L.METRICS, lambda line: loads_json(line)["update"] <= update)
         if (p / L.PROBES_INDEX).exists():
-            _truncate_lines(p / L.PROBES_INDEX, lambda line: json.loads(line)["update"] <= update)
+            _truncate_lines(p / L.PROBES_INDEX, lambda line: loads_json(line)["update"] <= update)
         if (p / L.BACKPROP_UPDATES).exists():
-            updates = np.load(p / L.BACKPROP_UPDATES)
+            updates = np.load(p / L.BACKPROP_UPDATES, mmap_mode="r")   # a damaged header allocates nothing
             keep = int(np.searchsorted(updates, update, side="right"))
             GrowingNpy.open(p / L.BACKPROP_UPDATES).truncate(keep)
             GrowingNpy.open(p / L.BACKPROP_NORMS).truncate(keep)
         if (p / L.PARAMS_SNAPSHOT_UPDATES).exists():   # the same rule for the params snapshots
-            updates = np.load(p / L.PARAMS_SNAPSHOT_UPDATES)
+            updates = np.load(p / L.PARAMS_SNAPSHOT_UPDATES, mmap_mode="r")
             keep = int(np.searchsorted(updates, update, side="right"))
             GrowingNpy.open(p / L.PARAMS_SNAPSHOT_UPDATES).truncate(keep)
             GrowingNpy.open(p / L.PARAMS_SNAPSHOTS).truncate(keep)
@@ -318,6 +318,6 @@ def _truncate_lines(path: Path, keep, header: bool = False) -> None:
         try:
             if keep(line):
                 kept.append(line)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
             break
     atomic_write_text(path, "".join(head + kept))

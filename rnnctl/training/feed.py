@@ -23,8 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
-
 
 @dataclass(frozen=True, eq=False)
 class FeedBatch:
