@@ -59,7 +59,9 @@ def resume(
         cfg, folder, checkpoint = resume_run(run_dir, list(overrides or []))
     except RnnctlError as e:
         fail(e)
-    err.print(f"resuming at update {checkpoint.update}", highlight=False)
+    err.print(f"resuming at update {checkpoint.update}" if checkpoint is not None else
+              "no checkpoint yet (killed before its first evaluation): training again from update 0",
+              highlight=False)
     _run(cfg, folder, checkpoint, quiet, as_json)
 
 

@@ -19,6 +19,7 @@ from ..yamlio import MAX_BYTES as MAX_YAML_BYTES
 from ..yamlio import load_data
 from . import layout as L
 from .atomic import atomic_write_json, atomic_write_text
+from .lock import is_locked
 
 PROBLEMS = ("missing", "corrupt")     # statuses added to layout.STATUSES for damaged folders
 
@@ -113,6 +114,10 @@ def read_run_record(path, job: dict | None = None, job_index: int | None = None,
         if info.get("status") not in L.STATUSES:
             raise ValueError(f"unknown status {info.get('status')!r}")
         run.info, run.status = info, info["status"]
+        if run.status == "running" and not is_locked(path):   # the lock decides: its process is gone
+            run.status = "interrupted"
+            run.problem = (f"killed: {L.RUN_INFO} says running, but no process holds its lock; "
+                           f"continue it with rnnctl resume {path}")
     except FileNotFoundError:
         _problem(run, "missing", f"no {L.RUN_INFO}")
     except (OSError, ValueError) as e:

@@ -168,6 +168,26 @@ class RunFolder:
                 self.release()
             raise
 
+    def restart(self) -> None:
+        """Empty an unfinished run that has no checkpoint yet (killed or failed before its first
+        evaluation), so that ``rnnctl resume`` trains it again from update 0 with the same config.
+        Takes the lock (RunningElsewhere while its process lives: a 'running' run whose lock is
+        free was killed) and keeps it for the run; a finished run is a RunError."""
+        held = self._lock.held
+        self.lock()
+        try:
+            status = read_run(self.path).get("status")
+            if status not in L.UNFINISHED:
+                raise RunError(f"{self.path} has finished (status {status}) and keeps no checkpoint; "
+                               "nothing to resume")
+            if (self.path / L.LEGACY_CHECKPOINT).exists():
+                load_checkpoint(self.path)   # raises: a pickle from rnnctl 0.1 is never loaded
+            clear(self.path)
+        except BaseException:
+            if not held:
+                self.release()
+            raise
+
     def _resume(self, changes: dict | None) -> Checkpoint:
         info = read_run(self.path)
         status = info.get("status")
