@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import EXIT_DIVERGED, EXIT_OK, EXIT_RUN_FAILED, RnnctlError, RunningElsewhere
+from ..errors import EXIT_DIVERGED, EXIT_OK, EXIT_RUN_FAILED, CannotWrite, RnnctlError, RunningElsewhere
 from . import EXIT_CODES_HELP, app, err, fail, out
 
 
@@ -90,6 +90,9 @@ def _run(cfg, folder, checkpoint, quiet: bool, as_json: bool, note: str = "", **
         fail(e)
     except Exception as e:  # recorded as 'failed' in run.json by the loop, or here if it failed before
         folder.record_failure(e)
+        full = CannotWrite.of(e, f"rnnctl resume {folder.path}")
+        if full is not None:   # a full or read-only disk: a one-line reason, exit 7
+            fail(full)
         err.print(f"[bold red]error:[/] run failed: {type(e).__name__}: {e}", highlight=False)
         raise typer.Exit(EXIT_RUN_FAILED)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunError, RunningElsewhere
+from ..errors import CannotWrite, RunError, RunningElsewhere
 from ..safeio import loads_json
 from . import layout as L
 from .atomic import atomic_save_npz, atomic_write_text, json_line, now_iso
@@ -61,7 +61,8 @@ class RunFolder:
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise RunError(f"cannot create run folder under {parent}: {e}") from e
+            raise CannotWrite.of(e, "run the command again") or \
+                RunError(f"cannot create run folder under {parent}: {e}") from None
         for n in range(1000):
             path = parent / (run_id if n == 0 else f"{run_id}-{n}")
             try:
@@ -69,7 +70,8 @@ class RunFolder:
             except FileExistsError:
                 continue
             except OSError as e:
-                raise RunError(f"cannot create run folder {path}: {e}") from e
+                raise CannotWrite.of(e, "run the command again") or \
+                    RunError(f"cannot create run folder {path}: {e}") from None
             return cls(path)
         raise RunError(f"cannot find a free run folder name for {parent / run_id}")
 
@@ -119,6 +121,8 @@ class RunFolder:
                     mark(self.path, "failed", info.get("message") or message, ("failed",), kind)
             else:
                 mark(self.path, "failed", message, ("running",), kind)
+        except OSError:
+            pass   # a full or read-only disk: the lock, freed below, says the run is not running
         finally:
             self.release()
 

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..errors import Diverged
+from ..errors import CannotWrite, Diverged
 from ..interrupt import GracefulInterrupt, Interrupted, StopSignalsIgnored, signal_name
 from .observer import Observer, RunResult, StopRun
 from .postmortem import postmortem_arrays
@@ -85,7 +85,16 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
         raise
     except Exception as e:
         summary["message"] = f"{type(e).__name__}: {e}"
-        run.close(sink, state, "failed")
+        full = CannotWrite.of(e, f"rnnctl resume {getattr(sink, 'path', 'RUN')}")
+        try:
+            run.close(sink, state, "failed")
+        except OSError:
+            if full is None:
+                raise
+            # a full or read-only disk fails these writes too: the last checkpoint is whole, and
+            # the free lock tells report and resume that nothing runs this run any more
+        if full is not None:
+            raise full from None
         raise
     run.close(sink, state, status)
     return RunResult(status, summary)
