@@ -168,3 +168,13 @@ def test_npz_values_whose_square_overflows(tmp_path):
     np.savez(p, **{f"x_{i}": np.full((3, 1), 1e200 if i == 3 else 1.0) for i in range(10)}, y=np.arange(10) % 2)
     r, _ = dry_run(tmp_path, p, "npz")
     assert r.exit_code == EXIT_USAGE and "key 'x_3'" in r.output and "overflows" in r.output
+
+
+@pytest.mark.parametrize("header", ['"' + "t" * 200_000 + '",label\n', '"text,label\n'])
+def test_labelled_csv_with_a_malformed_header(tmp_path, header):
+    """Found by the fuzzing of issue 24: a header over csv's field limit, or one that never closes
+    its quote, raised csv.Error (a traceback) while the header was read."""
+    p = tmp_path / "h.csv"
+    p.write_text(header + "abc,1\n" * 10)
+    r, _ = dry_run(tmp_path, p, "labelled")
+    assert r.exit_code == EXIT_USAGE and "malformed CSV" in r.output, r.output

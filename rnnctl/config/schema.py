@@ -426,7 +426,8 @@ class EvalConfig(_Section):
 class Config(_Section):
     """A whole experiment: the resolved form of one YAML file plus its overrides."""
 
-    name: str = opt("", "run name; empty means the config file's stem")
+    name: str = opt("", "run name; empty means the config file's stem; one folder name under "
+                        "runs_dir (no / or \\, not . or .., at most 200 bytes)")
     seed: int = opt(0, "seed of the numpy Generator for weights and data", NON_NEGATIVE)
     runs_dir: str = opt("runs", "folder for run outputs, relative to the current directory")
     task: TaskConfig = field()  # required: task.name has no default

@@ -30,7 +30,10 @@ from .dataset import Dataset
 def _csv_rows(path, text: str, needed: tuple[str, ...]):
     """[(line, {column: value})] from a CSV with a header."""
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    found = reader.fieldnames or []
+    try:   # the header is read here: a malformed one is a csv.Error too
+        found = reader.fieldnames or []
+    except csv.Error as e:
+        raise fail(path, "line 1", f"malformed CSV header ({e})") from None
     missing = [c for c in needed if c not in found]
     if missing:
         raise fail(path, "line 1", f"no column {', '.join(map(repr, missing))}; the columns found are "
