@@ -85,19 +85,20 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
         raise
     except Exception as e:
         summary["message"] = f"{type(e).__name__}: {e}"
-        full = CannotWrite.of(e, f"rnnctl resume {getattr(sink, 'path', 'RUN')}")
-        try:
-            run.close(sink, state, "failed")
-        except OSError:
-            if full is None:
-                raise
-            # a full or read-only disk fails these writes too: the last checkpoint is whole, and
-            # the free lock tells report and resume that nothing runs this run any more
-        if full is not None:
-            raise full from None
+        _close_failed(e, run, sink, state)
         raise
     run.close(sink, state, status)
     return RunResult(status, summary)
+
+
+def _close_failed(e: Exception, run, sink, state) -> None:
+    """Finish a run that failed with ``e``. A full or read-only disk raises CannotWrite instead,
+    writing nothing: the final parameters would take the space run.json needs (the caller records
+    'failed' there, RunFolder.record_failure), and resuming needs only the last checkpoint."""
+    full = CannotWrite.of(e, f"rnnctl resume {getattr(sink, 'path', 'RUN')}")
+    if full is not None:
+        raise full from None
+    run.close(sink, state, "failed")
 
 
 def _stopped_by(e: KeyboardInterrupt, obs) -> str:
