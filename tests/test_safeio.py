@@ -178,3 +178,16 @@ def test_labelled_csv_with_a_malformed_header(tmp_path, header):
     p.write_text(header + "abc,1\n" * 10)
     r, _ = dry_run(tmp_path, p, "labelled")
     assert r.exit_code == EXIT_USAGE and "malformed CSV" in r.output, r.output
+
+
+def test_npz_with_an_unsupported_zip_feature(tmp_path):
+    """Found by the fuzzing of issue 24: zipfile raises NotImplementedError for a version or a
+    compression method it does not know (and zlib.error for a bad stream), not BadZipFile."""
+    p = tmp_path / "v.npz"
+    np.savez(p, **{f"x_{i}": np.ones((2, 1)) for i in range(10)}, y=np.arange(10) % 2)
+    raw = bytearray(p.read_bytes())
+    cd = raw.rfind(b"PK\x01\x02")                  # the last central directory entry
+    raw[cd + 6:cd + 8] = (147).to_bytes(2, "little")   # "version needed to extract": 14.7
+    p.write_bytes(bytes(raw))
+    r, _ = dry_run(tmp_path, p, "npz")
+    assert r.exit_code == EXIT_USAGE and "not a readable .npz" in r.output, r.output
