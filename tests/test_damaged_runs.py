@@ -62,7 +62,17 @@ DAMAGE = {
     "dev_zero": lambda d: (d / "config.yaml").write_text(
         (d / "config.yaml").read_text().replace("path: ", "path: /dev/zero #")),
     "params_huge": lambda d: huge_params(d / "params_best.npz"),
+    "lock_fifo": lambda d: lock_fifo(d),
 }
+
+
+def lock_fifo(d):
+    """run.json says running and run.lock is a FIFO: probing the lock must not wait for a writer."""
+    import json
+    import os
+    (d / "run.json").write_text(json.dumps({**read_run(d), "status": "running"}))
+    (d / "run.lock").unlink()
+    os.mkfifo(d / "run.lock")
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
