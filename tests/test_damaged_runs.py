@@ -182,3 +182,18 @@ def test_sweep_on_a_full_or_read_only_disk(tmp_path, monkeypatch, err):
     r = runner.invoke(app, ["sweep", str(spec), "-q", "--executor", "thread", "--workers", "1"])
     assert r.exit_code == EXIT_CANNOT_WRITE, r.output
     assert "Traceback" not in r.output and "run the same sweep again" in r.output.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("victim, content", [("metrics.jsonl", b'{"update": 3}\n\xce\xff\n'),
+                                             ("backprop_updates.npy", b"\x93NUMPY\x01\x00\xf6\x00{'descr': '<i8',")])
+def test_resume_with_a_damaged_log(run_dir, tmp_path, victim, content):
+    """Found by the fuzzing of issue 24: cutting a damaged log back to the checkpoint raised
+    UnicodeDecodeError or numpy's header errors (tokenize.TokenError)."""
+    import json
+    d = tmp_path / run_dir.name
+    shutil.copytree(run_dir, d)
+    (d / "run.json").write_text(json.dumps({**read_run(d), "status": "running"}))   # killed
+    (d / victim).write_bytes(content)
+    r = runner.invoke(app, ["resume", str(d), "-q"])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), (r.exception, r.output)
+    assert "a log file is damaged" in r.output

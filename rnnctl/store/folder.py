@@ -200,7 +200,12 @@ class RunFolder:
                     if status in L.EXTENDABLE else "")
             raise RunError(f"{self.path} has finished (status {status}); nothing to resume{hint}")
         state = load_checkpoint(self.path)
-        self._truncate_to(state.update)
+        try:
+            self._truncate_to(state.update)
+        except Exception as e:  # noqa: BLE001 (a damaged log: bad UTF-8, a torn .npy header, ...)
+            raise RunError(f"cannot resume {self.path}: a log file is damaged ({type(e).__name__}: "
+                           f"{' '.join(str(e).split())[:160]}); start the run again with rnnctl train "
+                           f"{self.path / L.CONFIG}") from None
         self._wall_before = info.get("wall_time") or 0.0
         entry = {"at": now_iso(), "update": state.update, **({"changes": changes} if changes else {})}
         self._info = {**info, "status": "running", "pid": os.getpid(), "host": platform.node(),
