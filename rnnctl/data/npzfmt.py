@@ -57,8 +57,9 @@ def _real(path, key, a, ndims) -> np.ndarray:
     big = np.abs(out) > MAX_ABS
     if big.any():
         where = np.argwhere(big)[0]
-        raise fail(path, f"key {key!r}", f"value {a[tuple(where)]} at index {tuple(int(i) for i in where)} is too "
-                                         f"large: its square overflows float64 (|value| at most {MAX_ABS:g}); rescale it")
+        raise fail(path, f"key {key!r}", f"value {a[tuple(where)]} at index {tuple(int(i) for i in where)} "
+                                         f"is too large: its square overflows float64 (|value| at most "
+                                         f"{MAX_ABS:g}); rescale it")
     return out
 
 
