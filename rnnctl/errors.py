@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 # Exit codes, documented in the README. Click's own usage errors also exit with 2.
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -10,6 +12,7 @@ EXIT_DIVERGED = 3
 EXIT_PARTIAL = 4
 EXIT_UNUSABLE = 5
 EXIT_RUNNING_ELSEWHERE = 6   # the run folder is locked: another live process trains it
+EXIT_CANNOT_WRITE = 7        # the disk is full or read-only: nothing lost, resume once it is writable
 EXIT_INTERRUPTED = 130   # SIGINT (Ctrl-C): 128 + 2
 EXIT_TERMINATED = 143    # SIGTERM: 128 + 15
 EXIT_HANGUP = 129        # SIGHUP: 128 + 1
@@ -62,6 +65,32 @@ class MissingPackage(RnnctlError):
     (``pip install "rnnctl[tracking]"``)."""
 
     exit_code = EXIT_USAGE
+
+
+class CannotWrite(RunError):
+    """A run or sweep folder cannot be written: the disk is full, over quota or read-only. What
+    was written before is whole (every write is atomic), so the run resumes from its last
+    checkpoint once the folder is writable again."""
+
+    exit_code = EXIT_CANNOT_WRITE
+
+    #: errno values that say "this file system cannot take the write", not "this code is wrong"
+    ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG)
+
+    @classmethod
+    def of(cls, e: BaseException, then: str) -> "CannotWrite | None":
+        """The CannotWrite that ``e`` (or an error it was raised from) means, with ``then`` (what
+        to do once the disk is writable) in its message; None when ``e`` is another error."""
+        seen = 0
+        while e is not None and seen < 10:
+            if isinstance(e, CannotWrite):
+                return e
+            if isinstance(e, OSError) and e.errno in cls.ERRNOS:
+                where = f" {e.filename}" if e.filename else ""
+                return cls(f"cannot write{where}: {e.strerror or e}; free space (or make it writable), "
+                           f"then {then}")
+            e, seen = e.__cause__ or e.__context__, seen + 1
+        return None
 
 
 class RunningElsewhere(RnnctlError):

@@ -30,6 +30,7 @@ import os
 import queue
 import signal
 import threading
+import time
 import uuid
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.managers import SyncManager
@@ -111,11 +112,41 @@ def _ignore_stop_signals() -> None:
         signal.signal(s, signal.SIG_IGN)
 
 
+#: How often a worker or the manager process checks that the driver that started it still lives.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _end_with_parent() -> None:
+    """End this process when the driver that spawned it is gone.
+
+    A driver killed with SIGKILL cannot stop its workers, and they ignore the stop signals (above):
+    without this they would train on, unobserved, for as long as their jobs last (and the manager
+    and the resource tracker with them). The parent's death reparents this process, which changes
+    ``os.getppid()``; a daemon thread looks every PARENT_CHECK_SECONDS and then exits at once
+    (``os._exit``: the run's lock is freed by the kernel, its last checkpoint is whole, and the
+    next ``rnnctl sweep`` resumes it). Polling, not Linux's PR_SET_PDEATHSIG: that fires when the
+    *thread* that spawned the process ends, and it is Linux only."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rnnctl-parent-watch", daemon=True).start()
+
+
+def _init_manager() -> None:
+    _ignore_stop_signals()
+    _end_with_parent()
+
+
 def _init_worker() -> None:
     # Before numpy is imported in this fresh (spawned) process, so that BLAS reads these.
     for key, value in WORKER_ENV.items():
         os.environ.setdefault(key, value)
     _ignore_stop_signals()
+    _end_with_parent()
 
 
 class ProcessSlots(cf.Executor):
@@ -199,7 +230,7 @@ class LocalBackend(Backend):
     def start(self, events):
         ctx = mp.get_context("spawn")
         self._manager = SyncManager(ctx=ctx)
-        self._manager.start(_ignore_stop_signals)  # a SIGTERM to the group must not end the stop flag
+        self._manager.start(_init_manager)  # a SIGTERM to the group must not end the stop flag
         self.channel = self._manager.Queue()
         self.stop = self._manager.Event()
         self.capacity = self.workers

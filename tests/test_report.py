@@ -197,12 +197,13 @@ def test_reading_many_runs_reads_only_small_files(tmp_path, monkeypatch):
     for i in range(300):
         write_run(root / f"r{i:04d}", "norm", 20 + i % 3, i % 5, trace=True)
     opened = []
-    real = Path.read_text
+    import rnnctl.safeio as safeio   # every file of a run folder is read through it (bounded)
+    real = safeio.read_regular
 
-    def spy(self, *a, **k):
-        opened.append(self.name)
-        return real(self, *a, **k)
-    monkeypatch.setattr(Path, "read_text", spy)
+    def spy(path, *a, **k):
+        opened.append(Path(path).name)
+        return real(path, *a, **k)
+    monkeypatch.setattr(safeio, "read_regular", spy)
     import time
     t0 = time.perf_counter()
     rep = R.load_report(root)

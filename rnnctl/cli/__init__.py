@@ -25,7 +25,8 @@ EXIT_CODES_HELP = ("Exit codes: 0 run finished (succeeded or completed), 1 run f
                    "2 bad usage or config, 3 diverged (NaN/Inf), 4 some runs of a sweep failed, "
                    "5 the run folder cannot be used (missing; finished, for resume; incomplete or incompatible, for "
                    "sample, eval, export), 6 running elsewhere (the run "
-                   "folder is locked by another process), 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.")
+                   "folder is locked by another process), 7 cannot write (the disk is full or read-only; resume once "
+                   "it is writable), 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.")
 
 app = typer.Typer(
     name="rnnctl",

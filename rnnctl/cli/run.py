@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import EXIT_DIVERGED, EXIT_OK, EXIT_RUN_FAILED, RnnctlError, RunningElsewhere
+from ..errors import EXIT_DIVERGED, EXIT_OK, EXIT_RUN_FAILED, CannotWrite, RnnctlError, RunningElsewhere
 from . import EXIT_CODES_HELP, app, err, fail, out
 
 
@@ -59,7 +59,9 @@ def resume(
         cfg, folder, checkpoint = resume_run(run_dir, list(overrides or []))
     except RnnctlError as e:
         fail(e)
-    err.print(f"resuming at update {checkpoint.update}", highlight=False)
+    err.print(f"resuming at update {checkpoint.update}" if checkpoint is not None else
+              "no checkpoint yet (killed before its first evaluation): training again from update 0",
+              highlight=False)
     _run(cfg, folder, checkpoint, quiet, as_json)
 
 
@@ -88,6 +90,9 @@ def _run(cfg, folder, checkpoint, quiet: bool, as_json: bool, note: str = "", **
         fail(e)
     except Exception as e:  # recorded as 'failed' in run.json by the loop, or here if it failed before
         folder.record_failure(e)
+        full = CannotWrite.of(e, f"rnnctl resume {folder.path}")
+        if full is not None:   # a full or read-only disk: a one-line reason, exit 7
+            fail(full)
         err.print(f"[bold red]error:[/] run failed: {type(e).__name__}: {e}", highlight=False)
         raise typer.Exit(EXIT_RUN_FAILED)
 

@@ -15,8 +15,9 @@ from . import app, err, fail, out
 SWEEP_EXIT_HELP = ("Exit codes: 0 every run finished (succeeded, completed, diverged or stopped: all "
                    "outcomes of a study), 2 bad spec or config (nothing is run), 4 some runs failed, "
                    "6 the only unfinished runs are running elsewhere (another process holds their run "
-                   "folder's lock), 130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (run the "
-                   "same command again to resume).")
+                   "folder's lock), 7 the sweep folder cannot be written (disk full or read-only: its "
+                   "runs resume when the same command runs again), 130 interrupted by Ctrl-C, 143 by "
+                   "SIGTERM, 129 by SIGHUP (run the same command again to resume).")
 
 
 @app.command(epilog=SWEEP_EXIT_HELP)

@@ -38,8 +38,9 @@ def _check(cfg: Config) -> None:
     sampler = make_task(cfg)   # the task's own parameter and length rules (task.length >= minimum)
     task = sampler.task
     if cfg.task.data:   # real data: loaded now, so a bad file fails before any run folder exists
-        from rnnctl.tasks.real import selection_metric
+        from rnnctl.tasks.real import check_splits, selection_metric
         selection_metric(cfg, task)
+        check_splits(cfg, sampler.dataset)
     if task.loss not in LOSSES:
         raise ConfigError(f"task {task.name!r} has loss {task.loss!r}, which the model does not "
                           f"provide (available: {', '.join(LOSSES)})", key="task.name")
@@ -89,9 +90,11 @@ def physical_memory() -> int | None:
 
 
 def memory_lower_bound(cfg: Config, n_in: int, n_out: int, steps: int) -> tuple[int, int]:
-    """(bytes of parameters and their gradient, bytes of one batch's hidden states over ``steps``):
-    a lower bound of what training needs (the kernels keep more: gate activations, optimizer
-    state, the readout's outputs), so that a config refused here could never have run."""
+    """(bytes of parameters and their gradient, bytes of one batch's hidden states and inputs over
+    ``steps``): a lower bound of what training needs (the kernels keep more: gate activations,
+    optimizer state, the readout's outputs), so that a config refused here could never have run.
+    The inputs are float64 (steps, rows, n_in) whatever the model's dtype: a text's one-hot inputs
+    over a vocabulary of every Unicode character are 8.9 MB per step and row."""
     from rnnctl.registry import CELLS
     m = cfg.model
     size = 4 if m.dtype == "float32" else 8
@@ -99,7 +102,9 @@ def memory_lower_bound(cfg: Config, n_in: int, n_out: int, steps: int) -> tuple[
     params = sum(gates * m.hidden * ((n_in if layer == 0 else m.hidden) + m.hidden + 1)
                  for layer in range(m.layers)) + n_out * (m.hidden + 1)
     rows = max(cfg.train.batch_size, min(cfg.eval.batch_size, cfg.eval.sequences))
-    return 2 * params * size, steps * rows * m.hidden * m.layers * size
+    if cfg.task.data:   # real data is scored in batches capped in memory (streams: one row)
+        rows = cfg.train.batch_size
+    return 2 * params * size, steps * rows * (m.hidden * m.layers * size + n_in * 8)
 
 
 def _gib(n: int) -> str:
@@ -116,9 +121,9 @@ def _check_memory(cfg: Config, task, steps: int) -> None:
     if params + states <= ram:
         return
     key = ("model.hidden" if params >= states else
-           "train.batch_size" if cfg.train.batch_size >= min(cfg.eval.batch_size, cfg.eval.sequences)
+           "train.batch_size" if cfg.task.data or cfg.train.batch_size >= min(cfg.eval.batch_size, cfg.eval.sequences)
            else "eval.batch_size")
     raise ConfigError(f"this run needs at least {_gib(params + states)} of memory (parameters and "
-                      f"gradient {_gib(params)}; hidden states of a batch over {steps} steps "
+                      f"gradient {_gib(params)}; inputs and hidden states of a batch over {steps} steps "
                       f"{_gib(states)}), more than this machine's {_gib(ram)}: reduce model.hidden, "
                       "the batch sizes or the length", key=key)

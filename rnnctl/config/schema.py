@@ -21,6 +21,8 @@ from typing import Any, Callable, Literal, NamedTuple
 from rnnctl.errors import ConfigError
 from rnnctl.registry import CELLS, OPTIMIZERS, SCHEDULES, TASKS, TRANSFORMS, Registry
 
+from .names import name_problem, runs_dir_problem
+
 # name, runs_dir and log.tensorboard say where results go, not what they are: they do not enter
 # config_hash (a run watched live has the id, and a sweep's job the folder, it has unwatched).
 _NOT_HASHED = ("name", "runs_dir", "log.tensorboard")
@@ -47,7 +49,10 @@ MIN_THRESHOLD = 1e-30
 
 
 def _short(value: int) -> str:
-    text = str(value) if value.bit_length() < 200 else f"an integer of {len(str(value))} digits"
+    # str() of an integer over 4,300 digits raises (Python's int_max_str_digits): count the digits
+    # from the bit length instead (log10 2 = 0.30103), without converting
+    text = str(value) if value.bit_length() < 200 else \
+        f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
     return text if len(text) < 40 else f"{text[:12]}...({len(text)} digits)"
 
 
@@ -439,7 +444,8 @@ class EvalConfig(_Section):
 class Config(_Section):
     """A whole experiment: the resolved form of one YAML file plus its overrides."""
 
-    name: str = opt("", "run name; empty means the config file's stem")
+    name: str = opt("", "run name; empty means the config file's stem; one folder name under "
+                        "runs_dir (no / or \\, not . or .., at most 200 bytes)")
     seed: int = opt(0, "seed of the numpy Generator for weights and data", NON_NEGATIVE)
     runs_dir: str = opt("runs", "folder for run outputs, relative to the current directory")
     task: TaskConfig = field()  # required: task.name has no default
@@ -449,6 +455,10 @@ class Config(_Section):
     log: LogConfig = section(LogConfig)
 
     def validate(self) -> None:
+        # Where the run goes: a name that stays under runs_dir (rnnctl.config.names)
+        for key, problem in (("name", name_problem(self.name)), ("runs_dir", runs_dir_problem(self.runs_dir))):
+            if problem:
+                raise ConfigError(problem, key=key)
         # Checked here, not at run time, so that a sweep rejects such a job before starting
         # (rules that need the task, e.g. its architecture, are in check_runnable).
         if self.train.regularizer.omega > 0 and (not _vanilla(self.model.cell) or self.model.layers != 1):

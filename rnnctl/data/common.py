@@ -12,10 +12,18 @@ from pathlib import Path
 import numpy as np
 
 from rnnctl.errors import DataError
+from rnnctl.safeio import Refused, read_regular
 
 SPLITS = ("train", "valid", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 UNKNOWN = ""  # the unknown symbol's entry in a vocabulary (index 0; no character is empty)
+#: The largest data files read (rnnctl.safeio's bounds): a text, CSV or labelled file (enwik8 is
+#: 100 MB), and an .npz archive's arrays once decompressed. Data is held in memory whole.
+MAX_TEXT_BYTES = 256 * 2**20
+MAX_NPZ_BYTES = 2 * 2**30
+#: The largest magnitude of a real input or target: its square (a squared error, a gradient's norm)
+#: must not overflow float64 (max 1.8e308), or the run diverges at its first update.
+MAX_ABS = 1e150
 
 
 def fail(path, where: str | None, what: str) -> DataError:
@@ -128,10 +136,13 @@ def encode(text: str, vocab: tuple[str, ...]) -> np.ndarray:
 
 def read_utf8(path) -> str:
     """The file's text, decoded strictly as UTF-8 (a leading BOM dropped). A missing file, a
-    directory, an undecodable byte (named by offset and line) or an empty file is a DataError."""
+    directory, a FIFO or device, a file over MAX_TEXT_BYTES, an undecodable byte (named by offset
+    and line) or an empty file is a DataError."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_regular(p, MAX_TEXT_BYTES)
+    except Refused as e:
+        raise fail(p, None, f"{e}; task.path must name a data file") from None
     except OSError as e:
         raise fail(p, None, f"cannot read the file ({e.strerror or e})") from None
     try:

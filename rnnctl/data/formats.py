@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import DEFAULT_FRACTIONS, build_vocab, encode, fail, read_utf8, split_counts
+from .common import DEFAULT_FRACTIONS, MAX_ABS, build_vocab, encode, fail, read_utf8, split_counts
 from .stream import StreamDataset
 
 
@@ -84,6 +84,9 @@ def read_numeric_csv(path) -> tuple[np.ndarray, tuple[str, ...]]:
                 raise fail(path, where, f"{cell.strip()!r} is not a number")
             if not math.isfinite(v):
                 raise fail(path, where, f"{cell.strip()} is not finite; remove or fill the missing values")
+            if abs(v) > MAX_ABS:
+                raise fail(path, where, f"{cell.strip()} is too large: its square overflows float64 "
+                                        f"(|value| at most {MAX_ABS:g}); rescale the column")
             values[r, j] = v
     return values, names
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnctl.safeio import Refused, loads_json
+
 from .common import (DEFAULT_FRACTIONS, SPLITS, assign_splits, build_vocab, encode, fail,
                      parse_split_values, read_utf8)
 from .dataset import Dataset
@@ -28,7 +30,10 @@ from .dataset import Dataset
 def _csv_rows(path, text: str, needed: tuple[str, ...]):
     """[(line, {column: value})] from a CSV with a header."""
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    found = reader.fieldnames or []
+    try:   # the header is read here: a malformed one is a csv.Error too
+        found = reader.fieldnames or []
+    except csv.Error as e:
+        raise fail(path, "line 1", f"malformed CSV header ({e})") from None
     missing = [c for c in needed if c not in found]
     if missing:
         raise fail(path, "line 1", f"no column {', '.join(map(repr, missing))}; the columns found are "
@@ -54,8 +59,10 @@ def _jsonl_rows(path, text: str, needed: tuple[str, ...]):
     for line, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        try:
-            rec = json.loads(raw)
+        try:   # bounded: nesting and integer size (rnnctl.safeio)
+            rec = loads_json(raw)
+        except Refused as e:
+            raise fail(path, f"line {line}", f"the record {e}") from None
         except json.JSONDecodeError as e:
             raise fail(path, f"line {line}", f"not valid JSON ({e.msg} at column {e.colno})") from None
         if not isinstance(rec, dict):
@@ -98,6 +105,8 @@ def load_labelled(path, text_column: str = "text", label_column: str = "label",
         lab = rec[label_column]
         if lab is None or lab == "" or isinstance(lab, (list, dict, float)):
             raise fail(p, f"line {line}", f"label {lab!r} is not usable; labels are non-empty strings or integers")
+        if isinstance(lab, int) and not -2**63 <= lab < 2**63:
+            raise fail(p, f"line {line}", "an integer label must fit in 64 bits; write a large one as a string")
         texts.append(t)
         labels.append(lab)
     if "split" in rows[0][1]:

@@ -17,35 +17,27 @@ n_out = max + 1, loss softmax_ce); real targets are regression (loss mse).
 from __future__ import annotations
 
 import re
-import zipfile
 
 import numpy as np
 
-from .common import DEFAULT_FRACTIONS, assign_splits, fail, parse_split_values
+from rnnctl.safeio import Refused
+from rnnctl.safeio import load_npz as read_npz
+
+from .common import DEFAULT_FRACTIONS, MAX_ABS, MAX_NPZ_BYTES, assign_splits, fail, parse_split_values
 from .dataset import Dataset
 
 _LIST_KEY = re.compile(r"^([xy])_(\d+)$")
 
 
 def _open(path) -> dict:
+    """The archive's arrays, every size checked before it is read (rnnctl.safeio.load_npz)."""
     try:
-        z = np.load(path, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise fail(path, None, "holds a single array (.npy), not an .npz archive of named arrays; "
-                                   "save with numpy.savez")
-        with z:
-            keys = list(z.files)
-            out = {}
-            for k in keys:
-                try:
-                    out[k] = z[k]
-                except ValueError as e:  # object arrays need pickle
-                    raise fail(path, f"key {k!r}", f"cannot be read without pickle ({e}); store "
-                                                   f"numeric arrays (use the ragged layout for uneven lengths)") from None
-            return out
+        return read_npz(path, MAX_NPZ_BYTES)
+    except Refused as e:
+        raise fail(path, None, str(e)) from None
     except OSError as e:
         raise fail(path, None, f"cannot read the file ({e.strerror or e})") from None
-    except (zipfile.BadZipFile, ValueError, EOFError) as e:
+    except ValueError as e:
         raise fail(path, None, f"not a readable .npz archive ({e})") from None
 
 
@@ -62,6 +54,12 @@ def _real(path, key, a, ndims) -> np.ndarray:
     if bad.any():
         where = np.argwhere(bad)[0]
         raise fail(path, f"key {key!r}", f"non-finite value {a[tuple(where)]} at index {tuple(int(i) for i in where)}")
+    big = np.abs(out) > MAX_ABS
+    if big.any():
+        where = np.argwhere(big)[0]
+        raise fail(path, f"key {key!r}", f"value {a[tuple(where)]} at index {tuple(int(i) for i in where)} "
+                                         f"is too large: its square overflows float64 (|value| at most "
+                                         f"{MAX_ABS:g}); rescale it")
     return out
 
 

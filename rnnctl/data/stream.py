@@ -146,6 +146,18 @@ class StreamDataset:
         target = self.data[ahead].reshape(pos.shape + (-1,))                # (L, B, h·C)
         return np.ascontiguousarray(u, dtype=np.float64), target
 
+    def stream_steps(self, batch_size: int, window: int) -> int:
+        """S, the steps of each of the ``batch_size`` parallel training streams read in windows of
+        ``window`` (rnnctl.training.feed: S = (n − window + 1) // B over the n scored steps of the
+        train range, so that every epoch's offset in [0, window) leaves S steps); DataError when
+        the train range is too short for one step per stream."""
+        n = self.steps("train")
+        S = (n - window + 1) // batch_size
+        if S < 1:
+            raise DataError(f"{self.source}: the train range has {n} steps, too few for {batch_size} "
+                            f"streams of windows of {window}; lower train.batch_size or task.length")
+        return S
+
     def windows(self, split, batch_size: int, length: int,
                 rng: np.random.Generator | None = None) -> Iterator[StreamWindow]:
         """One epoch of ``split`` as windows of B = ``batch_size`` streams and ``length`` steps

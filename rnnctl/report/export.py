@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 
-import yaml
-
 from .. import store
 from ..store import RunRecord
 from . import real
@@ -63,7 +61,7 @@ def run_json_extra(run: RunRecord, diff, against: str, pm: dict | None) -> dict:
     info = run.info or {}
     try:
         config = store.read_config_dict(run.path)
-    except (OSError, ValueError, yaml.YAMLError):
+    except (OSError, ValueError):
         config = None
     return {"config": config,
             "config_diff": [{"key": k, "base": jsonable(a), "value": jsonable(b)} for k, a, b in diff],

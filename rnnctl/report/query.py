@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .. import store
 from ..errors import ConfigError
+from ..yamlio import load_value
 from ..store import RunRecord
 from . import real
 from .values import canon, hashable, identity, is_num, json_tree, jsonable, same, sort_key, text
@@ -39,7 +38,6 @@ ROW_KEYS = ("run_id", "status", "run_status", "problem", "path", *SUMMARY_FIELDS
 
 NOT_COMPARED = ("name", "runs_dir")   # never part of a config diff
 _WHERE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(!=|>=|<=|=|<|>)\s*(.*?)\s*$")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -205,9 +203,10 @@ def field_value(run: RunRecord, key: str) -> Any:
 
 
 def _parse_scalar(raw: str):
+    """A --where value as YAML (bounded: rnnctl.yamlio), else the text as given."""
     try:
-        return yaml.load(raw, Loader=_Loader)
-    except yaml.YAMLError:
+        return load_value(raw)
+    except ConfigError:
         return raw
 
 

@@ -9,14 +9,15 @@ whole; an orphaned arrays file is removed at the next save.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import RunError, UnusableRun
+from ..safeio import load_npz, read_json
 from .atomic import atomic_save_npz, atomic_write_json
+from .readers import MAX_NPZ_BYTES
 from .layout import CHECKPOINT, CHECKPOINT_ARRAYS, CHECKPOINT_ARRAYS_GLOB, LEGACY_CHECKPOINT
 
 FORMAT = "rnnctl.checkpoint/1"
@@ -57,15 +58,14 @@ def load_checkpoint(run_dir) -> Checkpoint:
         raise UnusableRun(f"{run_dir} has no checkpoint yet (one is written at every evaluation); "
                        "start it again with rnnctl train")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_json(path)
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} file")
         name = meta.pop("arrays")
         meta.pop("format")
         if "/" in name or "\\" in name or not name.endswith(".npz"):
             raise ValueError(f"bad arrays file name {name!r}")
-        with np.load(run_dir / name, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = load_npz(run_dir / name, MAX_NPZ_BYTES)
         int(meta["update"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise RunError(f"cannot read the checkpoint of {run_dir}: {e}") from e
@@ -76,7 +76,7 @@ def checkpoint_update(run_dir) -> int | None:
     """The update the run's checkpoint holds, from checkpoint.json alone (its arrays are not read);
     None when there is no readable checkpoint."""
     try:
-        return int(json.loads((Path(run_dir) / CHECKPOINT).read_text(encoding="utf-8"))["update"])
+        return int(read_json(Path(run_dir) / CHECKPOINT)["update"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

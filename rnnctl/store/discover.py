@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ConfigError, UnusableRun
+from ..safeio import loads_json, read_json, read_utf8_text
+from ..yamlio import MAX_BYTES as MAX_YAML_BYTES
+from ..yamlio import load_data
 from . import layout as L
 from .atomic import atomic_write_json, atomic_write_text
+from .lock import is_locked
 
 PROBLEMS = ("missing", "corrupt")     # statuses added to layout.STATUSES for damaged folders
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml: ~10x faster on config.yaml
 
 
 @dataclass
@@ -79,9 +80,20 @@ def _problem(run: RunRecord, status: str, text: str) -> None:
         run.status, run.problem = status, text
 
 
+def _yaml_file(path: Path):
+    """A YAML file of a run or sweep folder, read and parsed under the config files' bounds
+    (rnnctl.yamlio, rnnctl.safeio): raises OSError (FileNotFoundError when absent) or ValueError."""
+    text = read_utf8_text(path, MAX_YAML_BYTES)
+    try:
+        return load_data(text, str(path))
+    except ConfigError as e:
+        raise ValueError(e.message) from None
+
+
 def read_config_dict(run_dir) -> dict:
-    """config.yaml as nested dicts (raises OSError, ValueError or yaml.YAMLError)."""
-    data = yaml.load((Path(run_dir) / L.CONFIG).read_text(encoding="utf-8"), Loader=_Loader)
+    """config.yaml as nested dicts (raises OSError or ValueError), read under the bounds of a
+    config file: a damaged or hostile file (an alias bomb, a FIFO) is an error, never a hang."""
+    data = _yaml_file(Path(run_dir) / L.CONFIG)
     if not isinstance(data, dict):
         raise ValueError("expected a mapping")
     return data
@@ -96,12 +108,16 @@ def read_run_record(path, job: dict | None = None, job_index: int | None = None,
         _problem(run, "missing", "no run folder (not run yet)")
         return run
     try:
-        info = json.loads((path / L.RUN_INFO).read_text(encoding="utf-8"))
+        info = read_json(path / L.RUN_INFO)
         if not isinstance(info, dict):
             raise ValueError(f"expected a JSON object, got {type(info).__name__}")
         if info.get("status") not in L.STATUSES:
             raise ValueError(f"unknown status {info.get('status')!r}")
         run.info, run.status = info, info["status"]
+        if run.status == "running" and not is_locked(path):   # the lock decides: its process is gone
+            run.status = "interrupted"
+            run.problem = (f"killed: {L.RUN_INFO} says running, but no process holds its lock; "
+                           f"continue it with rnnctl resume {path}")
     except FileNotFoundError:
         _problem(run, "missing", f"no {L.RUN_INFO}")
     except (OSError, ValueError) as e:
@@ -110,7 +126,7 @@ def read_run_record(path, job: dict | None = None, job_index: int | None = None,
         run.config = flatten(read_config_dict(path))
     except FileNotFoundError:
         _problem(run, "missing", f"no {L.CONFIG}")
-    except (OSError, ValueError, yaml.YAMLError) as e:
+    except (OSError, ValueError) as e:
         _problem(run, "corrupt", f"{L.CONFIG}: {short_error(e)}")
     if check_trace and run.info is not None and not (path / L.TRACE).is_file():
         _problem(run, "missing", f"no {L.TRACE}")
@@ -139,7 +155,7 @@ def read_jobs(folder) -> list[dict] | None:
     jobs = []
     for line in lines:
         try:
-            j = json.loads(line)
+            j = loads_json(line)
             if isinstance(j, dict) and isinstance(j.get("run_id"), str):
                 jobs.append(j)
         except ValueError:
@@ -163,8 +179,8 @@ def sweep_spec_path(folder) -> Path:
 
 
 def read_sweep_spec(folder) -> Any:
-    """sweep.yaml as loaded by YAML (raises OSError or yaml.YAMLError)."""
-    return yaml.load((Path(folder) / L.SWEEP_SPEC).read_text(encoding="utf-8"), Loader=_Loader)
+    """sweep.yaml as loaded by YAML, under a spec's bounds (raises OSError or ValueError)."""
+    return _yaml_file(Path(folder) / L.SWEEP_SPEC)
 
 
 def write_sweep_summary(folder, data: dict) -> None:
@@ -173,7 +189,7 @@ def write_sweep_summary(folder, data: dict) -> None:
 
 def read_sweep_summary(folder) -> dict | None:
     try:
-        return json.loads((Path(folder) / L.SWEEP_SUMMARY).read_text(encoding="utf-8"))
+        return read_json(Path(folder) / L.SWEEP_SUMMARY)
     except (OSError, ValueError):
         return None
 

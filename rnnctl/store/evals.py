@@ -5,11 +5,11 @@ else in the folder changes. Standard library only.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
 from ..errors import RunError
+from ..safeio import read_json
 from .atomic import atomic_write_json, now_iso
 from .layout import EVALS_DIR
 
@@ -51,7 +51,7 @@ def read_evals(run_dir) -> list[dict]:
     out = []
     for path in sorted(folder.glob("*.json"), key=_order):
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            record = read_json(path)
         except (OSError, ValueError) as e:
             raise RunError(f"cannot read {path}: {e}") from e
         if not isinstance(record, dict):

@@ -10,7 +10,6 @@ metrics are only ever appended under the lock.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import RunError, RunningElsewhere, UnusableRun
+from ..errors import CannotWrite, RunError, RunningElsewhere, UnusableRun
+from ..safeio import loads_json
 from . import layout as L
 from .atomic import atomic_save_npz, atomic_write_text, json_line, now_iso
 from .checkpoint import Checkpoint, load_checkpoint, remove_checkpoint, save_checkpoint
@@ -61,7 +61,8 @@ class RunFolder:
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise RunError(f"cannot create run folder under {parent}: {e}") from e
+            raise CannotWrite.of(e, "run the command again") or \
+                RunError(f"cannot create run folder under {parent}: {e}") from None
         for n in range(1000):
             path = parent / (run_id if n == 0 else f"{run_id}-{n}")
             try:
@@ -69,7 +70,8 @@ class RunFolder:
             except FileExistsError:
                 continue
             except OSError as e:
-                raise RunError(f"cannot create run folder {path}: {e}") from e
+                raise CannotWrite.of(e, "run the command again") or \
+                    RunError(f"cannot create run folder {path}: {e}") from None
             return cls(path)
         raise RunError(f"cannot find a free run folder name for {parent / run_id}")
 
@@ -119,6 +121,8 @@ class RunFolder:
                     mark(self.path, "failed", info.get("message") or message, ("failed",), kind)
             else:
                 mark(self.path, "failed", message, ("running",), kind)
+        except OSError:
+            pass   # a full or read-only disk: the lock, freed below, says the run is not running
         finally:
             self.release()
 
@@ -168,6 +172,26 @@ class RunFolder:
                 self.release()
             raise
 
+    def restart(self) -> None:
+        """Empty an unfinished run that has no checkpoint yet (killed or failed before its first
+        evaluation), so that ``rnnctl resume`` trains it again from update 0 with the same config.
+        Takes the lock (RunningElsewhere while its process lives: a 'running' run whose lock is
+        free was killed) and keeps it for the run; a finished run is a RunError."""
+        held = self._lock.held
+        self.lock()
+        try:
+            status = read_run(self.path).get("status")
+            if status not in L.UNFINISHED:
+                raise RunError(f"{self.path} has finished (status {status}) and keeps no checkpoint; "
+                               "nothing to resume")
+            if (self.path / L.LEGACY_CHECKPOINT).exists():
+                load_checkpoint(self.path)   # raises: a pickle from rnnctl 0.1 is never loaded
+            clear(self.path)
+        except BaseException:
+            if not held:
+                self.release()
+            raise
+
     def _resume(self, changes: dict | None) -> Checkpoint:
         info = read_run(self.path)
         status = info.get("status")
@@ -176,7 +200,12 @@ class RunFolder:
                     if status in L.EXTENDABLE else "")
             raise UnusableRun(f"{self.path} has finished (status {status}); nothing to resume{hint}")
         state = load_checkpoint(self.path)
-        self._truncate_to(state.update)
+        try:
+            self._truncate_to(state.update)
+        except Exception as e:  # noqa: BLE001 (a damaged log: bad UTF-8, a torn .npy header, ...)
+            raise RunError(f"cannot resume {self.path}: a log file is damaged ({type(e).__name__}: "
+                           f"{' '.join(str(e).split())[:160]}); start the run again with rnnctl train "
+                           f"{self.path / L.CONFIG}") from None
         self._wall_before = info.get("wall_time") or 0.0
         entry = {"at": now_iso(), "update": state.update, **({"changes": changes} if changes else {})}
         self._info = {**info, "status": "running", "pid": os.getpid(), "host": platform.node(),
@@ -194,16 +223,16 @@ class RunFolder:
         """Rows written after the checkpoint are redone by the resumed run."""
         p = self.path
         _truncate_lines(p / L.TRACE, lambda line: int(line.split(",", 1)[0]) <= update, header=True)
-        _truncate_lines(p / L.METRICS, lambda line: json.loads(line)["update"] <= update)
+        _truncate_lines(p / L.METRICS, lambda line: loads_json(line)["update"] <= update)
         if (p / L.PROBES_INDEX).exists():
-            _truncate_lines(p / L.PROBES_INDEX, lambda line: json.loads(line)["update"] <= update)
+            _truncate_lines(p / L.PROBES_INDEX, lambda line: loads_json(line)["update"] <= update)
         if (p / L.BACKPROP_UPDATES).exists():
-            updates = np.load(p / L.BACKPROP_UPDATES)
+            updates = np.load(p / L.BACKPROP_UPDATES, mmap_mode="r")   # a damaged header allocates nothing
             keep = int(np.searchsorted(updates, update, side="right"))
             GrowingNpy.open(p / L.BACKPROP_UPDATES).truncate(keep)
             GrowingNpy.open(p / L.BACKPROP_NORMS).truncate(keep)
         if (p / L.PARAMS_SNAPSHOT_UPDATES).exists():   # the same rule for the params snapshots
-            updates = np.load(p / L.PARAMS_SNAPSHOT_UPDATES)
+            updates = np.load(p / L.PARAMS_SNAPSHOT_UPDATES, mmap_mode="r")
             keep = int(np.searchsorted(updates, update, side="right"))
             GrowingNpy.open(p / L.PARAMS_SNAPSHOT_UPDATES).truncate(keep)
             GrowingNpy.open(p / L.PARAMS_SNAPSHOTS).truncate(keep)
@@ -318,6 +347,6 @@ def _truncate_lines(path: Path, keep, header: bool = False) -> None:
         try:
             if keep(line):
                 kept.append(line)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
             break
     atomic_write_text(path, "".join(head + kept))

@@ -20,6 +20,7 @@ import platform
 from pathlib import Path
 
 from ..errors import RunError, RunningElsewhere
+from ..safeio import read_regular
 from .layout import LOCK
 
 
@@ -77,7 +78,8 @@ def is_locked(folder) -> bool:
     """True when some process (this one included, through another RunLock) holds the folder's
     lock. A folder without a lock file is not locked; this never creates one."""
     try:
-        fd = os.open(Path(folder) / LOCK, os.O_RDONLY | os.O_CLOEXEC)
+        # non-blocking: a lock file replaced by a FIFO must not hang `rnnctl report`
+        fd = os.open(Path(folder) / LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return False
     try:
@@ -92,7 +94,7 @@ def is_locked(folder) -> bool:
 def lock_holder(folder) -> str:
     """'pid N on HOST' as the holder wrote it into the lock file (it may have ended since)."""
     try:
-        pid, host = (Path(folder) / LOCK).read_text(encoding="utf-8").split()[:2]
+        pid, host = read_regular(Path(folder) / LOCK, 1024).decode("utf-8").split()[:2]
         return f"locked by pid {pid} on {host}"
     except (OSError, ValueError):
         return "locked by another process"

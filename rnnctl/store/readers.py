@@ -4,13 +4,17 @@ raises RunError, naming the file, for anything else."""
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import RunError
+from ..safeio import load_npz, loads_json
 from . import layout as L
+
+#: The largest .npz of a run folder read (parameters, checkpoints, probes, post-mortems), its
+#: arrays decompressed: rnnctl.safeio checks every declared size against it before reading.
+MAX_NPZ_BYTES = 8 * 2**30
 
 
 def _short(e: Exception) -> str:
@@ -65,7 +69,7 @@ def read_metrics(run_dir) -> list[dict]:
     out = []
     for line in lines:
         try:
-            rec = json.loads(line)
+            rec = loads_json(line)
         except ValueError:
             continue
         if isinstance(rec, dict) and "update" in rec:
@@ -82,7 +86,7 @@ def _growing_pair(run_dir: Path, rows_name: str, updates_name: str, what: str):
     rows both hold (a crash between the two appends leaves one row more in one of them)."""
     try:
         rows = np.load(run_dir / rows_name, mmap_mode="r")
-        updates = np.load(run_dir / updates_name)
+        updates = np.load(run_dir / updates_name, mmap_mode="r")   # a damaged header allocates nothing
     except (OSError, ValueError) as e:
         raise RunError(f"cannot read {what} of {run_dir}: {_short(e)}") from e
     return updates, rows, min(len(updates), len(rows))
@@ -133,8 +137,7 @@ def read_probes(run_dir) -> list[tuple[int, Path]]:
 def read_probe(path) -> dict[str, np.ndarray]:
     """The arrays of one probe file (from ``read_probes``)."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        return load_npz(path, MAX_NPZ_BYTES)
     except (OSError, ValueError) as e:
         raise RunError(f"cannot read {path}: {_short(e)}") from e
 
@@ -146,7 +149,7 @@ def read_probe_index(run_dir) -> list[dict]:
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            out.append(json.loads(line))
+            out.append(loads_json(line))
         except ValueError:
             continue
     return out
@@ -160,8 +163,7 @@ def read_params(run_dir, kind: str = "final") -> dict[str, np.ndarray]:
     """Named parameter arrays saved at the start (``init``) or end (``final``) of a run."""
     path = L.params_file(run_dir, kind)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        return load_npz(path, MAX_NPZ_BYTES)
     except (OSError, ValueError) as e:
         raise RunError(f"cannot read {path}: {_short(e)}") from e
 
@@ -176,7 +178,6 @@ def read_postmortem(run_dir) -> dict[str, np.ndarray] | None:
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        return load_npz(path, MAX_NPZ_BYTES)
     except (OSError, ValueError) as e:
         raise RunError(f"cannot read {path}: {_short(e)}") from e

@@ -6,13 +6,13 @@ Standard library only: the sweep driver plans jobs from these without loading Nu
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
 from pathlib import Path
 
 from ..errors import RunError
+from ..safeio import read_json
 from .atomic import atomic_write_json, now_iso
 from .layout import CHECKPOINT, LEGACY_CHECKPOINT, LOCK, RUN_INFO
 
@@ -20,7 +20,7 @@ from .layout import CHECKPOINT, LEGACY_CHECKPOINT, LOCK, RUN_INFO
 def read_run(path) -> dict:
     """run.json of a run folder, as a dict. RunError when it is missing or unreadable."""
     try:
-        info = json.loads((Path(path) / RUN_INFO).read_text(encoding="utf-8"))
+        info = read_json(Path(path) / RUN_INFO)   # bounded: size, nesting (rnnctl.safeio)
     except (OSError, ValueError) as e:
         raise RunError(f"cannot read {Path(path) / RUN_INFO}: {e}") from e
     if not isinstance(info, dict):

@@ -27,7 +27,7 @@ import yaml
 
 from .. import store
 from ..config import config_to_dict
-from ..errors import EXIT_OK, EXIT_PARTIAL, EXIT_RUNNING_ELSEWHERE
+from ..errors import EXIT_OK, EXIT_PARTIAL, EXIT_RUNNING_ELSEWHERE, CannotWrite
 from ..interrupt import GracefulInterrupt, exit_code, signal_name
 from . import testhook
 from .jobs import Job, expand
@@ -212,6 +212,16 @@ class _Driver:
         self.sig = GracefulInterrupt()
 
     def run(self) -> SweepResult:
+        try:
+            return self._run()
+        except OSError as e:   # the sweep folder cannot be written: a full or read-only disk
+            full = CannotWrite.of(e, f"run the same sweep again (rnnctl sweep "
+                                     f"{store.sweep_spec_path(self.sweep.folder)}): its runs resume")
+            if full is None:
+                raise
+            raise full from None
+
+    def _run(self) -> SweepResult:
         write_sweep_files(self.sweep, [p.job for p in self.plans])
         self.started, self.t0 = store.now_iso(), time.monotonic()
         todo = sorted((p for p in self.plans if p.runs), key=lambda p: job_cost(p.job), reverse=True)
@@ -231,8 +241,10 @@ class _Driver:
                 for f in self.running:
                     f.cancel()
                 self.backend.kill()
-            except BaseException:
+            except BaseException as e:
                 self.obs.close()  # e.g. give the terminal back before the error is shown
+                if CannotWrite.of(e, "") is not None:
+                    self.backend.kill()   # their outcomes cannot be recorded: stop the jobs now
                 raise
             finally:
                 try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import apply_overrides
+from ..config.names import name_problem, runs_dir_problem
 from ..errors import ConfigError
 from ..yamlio import load_value, load_yaml, read_text
 from .factors import Factor, FactorParser, show
@@ -214,8 +215,9 @@ def _name(name: Any, src: SpecErrors) -> str:
         if src.source is None:
             raise src.error("required key missing: a sweep from a mapping needs a name", "name")
         name = src.source.stem
-    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in (".", ".."):
-        raise src.error(f"expected a folder name, got {name!r}", "name")
+    problem = name_problem(name) if name else f"expected a folder name, got {name!r}"
+    if problem:   # the rule of rnnctl train's name (rnnctl.config.names)
+        raise src.error(problem, "name")
     return name
 
 
@@ -251,8 +253,9 @@ def _runs_dir(runs_dir: Any, base_data: dict, base_overrides: list[str], src: Sp
         except ConfigError:
             runs_dir = None
         runs_dir = runs_dir if isinstance(runs_dir, str) else "runs"
-    if not isinstance(runs_dir, str) or not runs_dir:
-        raise src.error(f"expected a folder path, got {runs_dir!r}", "runs_dir")
+    problem = runs_dir_problem(runs_dir)
+    if problem:
+        raise src.error(problem, "runs_dir")
     return runs_dir
 
 

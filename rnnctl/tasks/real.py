@@ -93,6 +93,25 @@ def selection_metric(config, task: DataTask) -> tuple[str, str]:
     return metric, "max" if metric in HIGHER_IS_BETTER else "min"
 
 
+def check_splits(config, dataset) -> None:
+    """The splits a run reads, checked as it will read them (for ``--dry-run``: a dataset too small
+    for its split fractions loads, then fails the run at its first batch or evaluation): the train
+    split feeds the batches, valid every evaluation, test the final scores. DataError naming the
+    split and what to change."""
+    if dataset.kind == "stream":
+        dataset.stream_steps(config.train.batch_size, config.task.length)
+        empty = [s for s in ("valid", "test") if dataset.steps(s) < 1]
+        what = "steps to score"
+    else:
+        empty = [s for s in ("train", "valid", "test") if dataset.indices(s).size == 0]
+        what = "sequences"
+    if empty:
+        raise DataError(f"{dataset.source}: the {' and '.join(empty)} split{'s' if len(empty) > 1 else ''} "
+                        f"would hold no {what} (sizes {dataset.sizes()}); a run validates on valid and "
+                        "scores test at the end: use more data or change task.valid_fraction and "
+                        "task.test_fraction")
+
+
 def make_data_task(config) -> DataSampler:
     """The sampler of a real-data config (task.name with meta data=True)."""
     tc = config.task

@@ -77,7 +77,9 @@ def resume_run(run_dir, overrides=()):
     """(config, folder, checkpoint) to continue the unfinished run in ``run_dir`` (or to extend a
     completed or succeeded one, whose final checkpoint is kept for this) with
     ``train(config, folder, observer, resume=checkpoint)``. ``overrides`` (see EXTENDABLE) are
-    checked before anything is touched; then config.yaml is rewritten and run.json records them."""
+    checked before anything is touched; then config.yaml is rewritten and run.json records them.
+    An unfinished run without a checkpoint (killed before its first evaluation) is emptied and
+    ``checkpoint`` is None: ``train`` starts it again from update 0 with the same config."""
     from .. import store
     from ..config import dump_config
     from ..errors import UnusableRun
@@ -92,6 +94,9 @@ def resume_run(run_dir, overrides=()):
         recorded = ((store.read_run_or_none(run_dir) or {}).get("dataset") or {}).get("hash")
         check_same_data(recorded, make_task(config).dataset)
     folder = store.RunFolder(run_dir)
+    if not store.has_checkpoint(run_dir):
+        folder.restart()   # killed or failed before its first checkpoint: again from update 0
+        return config, folder, None
     checkpoint = folder.resume(changes=changes or None)   # refuses running runs, and finished ones not extended
     if changes:
         folder.rewrite_config(dump_config(config))

@@ -23,8 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
-
 
 @dataclass(frozen=True, eq=False)
 class FeedBatch:
@@ -65,11 +63,7 @@ class SequenceFeed:
 class StreamFeed:
     def __init__(self, dataset, batch_size: int, window: int, entropy: int):
         self.dataset, self.B, self.L, self.entropy = dataset, batch_size, window, entropy
-        n = dataset.steps("train")
-        self.S = (n - window + 1) // batch_size
-        if self.S < 1:
-            raise DataError(f"{dataset.source}: the train range has {n} steps, too few for {batch_size} "
-                            f"streams of windows of {window}; lower train.batch_size or task.length")
+        self.S = dataset.stream_steps(batch_size, window)
         self.per_epoch = -(-self.S // window)
         self.start = dataset.range("train")[0]
         self._epoch, self._epoch_offset = -1, 0

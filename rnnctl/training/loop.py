@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..errors import Diverged
+from ..errors import CannotWrite, Diverged
 from ..interrupt import GracefulInterrupt, Interrupted, StopSignalsIgnored, signal_name
 from .observer import Observer, RunResult, StopRun
 from .postmortem import postmortem_arrays
@@ -84,11 +84,21 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
         raise
     except Exception as e:
         summary["message"] = f"{type(e).__name__}: {e}"
-        run.close(sink, state, "failed")
+        _close_failed(e, run, sink, state)
         raise
     run.close(sink, state, status)
     getattr(obs, "on_end", lambda *a: None)(summary.get("updates") or state.update, status)   # duck-typed observers
     return RunResult(status, summary)
+
+
+def _close_failed(e: Exception, run, sink, state) -> None:
+    """Finish a run that failed with ``e``. A full or read-only disk raises CannotWrite instead,
+    writing nothing: the final parameters would take the space run.json needs (the caller records
+    'failed' there, RunFolder.record_failure), and resuming needs only the last checkpoint."""
+    full = CannotWrite.of(e, f"rnnctl resume {getattr(sink, 'path', 'RUN')}")
+    if full is not None:
+        raise full from None
+    run.close(sink, state, "failed")
 
 
 def _stopped_by(e: KeyboardInterrupt, obs) -> str:

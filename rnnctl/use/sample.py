@@ -203,13 +203,15 @@ def read_prime_roll(path, midi) -> tuple[np.ndarray, list[int]]:
     ``midi`` (K,) (as ``rnnctl sample`` writes) the columns are matched to the model's MIDI numbers
     ``midi``; without it K must be the model's number of keys. -> (float (T, keys), MIDI numbers of
     notes outside the model's range, dropped)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            files = list(z.files)
-            key = "roll" if "roll" in files else (files[0] if len(files) == 1 else None)
-            if key is None:
-                raise DataError(f"{path}: no key 'roll' (keys: {', '.join(files)})")
-            roll, cols = z[key], (z["midi"] if "midi" in files else None)
+    from ..data.common import MAX_NPZ_BYTES
+    from ..safeio import load_npz
+    try:   # bounded: declared sizes checked before reading (rnnctl.safeio)
+        z = load_npz(path, MAX_NPZ_BYTES)
+        files = list(z)
+        key = "roll" if "roll" in files else (files[0] if len(files) == 1 else None)
+        if key is None:
+            raise DataError(f"{path}: no key 'roll' (keys: {', '.join(files)})")
+        roll, cols = z[key], (z["midi"] if "midi" in files else None)
     except (OSError, ValueError, EOFError) as e:
         raise DataError(f"{path}: not a readable .npz piano roll ({e})") from None
     if roll.ndim != 2 or roll.shape[0] < 1 or roll.dtype.kind not in "biuf" or not np.isin(roll, (0, 1)).all():

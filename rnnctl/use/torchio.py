@@ -26,6 +26,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import DataError, RnnctlError
+from ..safeio import load_npz as read_npz
+from ..safeio import loads_json
 
 TORCH_CLASS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 INSTALL = 'pip install "rnnctl[torch]"'
@@ -296,10 +298,10 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], dict]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+    from ..data.common import MAX_NPZ_BYTES
+    try:   # bounded: declared sizes checked before reading (rnnctl.safeio)
+        arrays = read_npz(path, MAX_NPZ_BYTES)
+        meta = loads_json(str(arrays.pop(META_KEY))) if META_KEY in arrays else {}
     except Exception as e:
         raise DataError(f"{path}: not an .npz of plain arrays ({type(e).__name__}: {e})") from None
-    meta = json.loads(str(arrays.pop(META_KEY))) if META_KEY in arrays else {}
     return arrays, meta

@@ -70,9 +70,14 @@ def load_trained(run_dir, params: str = "best") -> Trained:
     run_dir = Path(run_dir)
     if params not in PARAMS:
         raise ConfigError(f"expected one of {', '.join(PARAMS)}, got {params!r}", key="--params")
-    info = store.read_run_or_none(run_dir)
     if not run_dir.exists():
         raise UnusableRun(f"{run_dir}: no such folder")
+    try:
+        info = store.read_run(run_dir)
+    except RunError as e:   # missing, or damaged (bounded: rnnctl.safeio)
+        info = None
+        if store.is_run_folder(run_dir) and not isinstance(e.__cause__, FileNotFoundError):
+            raise UnusableRun(f"{run_dir}: damaged: {e}") from None
     if info is None or not store.config_path(run_dir).exists():
         raise UnusableRun(f"{run_dir}: not a run folder (no run.json and config.yaml)")
     status = info.get("status")
