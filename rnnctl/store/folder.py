@@ -176,14 +176,14 @@ class RunFolder:
         """Empty an unfinished run that has no checkpoint yet (killed or failed before its first
         evaluation), so that ``rnnctl resume`` trains it again from update 0 with the same config.
         Takes the lock (RunningElsewhere while its process lives: a 'running' run whose lock is
-        free was killed) and keeps it for the run; a finished run is a RunError."""
+        free was killed) and keeps it for the run; a finished run is UnusableRun (exit 5)."""
         held = self._lock.held
         self.lock()
         try:
             status = read_run(self.path).get("status")
             if status not in L.UNFINISHED:
-                raise RunError(f"{self.path} has finished (status {status}) and keeps no checkpoint; "
-                               "nothing to resume")
+                raise UnusableRun(f"{self.path} has finished (status {status}) and keeps no checkpoint; "
+                                  "nothing to resume")
             if (self.path / L.LEGACY_CHECKPOINT).exists():
                 load_checkpoint(self.path)   # raises: a pickle from rnnctl 0.1 is never loaded
             clear(self.path)
