@@ -57,7 +57,7 @@ def _rnn_steps(W_rec_T, act_code, h, tmp, small_mnk, lengths):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_rec, gb, dx_norm, dz, carry,
-                 small_mnk, lengths=None, keep=None):
+                 small_mnk, lengths=None, keep=None, products=None):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from the readout alone (index t-1 holds step t).
 
     Writes gradients gW_in (H, I), gW_rec (H, H), gb (H,) and dx_norm (T+1,), where dx_norm[k] is
@@ -66,6 +66,9 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
 
     lengths: None, or (B,) int64 with keep (B, H) scratch: dx_norm[k] then sums over the sequences
     whose step k is real, and a padded step's dz row is 0 while its ∂E/∂h_t goes on to h_{t-1}.
+
+    products: None, or (T, B, H) filled with each step's dz_t W_rec (index t-1; 0 at a padded step),
+    the product BPTT forms anyway and Pascanu's Ω needs (kernels/omega.py), kept instead of formed again.
     """
     T, B, I = u.shape
     H = W_rec.shape[0]
@@ -78,11 +81,15 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
         if lengths is None:
             dx_norm[t] = sum_row_norms(dz[t - 1]) if form_pascanu else sum_row_norms(carry)
             gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
+            if products is not None:
+                products[t - 1] = carry
         else:
             zero_padded(dz[t - 1], lengths, t)
             dx_norm[t] = sum_real_row_norms(dz[t - 1] if form_pascanu else carry, lengths, t)
             hold_padded(keep, carry, lengths, t)   # h_t = h_{t-1}: ∂E/∂h_{t-1} = ∂E/∂h_t there
             gemm_rows(dz[t - 1], W_rec, carry, small_mnk)
+            if products is not None:
+                products[t - 1] = carry
             hold_padded(carry, keep, lengths, t)
     total = 0.0
     # carry leaves holding ∂E/∂h_0; in the Pascanu form x_0's gradient goes on through h_0 = σ(x_0)
@@ -103,3 +110,37 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
     for r in range(T * B):
         for j in range(H):
             gb[j] += dZ[r, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def rnn_final_state(W_in, W_rec, b, u, act_code, h, xin, tmp, rows, small_mnk):
+    """Forward only, keeping the current state alone: h (B, H) holds h_0 on entry and h_T on return,
+    with h_t = σ(W_rec h_{t-1} + W_in u_t + b) as in ``rnn_forward`` (the same sums in the same order).
+    What scoring a many_to_one model needs: no (T+1, B, H) buffer to write and read back, so a large
+    evaluation chunk runs in cache. The sequences go in blocks of ``rows``, each through all T steps
+    while its state stays in cache. xin, tmp (rows, H) scratch."""
+    W_in_T = np.ascontiguousarray(W_in.T)
+    if copy_transposed(W_rec.size, small_mnk):  # see blas.py
+        _final_steps(W_in_T, np.ascontiguousarray(W_rec.T), b, u, act_code, h, xin, tmp, rows, small_mnk)
+    else:
+        _final_steps(W_in_T, W_rec.T, b, u, act_code, h, xin, tmp, rows, small_mnk)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _final_steps(W_in_T, W_rec_T, b, u, act_code, h, xin, tmp, rows, small_mnk):
+    T, B, I = u.shape
+    H = h.shape[1]
+    for r0 in range(0, B, rows):
+        r1 = min(B, r0 + rows)
+        n = r1 - r0
+        hb, xb, tb = h[r0:r1], xin[:n], tmp[:n]
+        flat_x, flat_t = xb.reshape(n * H), tb.reshape(n * H)
+        for t in range(T):
+            np.dot(u[t, r0:r1], W_in_T, xb)
+            for r in range(n):
+                x = xb[r]
+                for j in range(H):
+                    x[j] += b[j]
+            gemm_rows(hb, W_rec_T, tb, small_mnk)
+            act_add(flat_x, flat_t, act_code)
+            hb[:] = xb

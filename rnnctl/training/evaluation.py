@@ -44,10 +44,11 @@ def _score(model, sampler, rng, sequences: int, batch_size: int, next_length) ->
         cap = max(1, EVAL_MEMORY_BYTES // (8 * (length + 1) * model.floats_per_step))
         n = min(batch_size, sequences - done, cap)
         batch = sampler.task.sample(rng, n, length)
-        # one_to_many / encoder_decoder run free for as many steps as the target has
-        y = model.outputs(batch.u, steps=batch.target.shape[0] if model.generates else None)
+        # one forward pass for both (one_to_many / encoder_decoder run free for as many steps as
+        # the target has, and teacher-forced for the loss)
+        y, loss = model.outputs_and_loss(batch.u, batch.target)
         errors += int(np.count_nonzero(sampler.task.errors(y, batch.target)))
-        loss_sum += model.loss(batch.u, batch.target) * n
+        loss_sum += loss * n
         done += n
     return errors, loss_sum
 
