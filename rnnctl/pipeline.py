@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import ConfigError, Diverged, RunError
 from .kernels.activations import ACTIVATIONS
-from .kernels.omega import omega_vanilla
+from .kernels.omega import omega_finish, omega_vanilla
 from .model import Buffers
 from .transforms import GradientTransform, Param, build_gradient_transform, chain, method_columns, \
     record_group_norms, record_norm
@@ -83,13 +83,14 @@ def pascanu_regularizer(model, reg, w_rec: slice) -> GradientTransform:
     ``reg.omega`` (times t0/(t0 + t − 1) at update t with decay inverse_time, the 1/t schedule the
     paper used on music). Ω holds the error signal and states of the model's last BPTT pass
     constant (``Model.bptt_buffers``; rnnctl.diagnostics.omega states the formula in NumPy, and
-    rnnctl.kernels.omega computes it in one pass from the products BPTT kept). Records Ω as
+    rnnctl.kernels.omega computes it inside BPTT, step by step: ``Model.omega_spec``). Records Ω as
     ``omega`` and the fraction of unmasked steps as ``omega_steps``. Stateless.
 
     On a padded batch (the pass took ``lengths``: ``Model.last_lengths``) Ω is computed over the
     real steps only: a step beyond a sequence's length adds nothing to Ω, to its gradient, to the
     count Ω is averaged over, or to omega_steps (a fraction of the real steps)."""
-    model.keep_products = True   # BPTT keeps dz_t W_rec for the kernel (kernels/omega.py)
+    spec = (float(reg.bound), bool(reg.squared))
+    model.omega_spec = spec   # BPTT computes Ω's terms step by step (kernels/omega.py)
     scratch = Buffers(model.dtype)
     act, pascanu = ACTIVATIONS[model.activation], model.form == "pascanu"
 
@@ -97,14 +98,16 @@ def pascanu_regularizer(model, reg, w_rec: slice) -> GradientTransform:
         t = stats["update"]
         alpha = reg.omega * (reg.t0 / (reg.t0 + t - 1) if reg.decay == "inverse_time" else 1.0)
         h, dz, dh_out = model.bptt_buffers()
-        V = model.bptt_products()
-        if V is None:   # the flag was cleared since: form the products here
-            V = (dz.reshape(-1, dz.shape[2]) @ model.params["W_rec"]).reshape(dz.shape)
         T, B, H = dz.shape
         G = scratch.get("G", (H, H))
-        stats["omega"], stats["omega_steps"] = omega_vanilla(
-            dz, dh_out, h, V, V, pascanu, act, float(reg.bound), bool(reg.squared),
-            scratch.get("C", (T, B, H)), scratch.get("err", (B, H)), G, model.small_mnk, model.last_lengths)
+        fused = model.bptt_omega() if model.omega_spec == spec else None
+        if fused is not None:
+            stats["omega"], stats["omega_steps"] = omega_finish(dz, fused[0], G, fused[1], model.small_mnk)
+        else:   # a pass made without it (the stage built after it): over BPTT's arrays
+            V = (dz.reshape(T * B, H) @ model.params["W_rec"]).reshape(T, B, H)
+            stats["omega"], stats["omega_steps"] = omega_vanilla(
+                dz, dh_out, h, V, V, pascanu, act, spec[0], spec[1], scratch.get("C", (T, B, H)),
+                scratch.get("err", (B, H)), G, model.small_mnk, model.last_lengths)
         g[w_rec] += alpha * G.ravel()
         return state
     return GradientTransform(lambda params: {}, update)

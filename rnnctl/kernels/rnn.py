@@ -21,7 +21,8 @@ from numba import njit
 from .activations import act_add, add_into, dact_row
 from .blas import copy_transposed, gemm_rows, gemm_tn
 from .mask import hold_padded, zero_padded
-from .reduce import sum_real_row_norms, sum_row_norms, sumsq
+from .omega import omega_step
+from .reduce import row_sumsq, sum_real_row_norms, sum_row_norms, sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -57,7 +58,7 @@ def _rnn_steps(W_rec_T, act_code, h, tmp, small_mnk, lengths):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_rec, gb, dx_norm, dz, carry,
-                 small_mnk, lengths=None, keep=None, products=None):
+                 small_mnk, lengths=None, keep=None, omega=None):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from the readout alone (index t-1 holds step t).
 
     Writes gradients gW_in (H, I), gW_rec (H, H), gb (H,) and dx_norm (T+1,), where dx_norm[k] is
@@ -67,12 +68,16 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
     lengths: None, or (B,) int64 with keep (B, H) scratch: dx_norm[k] then sums over the sequences
     whose step k is real, and a padded step's dz row is 0 while its ∂E/∂h_t goes on to h_{t-1}.
 
-    products: None, or (T, B, H) filled with each step's dz_t W_rec (index t-1; 0 at a padded step),
-    the product BPTT forms anyway and Pascanu's Ω needs (kernels/omega.py), kept instead of formed again.
+    omega: None, or (C (T, B, H), stats (3,) float64 zeroed, bound, squared): also Pascanu's Ω
+    (kernels/omega.py), step by step from what BPTT has at hand (‖∂E/∂x_k‖² before the step's product,
+    dz_k W_rec after it), while it is in cache; ``omega_finish(dz, C, G, stats, small_mnk)`` then
+    gives Ω and its gradient.
     """
     T, B, I = u.shape
     H = W_rec.shape[0]
     carry[:] = 0.0  # ∂E/∂h_t flowing back from steps > t
+    if omega is not None:
+        en2, vn2, w = np.empty(B), np.empty(B), np.empty(B)
     for t in range(T, 0, -1):
         # the whole step as one block of B x H (see act_add)
         g = carry.reshape(B * H)
@@ -80,16 +85,22 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
         dact_row(dz[t - 1].reshape(B * H), g, h[t].reshape(B * H), act_code)  # ∂E/∂(pre-activation)
         if lengths is None:
             dx_norm[t] = sum_row_norms(dz[t - 1]) if form_pascanu else sum_row_norms(carry)
+            if omega is not None:   # ‖∂E/∂x_t‖² per sequence (x = h, or the pre-activation)
+                row_sumsq(dz[t - 1] if form_pascanu else carry, en2)
             gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
-            if products is not None:
-                products[t - 1] = carry
+            if omega is not None:
+                omega_step(omega[0][t - 1], carry, h[t - 1], en2, vn2, w, omega[1], form_pascanu, act_code,
+                           omega[2], omega[3], t, lengths)
         else:
             zero_padded(dz[t - 1], lengths, t)
             dx_norm[t] = sum_real_row_norms(dz[t - 1] if form_pascanu else carry, lengths, t)
+            if omega is not None:
+                row_sumsq(dz[t - 1] if form_pascanu else carry, en2)
             hold_padded(keep, carry, lengths, t)   # h_t = h_{t-1}: ∂E/∂h_{t-1} = ∂E/∂h_t there
             gemm_rows(dz[t - 1], W_rec, carry, small_mnk)
-            if products is not None:
-                products[t - 1] = carry
+            if omega is not None:
+                omega_step(omega[0][t - 1], carry, h[t - 1], en2, vn2, w, omega[1], form_pascanu, act_code,
+                           omega[2], omega[3], t, lengths)
             hold_padded(carry, keep, lengths, t)
     total = 0.0
     # carry leaves holding ∂E/∂h_0; in the Pascanu form x_0's gradient goes on through h_0 = σ(x_0)

@@ -116,10 +116,10 @@ class Model:
         # LSTM only: Σ_b ‖∂E/∂c_k‖, the same layout; None for other cells.
         self.backprop_norms_cell = np.zeros((L, 0)) if c.cell_norms else None
         self.last_state: tuple[np.ndarray, ...] | None = None  # final state of the last forward pass
-        # vanilla cell: BPTT also keeps each step's dz_t W_rec (``bptt_products``), which Pascanu's
-        # regularizer Ω reads instead of forming again; set by the pipeline that computes Ω
-        self.keep_products = False
-        self._kept_products = False   # whether the last BPTT pass kept them
+        # (bound, squared), or None: BPTT of a single vanilla layer also computes Pascanu's Ω with
+        # these settings (``bptt_omega``); set by the pipeline's regularizer
+        self.omega_spec: tuple[float, bool] | None = None
+        self._omega_done = False   # whether the last BPTT pass computed it
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -323,7 +323,8 @@ class Model:
         L, cell_norms = self.layers, self.cell_def.cell_norms
         norms = np.zeros((L, Tt + 1))
         cnorms = np.zeros((L, Tt + 1)) if cell_norms else None
-        self._kept_products = self.keep_products and self.arch != "encoder_decoder"
+        self._omega_done = (self.omega_spec is not None and self.cell_def.vanilla and self.layers == 1
+                            and self.arch != "encoder_decoder")
         dstate = st.backward(g, dh, norms, cnorms)
         if self.arch == "encoder_decoder":
             enc = self.stacks[0]
@@ -357,14 +358,15 @@ class Model:
         buf = self._buf
         return st.h[0], buf.get(("dA", st.key), (T, B, H)), buf.get((st.key, "dh", 0), (T, B, H))
 
-    def bptt_products(self) -> np.ndarray | None:
-        """(T, B, H) dz_t W_rec of each step t (index t-1) from the last loss_and_grad, kept by BPTT
-        when ``keep_products`` was set for that pass (else None): a view of scratch, like ``bptt_buffers``."""
-        if not self._kept_products:
+    def bptt_omega(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(C (T, B, H), stats (3,)) of Pascanu's Ω from the last loss_and_grad, computed by BPTT when
+        ``omega_spec`` was set for that pass (else None): views of scratch, like ``bptt_buffers``;
+        ``rnnctl.kernels.omega.omega_finish`` turns them into Ω and ∂Ω/∂W_rec."""
+        if not self._omega_done:
             return None
         h, dz, _ = self.bptt_buffers()
-        st = self.stacks[0]
-        return self._buf.get(("products", st.key), dz.shape)
+        key = self.stacks[0].key
+        return self._buf.get(("omega_C", key), dz.shape), self._buf.get(("omega_stats", key), (3,), np.float64)
 
     def loss_and_grad(self, u, target, state0=None, lengths=None,
                       target_lengths=None) -> tuple[float, dict[str, np.ndarray]]:

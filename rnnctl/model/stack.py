@@ -95,9 +95,9 @@ class Stack:
         T, B, H, L = self.T, self.B, m.hidden, m.layers
         d0 = tuple([np.zeros((L, B, H), m.dtype) for _ in cell.state])
         dh_out = dh_top
-        # Ω's products (vanilla cell only): asked for by name only when wanted, so a cell registered
-        # from Python with the plain signature keeps working
-        extra = {"products": True} if m.keep_products else {}
+        # Pascanu's Ω inside BPTT (one vanilla layer only): asked for by name only when wanted, so a
+        # cell registered from Python with the plain signature keeps working
+        extra = {"omega": m.omega_spec} if (m.omega_spec is not None and cell.vanilla and L == 1) else {}
         for l in range(L - 1, -1, -1):
             pick = self._pick[l]
             P = pick(p)
