@@ -1,7 +1,7 @@
 """The studies' own cost at the paper's size, before against after, measured in one run.
 
     python benchmarks/bench_study_update.py [--base DIR] [--rounds 3] [--updates 400] [--cpu 1]
-                                            [--lengths 100,200] [--dtype float64] [--compile]
+                                            [--lengths 100,200] [--dtype float64] [--compile] [--study]
 
 Times are the process's CPU time by default (``--clock wall`` for elapsed time): on a machine
 shared with other work, elapsed time measures the neighbours as much as the code, while CPU time is
@@ -23,7 +23,8 @@ commit before the speed-ups). Each measurement then runs in child processes, alt
 the base and this checkout round by round so that machine noise hits both alike, with one BLAS
 thread each (``OPENBLAS_NUM_THREADS=1``, the sweep's workers) and pinned to one core with
 ``--cpu`` (the sweep's one process per core). The table gives medians and the ratio base/this.
-``--compile`` also times the first update of a fresh process with an empty Numba cache (cold
+``--study`` also times the one-model study's own update (lengths 50-200 drawn per batch, SGD-CR:
+the mean over the run's updates). ``--compile`` also times the first update of a fresh process with an empty Numba cache (cold
 compile, cache=True) in both. Without ``--base`` only this checkout is measured.
 
 The machine may be shared: quote medians and ratios, not single numbers.
@@ -74,7 +75,9 @@ def time_updates(length, omega, updates, dtype) -> float:
         clock = Clock()
         train(cfg, RunFolder.create(tmp, "bench", "r0"), clock)
     dt = [b - a for a, b in zip(clock.t[10:], clock.t[11:])]   # the first ones warm caches up
-    return 1e3 * statistics.median(dt)
+    # a fixed length: the median update; the range 50-200 (one length drawn per batch): the mean,
+    # what an update costs on average over the lengths drawn
+    return 1e3 * (statistics.median(dt) if length else statistics.mean(dt))
 
 
 def time_eval(length, reps, dtype) -> float:
@@ -144,6 +147,8 @@ def main() -> None:
     p.add_argument("--cpu", type=int, default=None, help="pin each child to this core (taskset)")
     p.add_argument("--compile", action="store_true", help="also time a cold start (empty Numba cache)")
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation timings")
+    p.add_argument("--study", action="store_true",
+                   help="also the one-model study's update: lengths 50-200 drawn per batch, SGD-CR (the mean)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--what", help=argparse.SUPPRESS)
     p.add_argument("--length", type=int, default=100, help=argparse.SUPPRESS)
@@ -157,6 +162,8 @@ def main() -> None:
     lengths = [int(x) for x in args.lengths.split(",")]
     jobs = [(f"update L={L} {'SGD-CR (omega=4)' if om else 'SGD-C'}", "update", dict(length=L, omega=om))
             for L in lengths for om in (0, 4)]
+    if args.study:
+        jobs += [("update L=50-200 SGD-CR (mean)", "update", dict(length=0, omega=4))]
     if not args.no_eval:
         jobs += [(f"eval 10000 seq L={L}", "eval", dict(length=L)) for L in lengths]
         jobs += [("eval 10000 seq L=50-200", "eval", dict(length=0))]

@@ -130,11 +130,10 @@ def rnn_final_state(W_in, W_rec, b, u, act_code, h, xin, tmp, rows, small_mnk):
     What scoring a many_to_one model needs: no (T+1, B, H) buffer to write and read back, so a large
     evaluation chunk runs in cache. The sequences go in blocks of ``rows``, each through all T steps
     while its state stays in cache. xin, tmp (rows, H) scratch."""
-    W_in_T = np.ascontiguousarray(W_in.T)
-    if copy_transposed(W_rec.size, small_mnk):  # see blas.py
-        _final_steps(W_in_T, np.ascontiguousarray(W_rec.T), b, u, act_code, h, xin, tmp, rows, small_mnk)
-    else:
-        _final_steps(W_in_T, W_rec.T, b, u, act_code, h, xin, tmp, rows, small_mnk)
+    # both transposes as contiguous copies, whatever the size: one specialization to compile, and a
+    # copy per call is nothing beside the T x B x H² work of a scoring chunk
+    _final_steps(np.ascontiguousarray(W_in.T), np.ascontiguousarray(W_rec.T), b, u, act_code, h, xin, tmp, rows,
+                 small_mnk)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
