@@ -13,7 +13,7 @@ built from ``config.train`` as ONE chain of transforms with ONE state (a list of
 Each figure is measured by a transform at the point of the chain it names. The training loop
 calls ``Pipeline.update`` once per update and gets back what to record and whether to skip.
 Nothing here allocates per update beyond the small ``stats`` dict (group norms read views of the
-flat gradient; the state is edited in place); only Ω computes arrays, as it always did.
+flat gradient; the state is edited in place; Ω's kernel writes into grow-only scratch).
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .diagnostics import omega, omega_terms
 from .errors import ConfigError, Diverged, RunError
+from .kernels.activations import ACTIVATIONS
+from .kernels.omega import omega_finish, omega_vanilla
+from .model import Buffers
 from .transforms import GradientTransform, Param, build_gradient_transform, chain, method_columns, \
     record_group_norms, record_norm
 
@@ -80,22 +82,33 @@ def pascanu_regularizer(model, reg, w_rec: slice) -> GradientTransform:
     """Pascanu et al. 2013, eq. 9-10: adds α ∂Ω/∂W_rec to the W_rec block of g, with α =
     ``reg.omega`` (times t0/(t0 + t − 1) at update t with decay inverse_time, the 1/t schedule the
     paper used on music). Ω holds the error signal and states of the model's last BPTT pass
-    constant (``Model.bptt_buffers``; rnnctl.diagnostics.omega has the formula). Records Ω as
+    constant (``Model.bptt_buffers``; rnnctl.diagnostics.omega states the formula in NumPy, and
+    rnnctl.kernels.omega computes it inside BPTT, step by step: ``Model.omega_spec``). Records Ω as
     ``omega`` and the fraction of unmasked steps as ``omega_steps``. Stateless.
 
     On a padded batch (the pass took ``lengths``: ``Model.last_lengths``) Ω is computed over the
     real steps only: a step beyond a sequence's length adds nothing to Ω, to its gradient, to the
     count Ω is averaged over, or to omega_steps (a fraction of the real steps)."""
+    spec = (float(reg.bound), bool(reg.squared))
+    model.omega_spec = spec   # BPTT computes Ω's terms step by step (kernels/omega.py)
+    scratch = Buffers(model.dtype)
+    act, pascanu = ACTIVATIONS[model.activation], model.form == "pascanu"
+
     def update(g, state, params, stats):
         t = stats["update"]
         alpha = reg.omega * (reg.t0 / (reg.t0 + t - 1) if reg.decay == "inverse_time" else 1.0)
         h, dz, dh_out = model.bptt_buffers()
-        W, lengths = model.params["W_rec"], model.last_lengths
-        a, err, mult = omega_terms(W, h, dz, dh_out, form=model.form, activation=model.activation,
-                                   lengths=lengths)
-        stats["omega"], g_omega, stats["omega_steps"] = omega(W, a, err, mult, bound=reg.bound,
-                                                              squared=reg.squared, lengths=lengths)
-        g[w_rec] += alpha * g_omega.ravel()
+        T, B, H = dz.shape
+        G = scratch.get("G", (H, H))
+        fused = model.bptt_omega() if model.omega_spec == spec else None
+        if fused is not None:
+            stats["omega"], stats["omega_steps"] = omega_finish(dz, fused[0], G, fused[1], model.small_mnk)
+        else:   # a pass made without it (the stage built after it): over BPTT's arrays
+            V = (dz.reshape(T * B, H) @ model.params["W_rec"]).reshape(T, B, H)
+            stats["omega"], stats["omega_steps"] = omega_vanilla(
+                dz, dh_out, h, V, V, pascanu, act, spec[0], spec[1], scratch.get("C", (T, B, H)),
+                scratch.get("err", (B, H)), G, model.small_mnk, model.last_lengths)
+        g[w_rec] += alpha * G.ravel()
         return state
     return GradientTransform(lambda params: {}, update)
 

@@ -46,11 +46,33 @@ def warmup(dtypes=("float64", "float32"), progress=None) -> dict[str, float]:
             if CELLS.get(cell).vanilla:
                 for act in ("sigmoid", "relu", "linear"):
                     Model(I, O, H, activation=act, dtype=dtype).loss_and_grad(u, rng.integers(0, O, size=B))
+                _omega_and_scoring(rng, u, dtype, I, O, H)
             seconds[f"{cell}/{dtype}"] = time.perf_counter() - t0
             if progress:
                 progress(cell, dtype, seconds[f"{cell}/{dtype}"])
     _landscape(rng, u, dtypes, seconds, progress)
     return seconds
+
+
+def _omega_and_scoring(rng, u, dtype, I, O, H) -> None:
+    """Pascanu's Ω inside BPTT and over a finished pass (the pipeline's two paths), and the
+    scoring forward pass that keeps only the last state (evaluation)."""
+    from .kernels.activations import ACTIVATIONS
+    from .kernels.omega import omega_finish, omega_vanilla
+    T, B, _ = u.shape
+    target = rng.integers(0, O, size=B)
+    m = Model(I, O, H, dtype=dtype)
+    m.init_params(rng, "glorot")
+    m.omega_spec = (1e-20, True)
+    G = np.zeros((H, H), dtype)
+    for lengths in (None, np.array([T, T - 1])):
+        m.loss_and_grad(u, target, lengths=lengths)
+        h, dz, dh_out = m.bptt_buffers()
+        C, stats = m.bptt_omega()
+        omega_finish(dz, C, G, stats, m.small_mnk)
+        omega_vanilla(dz, dh_out, h, dz, dz, False, ACTIVATIONS["tanh"], 1e-20, True, np.zeros_like(dz),
+                      np.zeros((B, H), dtype), G, m.small_mnk, None if lengths is None else lengths.astype(np.int64))
+    m.outputs_and_loss(u.astype(dtype), target)
 
 
 def _landscape(rng, u, dtypes, seconds, progress) -> None:

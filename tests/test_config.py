@@ -276,8 +276,8 @@ def test_scalar_given_a_mapping():
     ("train.optimizer", "momentum", 1, "in [0, 1)"),
     ("train.optimizer", "momentum", -0.1, "in [0, 1)"),
     ("train.gradient", "threshold", 0, "> 0 (or auto)"),
-    ("eval", "success_error", 0, "in (0, 1]"),
-    ("eval", "success_error", 1.5, "in (0, 1]"),
+    ("eval", "success_error", -0.01, "in [0, 1]"),
+    ("eval", "success_error", 1.5, "in [0, 1]"),
     ("model", "spectral_radius", 0, "> 0"),
     ("task", "n_values", 0, "> 0"),
     ("", "seed", -1, ">= 0"),
@@ -294,6 +294,7 @@ def test_range_boundaries_that_are_allowed():
     cfg = config_from_dict({**with_("eval", success_error=1),
                             "train": {"optimizer": {"momentum": 0}}})
     assert cfg.eval.success_error == 1.0 and cfg.train.optimizer.momentum == 0.0
+    assert config_from_dict(with_("eval", success_error=0)).eval.success_error == 0   # no error at all
 
 
 def test_out_of_range_points_at_the_line(tmp_path):

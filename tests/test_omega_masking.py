@@ -129,6 +129,7 @@ def test_omega_with_lengths_all_T_is_bit_identical_to_none(form, act, arch):
     loss = _loss(act, arch)
     m = _model(form, act, arch, loss)
     u, target = _data(arch, loss, lengths=np.full(B, T))
+    m.omega_spec = (1e-20, True)   # both passes compute Ω inside BPTT, as training does
     runs = []
     for lengths in (None, np.full(B, T, np.int64)):
         m.loss_and_grad_flat(u, target, np.zeros_like(m.theta), lengths=lengths)

@@ -44,8 +44,9 @@ def resume(
     run_dir: Path = typer.Argument(..., help="An unfinished run folder (interrupted, failed or killed), or a completed "
                                           "one to extend with train.steps=N."),
     overrides: Optional[List[str]] = typer.Argument(
-        None, help="Only train.steps=N (more updates than done: extends the run) and "
-                   "eval.stop_on_success=true|false; other keys would change what the run computes.",
+        None, help="Only train.steps=N (more updates than done: extends the run), "
+                   "eval.stop_on_success=true|false and eval.success_error=E (0: train on until no "
+                   "error); other keys would change what the run computes.",
         show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout."),

@@ -39,6 +39,7 @@ POSITIVE = Check("> 0", lambda v: v > 0)
 NON_NEGATIVE = Check(">= 0", lambda v: v >= 0)
 UNIT_LEFT_OPEN = Check("in (0, 1]", lambda v: 0 < v <= 1)
 UNIT_RIGHT_OPEN = Check("in [0, 1)", lambda v: 0 <= v < 1)
+UNIT_CLOSED = Check("in [0, 1]", lambda v: 0 <= v <= 1)
 
 
 #: Any integer key: at most 2**63 - 1, so that every value fits NumPy's int64.
@@ -423,8 +424,9 @@ class EvalConfig(_Section):
     batch_size: int = opt(1000, "evaluate in chunks of this many sequences, to bound memory "
                                 "(real data too)",
                           POSITIVE)
-    success_error: float = opt(0.01, "test error rate at which a run counts as solved (1% in "
-                                     "the paper)", UNIT_LEFT_OPEN)
+    success_error: float = opt(0.01, "test error rate under which a run counts as solved (1% in "
+                                     "the paper; an error equal to it is not a success); 0: no "
+                                     "error at all (the authors' code trains until then)", UNIT_CLOSED)
     stop_on_success: bool = opt(True, "stop training at the first evaluation that is solved")
     length_buckets: int = opt(10, "a length range: evaluate this many evenly spaced buckets of "
                                   "lengths over [min_length, max_length - 1] (every length when the "

@@ -5,6 +5,6 @@ the package first drops cached machine code compiled from other versions of thes
 (``cache.py``: Numba itself checks only each function's own file).
 """
 
-from . import activations, blas, cache, gru, lstm, readout, reduce, rnn
+from . import activations, blas, cache, gru, lstm, omega, readout, reduce, rnn
 
-cache.refresh([activations, blas, gru, lstm, readout, reduce, rnn])
+cache.refresh([activations, blas, gru, lstm, omega, readout, reduce, rnn])

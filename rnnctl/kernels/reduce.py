@@ -39,3 +39,11 @@ def sum_real_row_norms(X, lengths, t):
         if t <= lengths[i]:
             total += np.sqrt(sumsq(X[i]))
     return total
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def row_sumsq(X, out):
+    """out[i] = Σ_j X[i, j]² for every row of a 2-D array, accumulated in float64: one call per
+    step of B rows (Ω's kernel), each row's sum as ``sumsq`` gives it."""
+    for i in range(X.shape[0]):
+        out[i] = sumsq(X[i])

@@ -21,7 +21,8 @@ from numba import njit
 from .activations import act_add, add_into, dact_row
 from .blas import copy_transposed, gemm_rows, gemm_tn
 from .mask import hold_padded, zero_padded
-from .reduce import sum_real_row_norms, sum_row_norms, sumsq
+from .omega import omega_step
+from .reduce import row_sumsq, sum_real_row_norms, sum_row_norms, sumsq
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -57,7 +58,7 @@ def _rnn_steps(W_rec_T, act_code, h, tmp, small_mnk, lengths):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_rec, gb, dx_norm, dz, carry,
-                 small_mnk, lengths=None, keep=None):
+                 small_mnk, lengths=None, keep=None, omega=None):
     """BPTT. dh_out (T, B, H) is ∂E/∂h_t from the readout alone (index t-1 holds step t).
 
     Writes gradients gW_in (H, I), gW_rec (H, H), gb (H,) and dx_norm (T+1,), where dx_norm[k] is
@@ -66,10 +67,17 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
 
     lengths: None, or (B,) int64 with keep (B, H) scratch: dx_norm[k] then sums over the sequences
     whose step k is real, and a padded step's dz row is 0 while its ∂E/∂h_t goes on to h_{t-1}.
+
+    omega: None, or (C (T, B, H), stats (3,) float64 zeroed, bound, squared): also Pascanu's Ω
+    (kernels/omega.py), step by step from what BPTT has at hand (‖∂E/∂x_k‖² before the step's product,
+    dz_k W_rec after it), while it is in cache; ``omega_finish(dz, C, G, stats, small_mnk)`` then
+    gives Ω and its gradient.
     """
     T, B, I = u.shape
     H = W_rec.shape[0]
     carry[:] = 0.0  # ∂E/∂h_t flowing back from steps > t
+    if omega is not None:
+        en2, vn2, w = np.empty(B), np.empty(B), np.empty(B)
     for t in range(T, 0, -1):
         # the whole step as one block of B x H (see act_add)
         g = carry.reshape(B * H)
@@ -77,12 +85,22 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
         dact_row(dz[t - 1].reshape(B * H), g, h[t].reshape(B * H), act_code)  # ∂E/∂(pre-activation)
         if lengths is None:
             dx_norm[t] = sum_row_norms(dz[t - 1]) if form_pascanu else sum_row_norms(carry)
+            if omega is not None:   # ‖∂E/∂x_t‖² per sequence (x = h, or the pre-activation)
+                row_sumsq(dz[t - 1] if form_pascanu else carry, en2)
             gemm_rows(dz[t - 1], W_rec, carry, small_mnk)  # ∂E/∂h_{t-1} = dz_t W_rec
+            if omega is not None:
+                omega_step(omega[0][t - 1], carry, h[t - 1], en2, vn2, w, omega[1], form_pascanu, act_code,
+                           omega[2], omega[3], t, lengths)
         else:
             zero_padded(dz[t - 1], lengths, t)
             dx_norm[t] = sum_real_row_norms(dz[t - 1] if form_pascanu else carry, lengths, t)
+            if omega is not None:
+                row_sumsq(dz[t - 1] if form_pascanu else carry, en2)
             hold_padded(keep, carry, lengths, t)   # h_t = h_{t-1}: ∂E/∂h_{t-1} = ∂E/∂h_t there
             gemm_rows(dz[t - 1], W_rec, carry, small_mnk)
+            if omega is not None:
+                omega_step(omega[0][t - 1], carry, h[t - 1], en2, vn2, w, omega[1], form_pascanu, act_code,
+                           omega[2], omega[3], t, lengths)
             hold_padded(carry, keep, lengths, t)
     total = 0.0
     # carry leaves holding ∂E/∂h_0; in the Pascanu form x_0's gradient goes on through h_0 = σ(x_0)
@@ -103,3 +121,36 @@ def rnn_backward(W_in, W_rec, u, h, dh_out, act_code, form_pascanu, gW_in, gW_re
     for r in range(T * B):
         for j in range(H):
             gb[j] += dZ[r, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def rnn_final_state(W_in, W_rec, b, u, act_code, h, xin, tmp, rows, small_mnk):
+    """Forward only, keeping the current state alone: h (B, H) holds h_0 on entry and h_T on return,
+    with h_t = σ(W_rec h_{t-1} + W_in u_t + b) as in ``rnn_forward`` (the same sums in the same order).
+    What scoring a many_to_one model needs: no (T+1, B, H) buffer to write and read back, so a large
+    evaluation chunk runs in cache. The sequences go in blocks of ``rows``, each through all T steps
+    while its state stays in cache. xin, tmp (rows, H) scratch."""
+    # both transposes as contiguous copies, whatever the size: one specialization to compile, and a
+    # copy per call is nothing beside the T x B x H² work of a scoring chunk
+    _final_steps(np.ascontiguousarray(W_in.T), np.ascontiguousarray(W_rec.T), b, u, act_code, h, xin, tmp, rows,
+                 small_mnk)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _final_steps(W_in_T, W_rec_T, b, u, act_code, h, xin, tmp, rows, small_mnk):
+    T, B, I = u.shape
+    H = h.shape[1]
+    for r0 in range(0, B, rows):
+        r1 = min(B, r0 + rows)
+        n = r1 - r0
+        hb, xb, tb = h[r0:r1], xin[:n], tmp[:n]
+        flat_x, flat_t = xb.reshape(n * H), tb.reshape(n * H)
+        for t in range(T):
+            np.dot(u[t, r0:r1], W_in_T, xb)
+            for r in range(n):
+                x = xb[r]
+                for j in range(H):
+                    x[j] += b[j]
+            gemm_rows(hb, W_rec_T, tb, small_mnk)
+            act_add(flat_x, flat_t, act_code)
+            hb[:] = xb

@@ -227,15 +227,23 @@ class VanillaCell(Cell):
         rnn_forward(P[0], P[1], P[2], x, act, s["h"], tmp, small_mnk, lengths)
 
     def backward_unchecked(self, P, G, x, s, dh_out, norms, cnorms, dstate, get, tag, act, pascanu, small_mnk,
-                           lengths=None):
+                           lengths=None, omega=None):
+        """omega: None, or (bound, squared): BPTT also computes Pascanu's Ω (kernels/omega.py) into
+        the ("omega_C", tag) and ("omega_stats", tag) buffers (asked for by the stack only when the
+        model's ``omega_spec`` is set)."""
         T, B, H = dh_out.shape
         if dstate is not None:
             dh_out[T - 1] += dstate[0]  # the vanilla kernel starts its carry at 0
         dA, carry = get(("dA", tag), (T, B, H)), get(("carry", tag), (B, H))
         # keep: the carried rows across a padded step (unused, so not looked up, without lengths)
         keep = None if lengths is None else get(("keep", tag), (B, H))
+        om = None
+        if omega is not None:
+            stats = get(("omega_stats", tag), (3,), np.float64)
+            stats[:] = 0.0
+            om = (get(("omega_C", tag), (T, B, H)), stats, float(omega[0]), bool(omega[1]))
         rnn_backward(P[0], P[1], x, s["h"], dh_out, act, pascanu, G[0], G[1], G[2], norms, dA, carry,
-                     small_mnk, lengths, keep)
+                     small_mnk, lengths, keep, om)
         return dA, (carry,)
 
 

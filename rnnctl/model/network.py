@@ -39,6 +39,7 @@ from rnnctl.errors import DataError
 from rnnctl.init import init_model
 from rnnctl.kernels.activations import ACTIVATIONS
 from rnnctl.kernels.blas import small_gemm_limit
+from rnnctl.kernels.rnn import rnn_final_state
 from rnnctl.registry import CELLS
 from rnnctl.tasks.base import resolve_arch
 
@@ -47,6 +48,9 @@ from .inputs import (ARCHS, GENERATING, LOSSES, SCORED, check_inputs, check_mode
                      feedback)
 from .layout import Buffers, Layout
 from .stack import Stack
+
+# sequences per block of rnn_final_state: h, xin, tmp (3 x rows x H floats) stay in L2 for H <= ~100
+_STREAM_ROWS = 128
 
 
 class Model:
@@ -112,6 +116,10 @@ class Model:
         # LSTM only: Σ_b ‖∂E/∂c_k‖, the same layout; None for other cells.
         self.backprop_norms_cell = np.zeros((L, 0)) if c.cell_norms else None
         self.last_state: tuple[np.ndarray, ...] | None = None  # final state of the last forward pass
+        # (bound, squared), or None: BPTT of a single vanilla layer also computes Pascanu's Ω with
+        # these settings (``bptt_omega``); set by the pipeline's regularizer
+        self.omega_spec: tuple[float, bool] | None = None
+        self._omega_done = False   # whether the last BPTT pass computed it
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -259,6 +267,33 @@ class Model:
         _, y = self._readout(top, st.T, B)
         return y.reshape(st.T, B, self.n_out).copy()
 
+    def outputs_and_loss(self, u, target) -> tuple[np.ndarray, float]:
+        """(``outputs(u)``, ``loss(u, target)``) from one forward pass, for scoring: a model that
+        generates (one_to_many, encoder_decoder) runs free for its outputs and teacher-forced for
+        its loss, as the two methods do. A single-layer vanilla many_to_one model keeps only the
+        current state (``rnn_final_state``): the numbers are those of the two calls."""
+        if self.generates:
+            return self.outputs(u, steps=np.asarray(target).shape[0]), self.loss(u, target)
+        u, target, T_out = check_inputs(self, u, target)
+        T, B, _ = u.shape
+        if self.cell_def.vanilla and self.layers == 1 and self.scored == "last":
+            P = self.params
+            h = self._buf.get("h_last", (B, self.hidden))
+            h[...] = self._h0_default
+            rows = min(B, _STREAM_ROWS)
+            xin, tmp = self._buf.get("xin", (rows, self.hidden)), self._buf.get("tmp_last", (rows, self.hidden))
+            rnn_final_state(P["W_in"], P["W_rec"], P["b"], u, self._act, h, xin, tmp, rows, self.small_mnk)
+            y = self._buf.get("y", (B, self.n_out))
+            np.dot(h, P["W_out"].T, out=y)
+            y += P["b_out"]
+            self.last_state = (h[None].copy(),)
+        else:
+            st, top = self._forward(u, target, T_out, None)
+            _, y = self._readout(top, st.T, B)
+        E = float(LOSSES[self.loss_name][0](y, target, 1.0 / B, self._buf.get("dy", y.shape), None))
+        y = y.copy()
+        return (y if self.scored == "last" else y.reshape(T, B, self.n_out)), E
+
     def _row_lengths(self, st):
         """What the loss kernels take: the read-out stack's lengths when every step is scored, None
         for a readout at step T (many_to_one), which already holds each sequence's last real state."""
@@ -300,6 +335,8 @@ class Model:
         L, cell_norms = self.layers, self.cell_def.cell_norms
         norms = np.zeros((L, Tt + 1))
         cnorms = np.zeros((L, Tt + 1)) if cell_norms else None
+        self._omega_done = (self.omega_spec is not None and self.cell_def.vanilla and self.layers == 1
+                            and self.arch != "encoder_decoder")
         dstate = st.backward(g, dh, norms, cnorms)
         if self.arch == "encoder_decoder":
             enc = self.stacks[0]
@@ -332,6 +369,16 @@ class Model:
         T, B, H = st.T, st.B, self.hidden
         buf = self._buf
         return st.h[0], buf.get(("dA", st.key), (T, B, H)), buf.get((st.key, "dh", 0), (T, B, H))
+
+    def bptt_omega(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(C (T, B, H), stats (3,)) of Pascanu's Ω from the last loss_and_grad, computed by BPTT when
+        ``omega_spec`` was set for that pass (else None): views of scratch, like ``bptt_buffers``;
+        ``rnnctl.kernels.omega.omega_finish`` turns them into Ω and ∂Ω/∂W_rec."""
+        if not self._omega_done:
+            return None
+        h, dz, _ = self.bptt_buffers()
+        key = self.stacks[0].key
+        return self._buf.get(("omega_C", key), dz.shape), self._buf.get(("omega_stats", key), (3,), np.float64)
 
     def loss_and_grad(self, u, target, state0=None, lengths=None,
                       target_lengths=None) -> tuple[float, dict[str, np.ndarray]]:

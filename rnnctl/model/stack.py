@@ -95,6 +95,9 @@ class Stack:
         T, B, H, L = self.T, self.B, m.hidden, m.layers
         d0 = tuple([np.zeros((L, B, H), m.dtype) for _ in cell.state])
         dh_out = dh_top
+        # Pascanu's Ω inside BPTT (one vanilla layer only): asked for by name only when wanted, so a
+        # cell registered from Python with the plain signature keeps working
+        extra = {"omega": m.omega_spec} if (m.omega_spec is not None and cell.vanilla and L == 1) else {}
         for l in range(L - 1, -1, -1):
             pick = self._pick[l]
             P = pick(p)
@@ -103,7 +106,7 @@ class Stack:
                 P, pick(g), inp, self.s[l], dh_out, norms[l],
                 None if cell_norms is None else cell_norms[l],
                 None if dstate is None else tuple([d[l] for d in dstate]),
-                m._buf.get, self.key, m._act, m._pascanu, m.small_mnk, self.lengths)
+                m._buf.get, self.key, m._act, m._pascanu, m.small_mnk, self.lengths, **extra)
             for d, dl_i in zip(d0, dl):
                 d[l] = dl_i
             if l > 0:  # ∂E/∂h_t of the layer below, through this layer's input weights: one GEMM

@@ -44,10 +44,11 @@ def _score(model, sampler, rng, sequences: int, batch_size: int, next_length) ->
         cap = max(1, EVAL_MEMORY_BYTES // (8 * (length + 1) * model.floats_per_step))
         n = min(batch_size, sequences - done, cap)
         batch = sampler.task.sample(rng, n, length)
-        # one_to_many / encoder_decoder run free for as many steps as the target has
-        y = model.outputs(batch.u, steps=batch.target.shape[0] if model.generates else None)
+        # one forward pass for both (one_to_many / encoder_decoder run free for as many steps as
+        # the target has, and teacher-forced for the loss)
+        y, loss = model.outputs_and_loss(batch.u, batch.target)
         errors += int(np.count_nonzero(sampler.task.errors(y, batch.target)))
-        loss_sum += model.loss(batch.u, batch.target) * n
+        loss_sum += loss * n
         done += n
     return errors, loss_sum
 
@@ -116,10 +117,13 @@ def success_rule(config, sampler) -> str:
 def solved(record: dict, rule: str, success_error: float) -> bool:
     """Whether an evaluation record counts as solved: its error (``mean``), or the error of every
     one of its length buckets (``all_lengths``; a record without buckets uses its error),
-    strictly under ``success_error`` ("under 1%": an error equal to it is not a success)."""
+    strictly under ``success_error`` ("under 1%": an error equal to it is not a success), or, with
+    ``success_error`` 0, exactly 0: not one sequence wrong (the authors' code stops only there)."""
+    def good(error):
+        return error == 0 if success_error == 0 else error < success_error
     if rule == "all_lengths" and record.get("per_length"):
-        return all(row["error"] < success_error for row in record["per_length"])
-    return record["error"] < success_error
+        return all(good(row["error"]) for row in record["per_length"])
+    return good(record["error"])
 
 
 def evaluation_record(model, sampler, rng, config, state, update: int, lr: float,
@@ -137,13 +141,15 @@ def evaluation_record(model, sampler, rng, config, state, update: int, lr: float
               **_window(model, config, state, update, lr, bound)}
     if not np.isfinite(record["loss"]):
         raise Diverged(update, "evaluation loss")
-    rule = success_rule(config, sampler)
-    if summary["success"] and (summary.get("success_rule") or "mean") != rule:
+    rule, threshold = success_rule(config, sampler), ev.success_error
+    if summary["success"] and ((summary.get("success_rule") or "mean") != rule
+                               or summary.get("success_error", threshold) != threshold):
         # a success judged under another rule (a run recorded before per-length evaluation, judged
-        # by the mean, now extended) is judged again under this one, from this evaluation on
+        # by the mean, now extended) or another eval.success_error (changed on resume, e.g. to 0)
+        # is judged again under this one, from this evaluation on
         summary.update(success=False, success_update=None)
     summary.update(final_loss=record["loss"], final_error=record["error"], train_loss=record["train_loss"],
-                   success_rule=rule)
+                   success_rule=rule, success_error=threshold)
     if "per_length" in record:
         summary["per_length"] = record["per_length"]
     if solved(record, rule, ev.success_error) and not summary["success"]:

@@ -8,10 +8,18 @@ already produced may change on resume:
                         updates already done would change.
   eval.stop_on_success  whether the run stops at its first solved evaluation: it only decides
                         where the run ends, never what an update or evaluation computes.
+  eval.success_error    the error under which an evaluation counts as solved (0: no error at
+                        all): it too only decides where the run ends. A run that succeeded under
+                        the old threshold is judged again under the new one from its next
+                        evaluation on, so ``rnnctl resume RUN train.steps=N eval.success_error=0``
+                        trains a solved run on until it makes no error.
 
 Every other key is refused with a ConfigError naming it. ``identity`` is the config hash with
 these keys at their defaults: the checkpoint carries it, and ``train`` refuses a checkpoint
-written under another identity (e.g. a config.yaml edited by hand).
+written under another identity (e.g. a config.yaml edited by hand). A checkpoint written before
+eval.success_error became changeable carries the identity over the first two keys alone: ``train``
+accepts it for an unchanged config (``identities``), and ``resume_run`` checks it against the
+config it was written under before any override.
 """
 
 from __future__ import annotations
@@ -21,15 +29,22 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-EXTENDABLE = ("train.steps", "eval.stop_on_success")
+EXTENDABLE = ("train.steps", "eval.stop_on_success", "eval.success_error")
+_EXTENDABLE_BEFORE = EXTENDABLE[:2]   # the identity of checkpoints written before success_error joined
 
 
-def identity(config) -> str:
-    """config_hash of ``config`` with the EXTENDABLE keys at their schema defaults."""
+def identity(config, keys: tuple[str, ...] = EXTENDABLE) -> str:
+    """config_hash of ``config`` with the ``keys`` (the EXTENDABLE ones) at their schema defaults."""
     from ..config import config_hash
-    for key in EXTENDABLE:
+    for key in keys:
         config = _with_default(config, key.split("."))
     return config_hash(config)
+
+
+def identities(config) -> tuple[str, str]:
+    """The identities a checkpoint of this config may carry: today's, and that of a checkpoint
+    written when only train.steps and eval.stop_on_success could change."""
+    return identity(config), identity(config, _EXTENDABLE_BEFORE)
 
 
 def _with_default(section, path: list[str]):
@@ -81,12 +96,13 @@ def resume_run(run_dir, overrides=()):
     An unfinished run without a checkpoint (killed before its first evaluation) is emptied and
     ``checkpoint`` is None: ``train`` starts it again from update 0 with the same config."""
     from .. import store
-    from ..config import dump_config
+    from ..config import dump_config, load_config
     from ..errors import UnusableRun
     if not store.config_path(run_dir).is_file():   # exit 5, as sample, eval and export say of such a path
         what = "no such folder" if not Path(run_dir).exists() else "not a run folder (no config.yaml)"
         raise UnusableRun(f"{run_dir}: {what}")
     done = store.checkpoint_update(run_dir) if overrides else None   # the JSON only: resume() loads the arrays
+    before = load_config(store.config_path(run_dir))   # the config the checkpoint was written under
     config, changes = extended_config(store.config_path(run_dir), list(overrides), done)
     if config.task.data:   # the data file must still be what the run trained on: checked before anything is touched
         from ..tasks import make_task
@@ -100,4 +116,12 @@ def resume_run(run_dir, overrides=()):
     checkpoint = folder.resume(changes=changes or None)   # refuses running runs, and finished ones not extended
     if changes:
         folder.rewrite_config(dump_config(config))
+    if checkpoint.meta.get("identity") == identity(before, _EXTENDABLE_BEFORE):
+        # written before eval.success_error could change, and checked against the config it was
+        # written under: it is the checkpoint of this run under today's identity
+        checkpoint.meta["identity"] = identity(config)
+    # the threshold the run's success (if any) was judged under, for a summary written before
+    # summaries recorded it: a new one judges that success again from the next evaluation on
+    from .state import default_summary_value
+    default_summary_value(checkpoint, "success_error", before.eval.success_error)
     return config, folder, checkpoint

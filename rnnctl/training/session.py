@@ -22,7 +22,7 @@ from ..registry import CELLS
 from ..store.layout import EXTENDABLE, TRACE_COLUMNS
 from ..tasks import make_task
 from .evaluation import data_evaluation_record, evaluation_record, success_rule
-from .extend import identity
+from .extend import identities
 from .feed import make_feed
 from .selection import Selection
 from .state import TrainState, from_checkpoint, to_checkpoint
@@ -68,7 +68,7 @@ class Session:
         self.probes = (log.probe_every > 0 and vanilla and config.model.layers == 1
                        and not model.generates and self.truncation is None)
         self.gamma_bound = vanishing_bound(config.model.activation) if vanilla else None
-        self.identity = identity(config)
+        self.identity, self._identity_before = identities(config)
         self.batch = None   # the batch (or truncation window) of the current update
         # real data: batches from the train split's epochs, evaluation on the valid split
         self.real = config.task.data
@@ -116,7 +116,8 @@ class Session:
         streams. Real data: refused (DataError) if the data is not what the run trained on."""
         if self.real:
             check_same_data(checkpoint.meta.get("dataset_hash"), self.sampler.dataset)
-        return from_checkpoint(checkpoint, self.identity, self.theta, self.rng_data, self.rng_eval)
+        return from_checkpoint(checkpoint, (self.identity, self._identity_before), self.theta, self.rng_data,
+                               self.rng_eval)
 
     def checkpoint(self, state: TrainState) -> tuple[dict, dict]:
         arrays, meta = to_checkpoint(state, self.identity)

@@ -97,7 +97,15 @@ def to_checkpoint(state: TrainState, identity: str) -> tuple[dict[str, np.ndarra
                     "state": flatten(data, "", arrays)}
 
 
-def from_checkpoint(checkpoint, identity: str, theta: np.ndarray, rng_data: np.random.Generator,
+def default_summary_value(checkpoint, key: str, value) -> None:
+    """Set ``key`` in the summary a checkpoint holds unless it is there (a summary written before
+    the key existed): plain data in the checkpoint's JSON, before ``from_checkpoint`` reads it."""
+    summary = checkpoint.meta.get("state", {}).get("summary")
+    if isinstance(summary, dict):
+        summary.setdefault(key, value)
+
+
+def from_checkpoint(checkpoint, identity: str | tuple[str, ...], theta: np.ndarray, rng_data: np.random.Generator,
                     rng_eval: np.random.Generator) -> TrainState:
     """The TrainState a checkpoint (``store.Checkpoint``: arrays, meta) holds, with its parameters
     copied into ``theta`` and its RNG states set on ``rng_data``/``rng_eval``. Arrays are copied,
@@ -106,9 +114,9 @@ def from_checkpoint(checkpoint, identity: str, theta: np.ndarray, rng_data: np.r
     if meta.get("state_format") != FORMAT:
         raise RunError(f"the checkpoint holds no {FORMAT} training state (it has "
                        f"{meta.get('state_format')!r})")
-    if meta.get("identity") != identity:
-        raise RunError("the checkpoint was written under a different config (only train.steps and "
-                       "eval.stop_on_success may change when a run is resumed)")
+    if meta.get("identity") not in ((identity,) if isinstance(identity, str) else identity):
+        raise RunError("the checkpoint was written under a different config (only train.steps, "
+                       "eval.stop_on_success and eval.success_error may change when a run is resumed)")
     try:
         data = unflatten(meta["state"], checkpoint.arrays)
         theta[...] = data["theta"]
