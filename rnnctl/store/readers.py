@@ -89,19 +89,48 @@ def _growing_pair(run_dir: Path, rows_name: str, updates_name: str, what: str):
 
 
 def read_backprop(run_dir, max_rows: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(updates (n,), norms (n, layers, T_max + 1)) of the per-step backprop norms; None when the
-    run recorded none. With ``max_rows``, at most that many evenly spaced rows, read through a
-    memory map (a long run's file is not read whole)."""
+    """(updates (n,), norms (n, layers, T_max + 1)) of the per-step backprop norms, in update order;
+    None when the run recorded none. The update axis is irregular under ``log.backprop_every:
+    auto`` (log-spaced, with the largest rows of backprop_peaks.npz merged in). With ``max_rows``,
+    at most about that many rows spread evenly over the updates (the nearest recorded row to each
+    of ``max_rows`` evenly spaced updates), plus every peak row, read through a memory map."""
     run_dir = Path(run_dir)
     if not has_backprop(run_dir):
         return None
     updates, norms, n = _growing_pair(run_dir, L.BACKPROP_NORMS, L.BACKPROP_UPDATES, "the backprop norms")
-    if max_rows is None:
-        return np.asarray(updates[:n]), np.array(norms[:n])
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros((0, *norms.shape[1:]))
-    idx = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(int))
-    return np.asarray(updates[idx]), np.asarray(norms[idx], dtype=float)
+    updates = np.asarray(updates[:n], dtype=np.int64)
+    peak_updates, peak_norms = _read_peaks(run_dir, norms.shape[1:])
+    if max_rows is None or n == 0:
+        idx = np.arange(n)
+    else:
+        targets = np.linspace(updates[0], updates[-1], min(n, max_rows))
+        right = np.clip(np.searchsorted(updates, targets), 1, n - 1) if n > 1 else np.zeros(len(targets), int)
+        left = np.maximum(right - 1, 0)
+        idx = np.unique(np.where(targets - updates[left] <= updates[right] - targets, left, right))
+    new = ~np.isin(peak_updates, updates)        # a peak is never on the schedule, but be safe
+    all_updates = np.concatenate([updates[idx], peak_updates[new]])
+    dtype = norms.dtype if max_rows is None else float      # a full read stays float32: it can be large
+    rows = np.concatenate([np.asarray(norms[idx], dtype=dtype), peak_norms[new].astype(dtype)])
+    order = np.argsort(all_updates, kind="stable")
+    return all_updates[order], rows[order]
+
+
+def _read_peaks(run_dir: Path, row_shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(updates, norms) of backprop_peaks.npz; empty when absent, damaged or of another shape (the
+    peaks are an extra: the schedule's rows still stand without them)."""
+    path = run_dir / L.BACKPROP_PEAKS
+    empty = np.zeros(0, np.int64), np.zeros((0, *row_shape), np.float32)
+    if not path.exists():
+        return empty
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            updates, norms = np.asarray(z["updates"], np.int64), np.asarray(z["norms"])
+    except (OSError, ValueError, KeyError):
+        return empty
+    if norms.shape[1:] != tuple(row_shape) or len(norms) != len(updates):
+        return empty
+    keep = updates >= 0
+    return updates[keep], norms[keep]
 
 
 def has_params_snapshots(run_dir) -> bool:
