@@ -34,7 +34,7 @@ class Check(NamedTuple):
 
 POSITIVE = Check("> 0", lambda v: v > 0)
 NON_NEGATIVE = Check(">= 0", lambda v: v >= 0)
-NON_NEGATIVE_OR_AUTO = Check(">= 0 or auto", lambda v: v == "auto" or v >= 0)
+NON_NEGATIVE_OR_AUTO = Check(">= 0", lambda v: v == "auto" or v >= 0)
 UNIT_LEFT_OPEN = Check("in (0, 1]", lambda v: 0 < v <= 1)
 UNIT_RIGHT_OPEN = Check("in [0, 1)", lambda v: 0 <= v < 1)
 

@@ -71,11 +71,11 @@ class FolderSize:
 def projected_size(steps: int, *, trace_columns: tuple, max_steps: int, layers: int, params: int,
                    itemsize: int, backprop_every: int | str, backprop_dense: int, backprop_peaks: int,
                    params_every: int, eval_every: int, length_buckets: int, probe_every: int,
-                   optimizer_slots: int) -> FolderSize:
+                   checkpoint_bytes: int) -> FolderSize:
     """What a run folder holds after ``steps`` updates, file by file, in bytes (an estimate: the
     trace's text width varies by a few characters per value). ``max_steps`` is T_max, ``params``
-    the parameter count P, ``itemsize`` the bytes of one parameter, ``optimizer_slots`` the
-    arrays of P the optimizer keeps (momentum 1, Adam 2)."""
+    the parameter count P, ``itemsize`` the bytes of one parameter, ``checkpoint_bytes`` the
+    arrays of the training state at update 0 (θ, the optimizer's and the pipeline's arrays)."""
     ints = {"update": len(str(steps)) + 1, "fired": 2, "length": len(str(max_steps)) + 1, "skipped": 2}
     row = sum(ints.get(c, TRACE_FLOAT_BYTES) for c in trace_columns)
     width = layers * (max_steps + 1) * 4 + 8              # float32 norms + the int64 update number
@@ -86,13 +86,15 @@ def projected_size(steps: int, *, trace_columns: tuple, max_steps: int, layers: 
         out.parts[name], out.keys[name] = int(size), key
 
     part(L.TRACE, steps * row, "train.steps (one row per update)")
-    part(L.BACKPROP_NORMS, backprop_rows(steps, backprop_every, backprop_dense, backprop_peaks) * width,
-         "log.backprop_every (auto keeps it bounded)")
+    if backprop_every:   # + two .npy headers, and the peaks' .npz around its two arrays
+        heads = 2 * 256 + (600 if backprop_every == "auto" else 0)
+        part(L.BACKPROP_NORMS, backprop_rows(steps, backprop_every, backprop_dense, backprop_peaks) * width
+             + heads, "log.backprop_every (auto keeps it bounded)")
     if params_every:
         part(L.PARAMS_SNAPSHOTS, (steps // params_every + 2) * (params * itemsize + 8), "log.params_every")
     if probe_every:   # contributions (T, T+1), Jacobian norms (T+1, T+1), backprop norms, float64
         part(L.PROBES_DIR, (steps // probe_every + 1) * 3 * (max_steps + 1) ** 2 * 8, "log.probe_every")
-    part(L.CHECKPOINT, (1 + optimizer_slots) * params * itemsize + 8 * steps,   # + the norm history
+    part(L.CHECKPOINT, checkpoint_bytes + 8 * steps,   # + the history of every update's norm
          "train.steps (the checkpoint keeps every update's gradient norm)")
     part(L.METRICS, evals * (METRICS_BYTES + METRICS_BUCKET_BYTES * length_buckets), "eval.every")
     part("params_*.npz", 3 * params * itemsize, "model size")

@@ -11,7 +11,11 @@ already produced may change on resume:
 
 Every other key is refused with a ConfigError naming it. ``identity`` is the config hash with
 these keys at their defaults: the checkpoint carries it, and ``train`` refuses a checkpoint
-written under another identity (e.g. a config.yaml edited by hand).
+written under another identity (e.g. a config.yaml edited by hand). ``identities`` are those a
+checkpoint may carry: the identity, and the same with the keys of the backprop-norm record
+(RECORDING) at their defaults. Those keys choose which rows are written, never a number of the run,
+and the default of log.backprop_every changed from 1 to auto: the config.yaml of a run started
+before says ``backprop_every: 1`` where its checkpoint's identity had the default.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import dataclasses
 from ..errors import ConfigError
 
 EXTENDABLE = ("train.steps", "eval.stop_on_success")
+RECORDING = ("log.backprop_every", "log.backprop_dense", "log.backprop_peaks")
 
 
 def identity(config) -> str:
@@ -29,6 +34,14 @@ def identity(config) -> str:
     for key in EXTENDABLE:
         config = _with_default(config, key.split("."))
     return config_hash(config)
+
+
+def identities(config) -> tuple[str, ...]:
+    """The identities a checkpoint of a run of ``config`` may carry (the module's docstring)."""
+    recorded = config
+    for key in RECORDING:
+        recorded = _with_default(recorded, key.split("."))
+    return identity(config), identity(recorded)
 
 
 def _with_default(section, path: list[str]):

@@ -23,7 +23,7 @@ from ..store.layout import EXTENDABLE, TRACE_COLUMNS
 from ..tasks import make_task
 from .backprop import BackpropRecorder
 from .evaluation import data_evaluation_record, evaluation_record
-from .extend import identity
+from .extend import identities, identity
 from .feed import make_feed
 from .selection import Selection
 from .state import TrainState, from_checkpoint, to_checkpoint
@@ -108,7 +108,7 @@ class Session:
         if self.real:
             check_same_data(checkpoint.meta.get("dataset_hash"), self.sampler.dataset)
         self.backprop.shared = False   # the restored reservoir's arrays are new: hand them over again
-        return from_checkpoint(checkpoint, self.identity, self.theta, self.rng_data, self.rng_eval)
+        return from_checkpoint(checkpoint, identities(self.config), self.theta, self.rng_data, self.rng_eval)
 
     def checkpoint(self, state: TrainState) -> tuple[dict, dict]:
         arrays, meta = to_checkpoint(state, self.identity)

@@ -99,7 +99,7 @@ def to_checkpoint(state: TrainState, identity: str) -> tuple[dict[str, np.ndarra
                     "state": flatten(data, "", arrays)}
 
 
-def from_checkpoint(checkpoint, identity: str, theta: np.ndarray, rng_data: np.random.Generator,
+def from_checkpoint(checkpoint, identity: str | tuple[str, ...], theta: np.ndarray, rng_data: np.random.Generator,
                     rng_eval: np.random.Generator) -> TrainState:
     """The TrainState a checkpoint (``store.Checkpoint``: arrays, meta) holds, with its parameters
     copied into ``theta`` and its RNG states set on ``rng_data``/``rng_eval``. Arrays are copied,
@@ -108,7 +108,7 @@ def from_checkpoint(checkpoint, identity: str, theta: np.ndarray, rng_data: np.r
     if meta.get("state_format") != FORMAT:
         raise RunError(f"the checkpoint holds no {FORMAT} training state (it has "
                        f"{meta.get('state_format')!r})")
-    if meta.get("identity") != identity:
+    if meta.get("identity") not in ((identity,) if isinstance(identity, str) else identity):
         raise RunError("the checkpoint was written under a different config (only train.steps and "
                        "eval.stop_on_success may change when a run is resumed)")
     try:
