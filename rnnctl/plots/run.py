@@ -19,7 +19,7 @@ from ..errors import RunError
 from ..report import backprop_rows, fmt, fmt_any, is_num, is_real, metric_value, postmortem, to_lag
 from ..store import RunRecord, mark_trace_unreadable
 from .lengths import fig_error_vs_length
-from .style import (COLORS, bucket, cell_edges, colormap, config_text, error_axis, figure, mark_divergence, positive,
+from .style import (COLORS, bucket, cell_edges, colormap, config_text, error_axis, even_picks, figure, mark_divergence, positive,
                     suptitle)
 
 
@@ -93,7 +93,7 @@ def fig_backprop(run: RunRecord, bp: tuple | None) -> Figure | None:
     ax1.set_facecolor("#dddddd")
     # curves at up to 6 updates spread over training
     good = np.flatnonzero(np.isfinite(pos).any(axis=1))    # a diverged batch's row may be all NaN
-    pick = good[np.unique(np.linspace(0, len(good) - 1, min(6, len(good))).round().astype(int))]
+    pick = good[even_picks(updates[good], 6)]
     cm = colormap("plasma")
     for j, i in enumerate(pick):
         ax2.plot(np.arange(width), pos[i], color=cm(0.85 * j / max(len(pick) - 1, 1)), lw=1.3,
