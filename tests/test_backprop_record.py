@@ -160,3 +160,15 @@ def test_size_warning_names_the_key(tiny_path):
     assert folder_size_warning(load_config(tiny_path, big)) is None
     assert size_warning(projected_folder_size(load_config(tiny_path)), 30) is None
     assert human(4.2e9) == "4.2 GB" and human(340e6) == "340 MB" and human(12) == "12 B"
+
+
+def test_train_and_dry_run_print_the_warning_on_stderr(tiny_path):
+    from typer.testing import CliRunner
+
+    from rnnctl.cli import app
+    big = ["train.steps=5000000", "task.length=300", "eval.every=1000"]
+    r = CliRunner().invoke(app, ["train", str(tiny_path), *big, "log.backprop_every=1", "--dry-run"])
+    assert r.exit_code == 0 and "backprop_every: 1" in r.stdout
+    assert "warning:" in r.stderr and "log.backprop_every" in r.stderr and "warning" not in r.stdout
+    r = CliRunner().invoke(app, ["train", str(tiny_path), *big, "--dry-run"])
+    assert r.exit_code == 0 and "warning" not in r.stderr
