@@ -2,7 +2,8 @@
 
 Layout and statuses (``layout``), atomic writes (``atomic``), run.json and a run's life from
 outside it (``runinfo``), one lock per run folder (``lock``), the training loop's sink (``folder.RunFolder``), plain-data
-checkpoints (``checkpoint``), readers of every file (``readers``), finding runs and the sweep
+checkpoints (``checkpoint``), readers of every file (``readers``, with ``csvfast`` for long
+traces), how the files grow and the size a run will reach (``sizes``), finding runs and the sweep
 folder's files (``discover``), and what code ran (``provenance``).
 
 Names are loaded on first use: the light parts (layout, runinfo, discover) import no NumPy, so

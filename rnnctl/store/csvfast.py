@@ -1,5 +1,5 @@
-"""A fast reader of trace.csv's numbers, for long runs (a 5M-update trace is 550 MB of text, which
-np.loadtxt takes about half a minute to read; this takes a second or two).
+"""A fast reader of trace.csv's numbers, for long runs (a 5M-update trace is 560 MB of text: about
+half the CPU time of np.loadtxt, whose per-field conversion dominates; benchmarks/bench_read_trace.py).
 
 One pass of Numba over the bytes. A field of at most 15 significant digits and a decimal exponent
 within ±22 (every value ``RunFolder`` writes with 9 digits, but the tiniest and largest) is
@@ -119,7 +119,7 @@ def parse_csv(body: bytes, ncols: int) -> np.ndarray:
     """(rows, ncols) float64 of ``body``: whole lines, no header. ValueError names the first bad
     row or field."""
     buf = np.frombuffer(body, np.uint8)
-    rows = int(np.count_nonzero(buf == 10)) + (1 if len(buf) and buf[-1] != 10 else 0)
+    rows = body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)   # no temporary array
     out = np.empty((rows, ncols))
     slow = np.empty((min(rows * ncols, SLOW_FIELDS), 4), np.int64)
     filled, nslow, bad = parse_fields(buf, ncols, _POW10, out, slow)

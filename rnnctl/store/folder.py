@@ -1,7 +1,9 @@
 """RunFolder: one run's folder, written by the training loop through the sink interface
 (``rnnctl.training.sinks.Sink``). Whole files are written atomically; growing logs
 (metrics.jsonl, trace.csv) are appended line by line and flushed, so a crash loses at most the
-unflushed tail and never corrupts what was written.
+unflushed tail and never corrupts what was written. The backprop norms grow by rows
+(``GrowingNpy``); their peaks (log.backprop_every auto) are a small .npz rewritten atomically at
+each flush from the training state's reservoir, and cut back to the checkpoint on resume.
 
 The process that trains a run holds the folder's lock (``store.lock``) from ``start``/``resume``
 to ``finish``: a second process trying to train it gets ``RunningElsewhere``, and the trace and

@@ -52,7 +52,7 @@ def read_trace(run_dir) -> dict[str, np.ndarray]:
     if body and not body.endswith(b"\n"):
         body = body[: body.rfind(b"\n") + 1]       # torn by a crash mid-write
     try:
-        if not body.strip():
+        if not body or body.isspace():   # (strip() would copy a long body)
             data = np.zeros((0, len(header)))
         elif len(body) >= FAST_TRACE_BYTES:
             from .csvfast import parse_csv
