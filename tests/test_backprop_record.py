@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rnnctl.config import config_hash, load_config
+from rnnctl.errors import RunError
 from rnnctl.store import RunFolder, read_backprop, read_run
 from rnnctl.store.sizes import backprop_on_schedule, backprop_schedule_rows, human, size_warning
 from rnnctl.training import MemorySink, train
@@ -172,3 +173,28 @@ def test_train_and_dry_run_print_the_warning_on_stderr(tiny_path):
     assert "warning:" in r.stderr and "log.backprop_every" in r.stderr and "warning" not in r.stdout
     r = CliRunner().invoke(app, ["train", str(tiny_path), *big, "--dry-run"])
     assert r.exit_code == 0 and "warning" not in r.stderr
+
+
+def test_a_run_started_under_the_old_default_resumes(tiny, tmp_path):
+    """Before auto, backprop_every 1 was the default: such a run's config.yaml says 1 while its
+    checkpoint's identity left the key out. It resumes (and records every update, as it did)."""
+    from rnnctl.store import config_path
+    from rnnctl.training import resume_run
+    cut = RunFolder.create(tmp_path, "x", "cut")
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(), cut, InterruptAt(60))
+    path = config_path(cut.path)
+    text = path.read_text()
+    assert "backprop_every: auto" in text
+    path.write_text(text.replace("backprop_every: auto", "backprop_every: 1"))
+    cfg, folder, checkpoint = resume_run(cut.path)
+    assert cfg.log.backprop_every == 1 and checkpoint.update == 50
+    train(cfg, folder, resume=checkpoint)
+    assert read_run(cut.path)["status"] == "completed"
+    assert read_backprop(cut.path)[0][-(STEPS - 50):].tolist() == list(range(51, STEPS + 1))
+    other = RunFolder.create(tmp_path, "x", "other")   # any other key edited is still refused
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(), other, InterruptAt(60))
+    again = RunFolder(other.path)
+    with pytest.raises(RunError, match="different config"):
+        train(tiny("seed=2"), again, resume=again.resume())

@@ -12,10 +12,10 @@ already produced may change on resume:
 Every other key is refused with a ConfigError naming it. ``identity`` is the config hash with
 these keys at their defaults: the checkpoint carries it, and ``train`` refuses a checkpoint
 written under another identity (e.g. a config.yaml edited by hand). ``identities`` are those a
-checkpoint may carry: the identity, and the same with the keys of the backprop-norm record
-(RECORDING) at their defaults. Those keys choose which rows are written, never a number of the run,
-and the default of log.backprop_every changed from 1 to auto: the config.yaml of a run started
-before says ``backprop_every: 1`` where its checkpoint's identity had the default.
+checkpoint may carry: the identity, and the same with log.backprop_every at its default. That key
+chooses which rows are written, never a number of the run, and its default changed from 1 to auto:
+the config.yaml of a run started before says ``backprop_every: 1`` where its checkpoint's identity
+had the default.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import dataclasses
 from ..errors import ConfigError
 
 EXTENDABLE = ("train.steps", "eval.stop_on_success")
-RECORDING = ("log.backprop_every", "log.backprop_dense", "log.backprop_peaks")
 
 
 def identity(config) -> str:
@@ -38,10 +37,7 @@ def identity(config) -> str:
 
 def identities(config) -> tuple[str, ...]:
     """The identities a checkpoint of a run of ``config`` may carry (the module's docstring)."""
-    recorded = config
-    for key in RECORDING:
-        recorded = _with_default(recorded, key.split("."))
-    return identity(config), identity(recorded)
+    return identity(config), identity(_with_default(config, ["log", "backprop_every"]))
 
 
 def _with_default(section, path: list[str]):
