@@ -14,7 +14,7 @@ from rnnctl.store import RunFolder, read_backprop, read_run
 from rnnctl.store.sizes import backprop_on_schedule, backprop_schedule_rows, human, size_warning
 from rnnctl.training import MemorySink, train
 from rnnctl.training.backprop import BackpropRecorder
-from rnnctl.training.footprint import folder_size_warning, projected_folder_size
+from rnnctl.footprint import folder_size_warning, projected_folder_size
 from test_training_state import InterruptAt, assert_same_run
 
 DENSE, PEAKS, STEPS = 8, 4, 123

@@ -67,7 +67,7 @@ def resume(
 def _warn_size(cfg) -> None:
     """On stderr, before anything runs: the folder size the config implies at its full train.steps,
     when it exceeds store.sizes.WARN_BYTES (1 GiB)."""
-    from ..training.footprint import folder_size_warning
+    from ..footprint import folder_size_warning
     text = folder_size_warning(cfg)
     if text:
         err.print(f"[bold yellow]warning:[/] {text}", highlight=False)
