@@ -58,6 +58,8 @@ def resume(
     from ..training import resume_run
     try:
         cfg, folder, checkpoint = resume_run(run_dir, list(overrides or []))
+        if overrides:   # extended: the folder grows on to the new train.steps
+            _warn_size(cfg)
     except RnnctlError as e:
         fail(e)
     err.print(f"resuming at update {checkpoint.update}", highlight=False)
@@ -66,7 +68,8 @@ def resume(
 
 def _warn_size(cfg) -> None:
     """On stderr, before anything runs: the folder size the config implies at its full train.steps,
-    when it exceeds store.sizes.WARN_BYTES (1 GiB)."""
+    when it exceeds store.sizes.WARN_BYTES (1 GiB). ``check_runnable`` has passed: the task the
+    estimate builds can be built."""
     from ..footprint import folder_size_warning
     text = folder_size_warning(cfg)
     if text:
