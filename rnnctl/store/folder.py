@@ -148,7 +148,8 @@ class RunFolder:
         if backprop_shape is not None:
             GrowingNpy.create(self.path / L.BACKPROP_NORMS, backprop_shape, np.float32)
             GrowingNpy.create(self.path / L.BACKPROP_UPDATES, (), np.int64)
-        for stale in (L.PARAMS_SNAPSHOTS, L.PARAMS_SNAPSHOT_UPDATES, L.BACKPROP_PEAKS):   # made by the first snapshot
+        # made later (by the first snapshot, the first flush of the peaks): none from an earlier start
+        for stale in (L.PARAMS_SNAPSHOTS, L.PARAMS_SNAPSHOT_UPDATES, L.BACKPROP_PEAKS):
             (self.path / stale).unlink(missing_ok=True)
         self._info = {"status": "running", **info, "started": now_iso(), "ended": None,
                       "wall_time": None, "host": platform.node(), "pid": os.getpid(),

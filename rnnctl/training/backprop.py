@@ -45,8 +45,10 @@ class BackpropRecorder:
         if state.backprop is None:   # a checkpoint from before the reservoir existed
             state.backprop = self.init()
         res = state.backprop
-        if not self.shared:
-            sink.backprop_peaks(res["updates"], res["rows"])
+        if not self.shared:   # a sink of the user's own without the method keeps the rows alone
+            share = getattr(sink, "backprop_peaks", None)
+            if share is not None:
+                share(res["updates"], res["rows"])
             self.shared = True
         top = float(norms.max()) if norms.size else 0.0   # NaN or Inf anywhere shows here
         if backprop_on_schedule(update, self.dense):
