@@ -10,7 +10,7 @@ import pytest
 
 from rnnctl.config import config_hash, load_config
 from rnnctl.errors import RunError
-from rnnctl.store import RunFolder, read_backprop, read_run
+from rnnctl.store import RunFolder, backprop_peak_updates, read_backprop, read_run
 from rnnctl.store.sizes import backprop_on_schedule, backprop_schedule_rows, human, size_warning
 from rnnctl.training import MemorySink, train
 from rnnctl.training.backprop import BackpropRecorder
@@ -70,6 +70,14 @@ def test_auto_keeps_the_schedule_the_peaks_and_the_last_of_a_full_record(tiny, t
         expect[:full[u].shape[-1]] = full[u][0]
         assert np.array_equal(row[0], expect, equal_nan=True), u
     assert np.isnan(norms).any()                           # batches of different lengths: padded
+    assert backprop_peak_updates(folder.path).tolist() == sorted(top)
+    assert read_backprop(folder.path, peaks=False)[0].tolist() == sorted({*scheduled, STEPS})
+    from rnnctl.plots import fig_backprop
+    from rnnctl.report import backprop_rows
+    from rnnctl.store import read_run_record
+    fig = fig_backprop(read_run_record(folder.path), backprop_rows(folder.path), backprop_peak_updates(folder.path))
+    picked = [int(line.get_label().split()[-1]) for line in fig.axes[1].get_lines()]
+    assert picked and not set(picked) & set(top)           # the curves show typical updates
     sink = MemorySink()                                    # the memory sink is handed the same rows
     train(tiny(), sink)
     assert sorted({u for u, _ in sink.backprop_rows} | {u for u, _ in sink.peak_rows()}) == want

@@ -65,11 +65,14 @@ def fig_grad_norm(run: RunRecord, trace: dict) -> Figure | None:
     return fig
 
 
-def fig_backprop(run: RunRecord, bp: tuple | None) -> Figure | None:
-    """‖∂E/∂x_k‖ against the lag T − k: a heatmap over training and curves at a few updates."""
+def fig_backprop(run: RunRecord, bp: tuple | None, peaks=()) -> Figure | None:
+    """‖∂E/∂x_k‖ against the lag T − k: a heatmap over training and curves at a few updates.
+    ``peaks``: the updates among ``bp``'s that were kept for their large norms (log.backprop_every
+    auto); they show in the heatmap, saturated, but set neither its colour range nor the curves."""
     if bp is None:
         return None
     updates, norms = bp
+    typical = ~np.isin(updates, np.asarray(peaks, dtype=np.int64))
     lag = to_lag(norms)                                    # (n, T_max + 1), column = lag
     width = int(np.max(np.sum(~np.isnan(lag), axis=1))) if lag.size else 0
     if width == 0:
@@ -80,8 +83,9 @@ def fig_backprop(run: RunRecord, bp: tuple | None) -> Figure | None:
         return None
     fig = figure(12, 4.8)
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1.15, 1])
-    vmax = np.nanmax(pos)
-    vmin = max(np.nanmin(pos), vmax * 1e-12)
+    scale = pos[typical] if np.isfinite(pos[typical]).any() else pos
+    vmax = np.nanmax(scale)
+    vmin = max(np.nanmin(scale), vmax * 1e-12)
     cmap = colormap("viridis")
     edges_y = cell_edges(updates)
     im = ax1.pcolormesh(np.arange(width + 1) - 0.5, edges_y, np.ma.masked_invalid(pos),
@@ -89,10 +93,13 @@ def fig_backprop(run: RunRecord, bp: tuple | None) -> Figure | None:
     fig.colorbar(im, ax=ax1, label="‖∂E/∂x_k‖ (log scale)")
     ax1.set_xlabel("time lag T − k (steps back from the last step)")
     ax1.set_ylabel("update")
-    ax1.set_title("over training (grey: exactly 0 or not recorded)", fontsize=9)
+    ax1.set_title("over training (grey: exactly 0 or not recorded"
+                  + ("; bright lines: the largest norms)" if not typical.all() else ")"), fontsize=9)
     ax1.set_facecolor("#dddddd")
     # curves at up to 6 updates spread over training
-    good = np.flatnonzero(np.isfinite(pos).any(axis=1))    # a diverged batch's row may be all NaN
+    good = np.flatnonzero(np.isfinite(pos).any(axis=1) & typical)   # a diverged batch's row may be all NaN
+    if not len(good):
+        good = np.flatnonzero(np.isfinite(pos).any(axis=1))
     pick = good[even_picks(updates[good], 6)]
     cm = colormap("plasma")
     for j, i in enumerate(pick):
@@ -359,7 +366,7 @@ def run_figures(run: RunRecord, warnings: list[str] | None = None, pm: dict | No
         warnings.append(f"{run.path}: {e}")
     builders = [
         ("grad_norm", lambda: fig_grad_norm(run, trace) if trace else None),
-        ("backprop_norms", lambda: fig_backprop(run, backprop_rows(run.path))),
+        ("backprop_norms", lambda: fig_backprop(run, backprop_rows(run.path), store.backprop_peak_updates(run.path))),
         ("contributions", lambda: fig_contributions(run, store.read_probes(run.path))),
         ("valid_metric", lambda: fig_valid_metric(run, trace, metrics or [])) if is_real(run.info) else
         ("loss_error", lambda: fig_loss_error(run, trace, metrics or [])),

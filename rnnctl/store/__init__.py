@@ -32,7 +32,7 @@ _LAZY = {
     "ship": ("pack_run", "unpack_run", "blob_info"),
     "evals": ("write_eval", "read_evals"),
     "readers": ("read_config_text", "config_path", "read_trace", "read_metrics", "has_backprop",
-                "read_backprop", "has_params_snapshots", "read_params_snapshots", "read_probes", "read_probe", "read_probe_index", "has_params",
+                "read_backprop", "backprop_peak_updates", "has_params_snapshots", "read_params_snapshots", "read_probes", "read_probe", "read_probe_index", "has_params",
                 "read_params", "has_postmortem", "read_postmortem"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}

@@ -99,18 +99,19 @@ def _growing_pair(run_dir: Path, rows_name: str, updates_name: str, what: str):
     return updates, rows, min(len(updates), len(rows))
 
 
-def read_backprop(run_dir, max_rows: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+def read_backprop(run_dir, max_rows: int | None = None, peaks: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
     """(updates (n,), norms (n, layers, T_max + 1)) of the per-step backprop norms, in update order;
     None when the run recorded none. The update axis is irregular under ``log.backprop_every:
     auto`` (log-spaced, with the largest rows of backprop_peaks.npz merged in). With ``max_rows``,
     at most about that many rows spread evenly over the updates (the nearest recorded row to each
-    of ``max_rows`` evenly spaced updates), plus every peak row, read through a memory map."""
+    of ``max_rows`` evenly spaced updates), plus every peak row, read through a memory map.
+    ``peaks=False`` leaves the peaks out: the rows of the schedule alone, typical of training."""
     run_dir = Path(run_dir)
     if not has_backprop(run_dir):
         return None
     updates, norms, n = _growing_pair(run_dir, L.BACKPROP_NORMS, L.BACKPROP_UPDATES, "the backprop norms")
     updates = np.asarray(updates[:n], dtype=np.int64)
-    peak_updates, peak_norms = _read_peaks(run_dir, norms.shape[1:])
+    peak_updates, peak_norms = _read_peaks(run_dir, norms.shape[1:]) if peaks else _no_peaks(norms.shape[1:])
     if max_rows is None or n == 0:
         idx = np.arange(n)
     else:
@@ -126,11 +127,28 @@ def read_backprop(run_dir, max_rows: int | None = None) -> tuple[np.ndarray, np.
     return all_updates[order], rows[order]
 
 
+def backprop_peak_updates(run_dir) -> np.ndarray:
+    """The updates of backprop_peaks.npz (log.backprop_every auto: the largest norms between the
+    scheduled rows), in order; empty when the run kept none. ``read_backprop`` merges their rows."""
+    run_dir = Path(run_dir)
+    if not has_backprop(run_dir):
+        return np.zeros(0, np.int64)
+    try:
+        shape = np.load(run_dir / L.BACKPROP_NORMS, mmap_mode="r").shape[1:]
+    except (OSError, ValueError):
+        return np.zeros(0, np.int64)
+    return _read_peaks(run_dir, shape)[0]
+
+
+def _no_peaks(row_shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(0, np.int64), np.zeros((0, *row_shape), np.float32)
+
+
 def _read_peaks(run_dir: Path, row_shape: tuple) -> tuple[np.ndarray, np.ndarray]:
     """(updates, norms) of backprop_peaks.npz; empty when absent, damaged or of another shape (the
     peaks are an extra: the schedule's rows still stand without them)."""
     path = run_dir / L.BACKPROP_PEAKS
-    empty = np.zeros(0, np.int64), np.zeros((0, *row_shape), np.float32)
+    empty = _no_peaks(row_shape)
     if not path.exists():
         return empty
     try:
