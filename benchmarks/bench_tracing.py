@@ -3,9 +3,9 @@
     python benchmarks/bench_tracing.py [--updates 300] [--repeats 5] [--length 100]
 
 Trains the Pascanu-size model (50 tanh units, batch 20, temporal order) into a temporary run
-folder with: no per-step trace (log.backprop_every=0), the per-step trace on every update, the
-regularizer Ω on every update, and reports the median time per update of each and its ratio to the
-untraced update; then the median wall time of one temporal-contribution probe. Configurations are
+folder with: no per-step trace (log.backprop_every=0), the bounded per-step trace (auto, the
+default), the per-step trace on every update, the regularizer Ω on every update, and reports the
+median time per update of each and its ratio to the untraced update; then the median wall time of one temporal-contribution probe. Configurations are
 interleaved and repeated so machine noise hits them alike; quote medians and ratios.
 """
 
@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 VARIANTS = {
     "untraced": ["log.backprop_every=0"],
+    "per-step trace, bounded (auto, the default)": ["log.backprop_every=auto"],
     "per-step trace every update": ["log.backprop_every=1"],
     "trace + Ω every update": ["log.backprop_every=1", "train.regularizer.omega=2.0"],
 }

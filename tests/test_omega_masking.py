@@ -198,7 +198,7 @@ def test_recorded_backprop_norms_are_the_sequences_alone(session, form):
     s.batch = SimpleNamespace(u=u, target=target, lengths=LENGTHS)   # what the probe reads too
     m.loss_and_grad_flat(u, target, s.grad, lengths=LENGTHS)
     sink = MemorySink()
-    s.record_backprop(sink, 5)
+    s.record_backprop(sink, None, 5)   # explicit backprop_every: no reservoir, no state
     (update, norms), = sink.backprop_rows
     assert len(sink.probes) == 1
     want = np.zeros(T + 1)

@@ -29,6 +29,7 @@ def train(
     try:
         cfg = load_config(config, list(overrides or []))
         check_runnable(cfg)   # the rules that need the task (task and arch fit, ...): before any folder exists
+        _warn_size(cfg)
         if dry_run:
             sys.stdout.write(dump_config(cfg))
             raise typer.Exit(EXIT_OK)
@@ -58,12 +59,24 @@ def resume(
     from ..training import resume_run
     try:
         cfg, folder, checkpoint = resume_run(run_dir, list(overrides or []))
+        if overrides:   # extended: the folder grows on to the new train.steps
+            _warn_size(cfg)
     except RnnctlError as e:
         fail(e)
     err.print(f"resuming at update {checkpoint.update}" if checkpoint is not None else
               "no checkpoint yet (killed before its first evaluation): training again from update 0",
               highlight=False)
     _run(cfg, folder, checkpoint, quiet, as_json)
+
+
+def _warn_size(cfg) -> None:
+    """On stderr, before anything runs: the folder size the config implies at its full train.steps,
+    when it exceeds store.sizes.WARN_BYTES (1 GiB). ``check_runnable`` has passed: the task the
+    estimate builds can be built."""
+    from ..footprint import folder_size_warning
+    text = folder_size_warning(cfg)
+    if text:
+        err.print(f"[bold yellow]warning:[/] {text}", highlight=False)
 
 
 def _run(cfg, folder, checkpoint, quiet: bool, as_json: bool, note: str = "", **train_kwargs):

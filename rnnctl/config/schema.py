@@ -37,6 +37,7 @@ class Check(NamedTuple):
 
 POSITIVE = Check("> 0", lambda v: v > 0)
 NON_NEGATIVE = Check(">= 0", lambda v: v >= 0)
+NON_NEGATIVE_OR_AUTO = Check(">= 0", lambda v: v == "auto" or v >= 0)
 UNIT_LEFT_OPEN = Check("in (0, 1]", lambda v: 0 < v <= 1)
 UNIT_RIGHT_OPEN = Check("in [0, 1)", lambda v: 0 <= v < 1)
 UNIT_CLOSED = Check("in [0, 1]", lambda v: 0 <= v <= 1)
@@ -396,8 +397,17 @@ class TrainConfig(_Section):
 
 @dataclass(frozen=True, kw_only=True)
 class LogConfig(_Section):
-    backprop_every: int = opt(1, "record the per-step backprop norms |dE/dx_k| every this many "
-                                 "updates; 0 never", NON_NEGATIVE)
+    backprop_every: int | Literal["auto"] = opt(
+        "auto", "record the per-step backprop norms |dE/dx_k| in backprop_norms.npy: auto (a "
+                "bounded record: every update up to 2 x backprop_dense, then backprop_dense per "
+                "doubling of the update count, plus the backprop_peaks largest rows, non-finite "
+                "rows and the last update; grows like log(train.steps)); N every N-th update and "
+                "nothing else (1: every update, T_max + 1 floats each); 0 never", NON_NEGATIVE_OR_AUTO)
+    backprop_dense: int = opt(256, "backprop_every auto: rows kept per doubling of the update count "
+                                   "(every update up to twice this)", POSITIVE)
+    backprop_peaks: int = opt(32, "backprop_every auto: also keep the rows of this many updates with "
+                                  "the largest |dE/dx_k| (a spike shows even between the scheduled "
+                                  "rows), and up to this many rows holding NaN/Inf", NON_NEGATIVE)
     probe_every: int = opt(0, "compute temporal contributions |dE_t/dx_k| and |dx_t/dx_k| "
                               "every this many updates (and at the first); 0 never",
                            NON_NEGATIVE)

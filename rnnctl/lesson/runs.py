@@ -75,7 +75,7 @@ def load_run(job) -> LessonRun:
     run = LessonRun(role_of(job.config), label_of(job.config), d, job.config, store.read_run(d), g.method,
                     g.threshold if g.method in ("norm", "value") else None)
     run.trace = store.read_trace(d)
-    run.backprop = backprop_rows(d)
+    run.backprop = backprop_rows(d, peaks=False)   # curves of typical updates, not the spikes
     run.metrics = store.read_metrics(d)
     run.snapshots = store.read_params_snapshots(d)
     run.init_spectral = _init_spectral(d)

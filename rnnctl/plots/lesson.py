@@ -13,7 +13,7 @@ from matplotlib.ticker import NullLocator
 from ..lesson.story import spectral_records
 from ..report import to_lag
 from .landscape import BAD, CLIP_PERCENTILE, log_loss
-from .style import COLORS, bucket, cell_edges, colormap, figure, legend_outside, positive, suptitle
+from .style import COLORS, bucket, cell_edges, colormap, even_picks, figure, legend_outside, positive, suptitle
 
 ROLE_COLORS = {"none": COLORS[1], "norm": COLORS[0], "value": COLORS[4], "omega": COLORS[3],
                "lstm": COLORS[2], "other": COLORS[5]}
@@ -63,7 +63,7 @@ def fig_backprop(runs) -> Figure | None:
     for ax, r in zip(axes, runs):
         updates, norms = r.backprop
         lag = positive(to_lag(norms))
-        pick = np.unique(np.linspace(0, len(updates) - 1, min(5, len(updates))).round().astype(int))
+        pick = even_picks(updates, 5)
         for j, i in enumerate(pick):
             ok = np.isfinite(lag[i])
             ax.plot(np.flatnonzero(ok), lag[i][ok], color=cm(0.85 * j / max(len(pick) - 1, 1)), lw=1.3,

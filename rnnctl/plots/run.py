@@ -19,7 +19,7 @@ from ..errors import RunError
 from ..report import backprop_rows, fmt, fmt_any, is_num, is_real, metric_value, postmortem, to_lag
 from ..store import RunRecord, mark_trace_unreadable
 from .lengths import fig_bucket_error_over_training, fig_error_vs_length
-from .style import (COLORS, bucket, cell_edges, colormap, config_text, error_axis, figure, mark_divergence, positive,
+from .style import (COLORS, bucket, cell_edges, colormap, config_text, error_axis, even_picks, figure, mark_divergence, positive,
                     suptitle)
 
 
@@ -65,11 +65,14 @@ def fig_grad_norm(run: RunRecord, trace: dict) -> Figure | None:
     return fig
 
 
-def fig_backprop(run: RunRecord, bp: tuple | None) -> Figure | None:
-    """‖∂E/∂x_k‖ against the lag T − k: a heatmap over training and curves at a few updates."""
+def fig_backprop(run: RunRecord, bp: tuple | None, peaks=()) -> Figure | None:
+    """‖∂E/∂x_k‖ against the lag T − k: a heatmap over training and curves at a few updates.
+    ``peaks``: the updates among ``bp``'s that were kept for their large norms (log.backprop_every
+    auto); they show in the heatmap, saturated, but set neither its colour range nor the curves."""
     if bp is None:
         return None
     updates, norms = bp
+    typical = ~np.isin(updates, np.asarray(peaks, dtype=np.int64))
     lag = to_lag(norms)                                    # (n, T_max + 1), column = lag
     width = int(np.max(np.sum(~np.isnan(lag), axis=1))) if lag.size else 0
     if width == 0:
@@ -80,8 +83,9 @@ def fig_backprop(run: RunRecord, bp: tuple | None) -> Figure | None:
         return None
     fig = figure(12, 4.8)
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1.15, 1])
-    vmax = np.nanmax(pos)
-    vmin = max(np.nanmin(pos), vmax * 1e-12)
+    scale = pos[typical] if np.isfinite(pos[typical]).any() else pos
+    vmax = np.nanmax(scale)
+    vmin = max(np.nanmin(scale), vmax * 1e-12)
     cmap = colormap("viridis")
     edges_y = cell_edges(updates)
     im = ax1.pcolormesh(np.arange(width + 1) - 0.5, edges_y, np.ma.masked_invalid(pos),
@@ -89,11 +93,14 @@ def fig_backprop(run: RunRecord, bp: tuple | None) -> Figure | None:
     fig.colorbar(im, ax=ax1, label="‖∂E/∂x_k‖ (log scale)")
     ax1.set_xlabel("time lag T − k (steps back from the last step)")
     ax1.set_ylabel("update")
-    ax1.set_title("over training (grey: exactly 0 or not recorded)", fontsize=9)
+    ax1.set_title("over training (grey: exactly 0 or not recorded"
+                  + ("; bright lines: the largest norms)" if not typical.all() else ")"), fontsize=9)
     ax1.set_facecolor("#dddddd")
     # curves at up to 6 updates spread over training
-    good = np.flatnonzero(np.isfinite(pos).any(axis=1))    # a diverged batch's row may be all NaN
-    pick = good[np.unique(np.linspace(0, len(good) - 1, min(6, len(good))).round().astype(int))]
+    good = np.flatnonzero(np.isfinite(pos).any(axis=1) & typical)   # a diverged batch's row may be all NaN
+    if not len(good):
+        good = np.flatnonzero(np.isfinite(pos).any(axis=1))
+    pick = good[even_picks(updates[good], 6)]
     cm = colormap("plasma")
     for j, i in enumerate(pick):
         ax2.plot(np.arange(width), pos[i], color=cm(0.85 * j / max(len(pick) - 1, 1)), lw=1.3,
@@ -393,7 +400,7 @@ def run_figures(run: RunRecord, warnings: list[str] | None = None, pm: dict | No
         warnings.append(f"{run.path}: {e}")
     builders = [
         ("grad_norm", lambda: fig_grad_norm(run, trace) if trace else None),
-        ("backprop_norms", lambda: fig_backprop(run, backprop_rows(run.path))),
+        ("backprop_norms", lambda: fig_backprop(run, backprop_rows(run.path), store.backprop_peak_updates(run.path))),
         ("contributions", lambda: fig_contributions(run, store.read_probes(run.path))),
         ("valid_metric", lambda: fig_valid_metric(run, trace, metrics or [])) if is_real(run.info) else
         ("loss_error", lambda: fig_loss_error(run, trace, metrics or [])),

@@ -96,6 +96,17 @@ def cell_edges(centers: np.ndarray) -> np.ndarray:
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
+def even_picks(updates: np.ndarray, k: int) -> np.ndarray:
+    """Indices of at most ``k`` rows spread evenly over the update axis (the row nearest to each of
+    ``k`` evenly spaced updates): rows recorded on an irregular axis (log.backprop_every auto, dense
+    early) still give curves spread over the whole run."""
+    u = np.asarray(updates, float)
+    if len(u) == 0:
+        return np.zeros(0, int)
+    targets = np.linspace(u[0], u[-1], min(k, len(u)))
+    return np.unique([int(np.argmin(np.abs(u - t))) for t in targets])
+
+
 def colormap(name: str):
     """A matplotlib colormap with NaN (masked) cells light grey."""
     import matplotlib

@@ -70,10 +70,12 @@ def postmortem(run_dir) -> dict | None:
     return out
 
 
-def backprop_rows(run_dir, max_rows: int = 600) -> tuple[np.ndarray, np.ndarray] | None:
-    """(updates (n,), norms (n, T_max + 1)) of the first layer's ‖∂E/∂x_k‖, at most ``max_rows``
-    evenly spaced rows; None when the run recorded none. Raises RunError for an unreadable file."""
-    bp = store.read_backprop(run_dir, max_rows)
+def backprop_rows(run_dir, max_rows: int = 600, peaks: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+    """(updates (n,), norms (n, T_max + 1)) of the first layer's ‖∂E/∂x_k‖, about ``max_rows``
+    rows spread evenly over the updates, with the peak rows unless ``peaks`` is False
+    (``store.read_backprop``); None when the run recorded none. Raises RunError for an unreadable
+    file."""
+    bp = store.read_backprop(run_dir, max_rows, peaks)
     if bp is None or len(bp[0]) == 0:
         return None
     updates, norms = bp                     # norms (n, layers, T_max + 1)

@@ -2,7 +2,8 @@
 
 Layout and statuses (``layout``), atomic writes (``atomic``), run.json and a run's life from
 outside it (``runinfo``), one lock per run folder (``lock``), the training loop's sink (``folder.RunFolder``), plain-data
-checkpoints (``checkpoint``), readers of every file (``readers``), finding runs and the sweep
+checkpoints (``checkpoint``), readers of every file (``readers``, with ``csvfast`` for long
+traces), how the files grow and the size a run will reach (``sizes``), finding runs and the sweep
 folder's files (``discover``), and what code ran (``provenance``).
 
 Names are loaded on first use: the light parts (layout, runinfo, discover) import no NumPy, so
@@ -31,7 +32,7 @@ _LAZY = {
     "ship": ("pack_run", "unpack_run", "blob_info"),
     "evals": ("write_eval", "read_evals"),
     "readers": ("read_config_text", "config_path", "read_trace", "read_metrics", "has_backprop",
-                "read_backprop", "has_params_snapshots", "read_params_snapshots", "read_probes", "read_probe", "read_probe_index", "has_params",
+                "read_backprop", "backprop_peak_updates", "has_params_snapshots", "read_params_snapshots", "read_probes", "read_probe", "read_probe_index", "has_params",
                 "read_params", "has_postmortem", "read_postmortem"),
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}

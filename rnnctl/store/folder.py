@@ -1,7 +1,9 @@
 """RunFolder: one run's folder, written by the training loop through the sink interface
 (``rnnctl.training.sinks.Sink``). Whole files are written atomically; growing logs
 (metrics.jsonl, trace.csv) are appended line by line and flushed, so a crash loses at most the
-unflushed tail and never corrupts what was written.
+unflushed tail and never corrupts what was written. The backprop norms grow by rows
+(``GrowingNpy``); their peaks (log.backprop_every auto) are a small .npz rewritten atomically at
+each flush from the training state's reservoir, and cut back to the checkpoint on resume.
 
 The process that trains a run holds the folder's lock (``store.lock``) from ``start``/``resume``
 to ``finish``: a second process trying to train it gets ``RunningElsewhere``, and the trace and
@@ -37,6 +39,7 @@ class RunFolder:
         self._trace_rows: list[str] = []
         self._bp_rows: list[np.ndarray] = []
         self._bp_updates: list[int] = []
+        self._bp_peaks: tuple | None = None     # (updates, norms): the training state's live reservoir
         self._snaps: list[np.ndarray] = []      # params snapshots not yet written
         self._snap_updates: list[int] = []
         self._info: dict = {}
@@ -149,7 +152,8 @@ class RunFolder:
         if backprop_shape is not None:
             GrowingNpy.create(self.path / L.BACKPROP_NORMS, backprop_shape, np.float32)
             GrowingNpy.create(self.path / L.BACKPROP_UPDATES, (), np.int64)
-        for stale in (L.PARAMS_SNAPSHOTS, L.PARAMS_SNAPSHOT_UPDATES):   # made by the first snapshot
+        # made later (by the first snapshot, the first flush of the peaks): none from an earlier start
+        for stale in (L.PARAMS_SNAPSHOTS, L.PARAMS_SNAPSHOT_UPDATES, L.BACKPROP_PEAKS):
             (self.path / stale).unlink(missing_ok=True)
         self._info = {"status": "running", **info, "started": now_iso(), "ended": None,
                       "wall_time": None, "host": platform.node(), "pid": os.getpid(),
@@ -231,6 +235,11 @@ class RunFolder:
             keep = int(np.searchsorted(updates, update, side="right"))
             GrowingNpy.open(p / L.BACKPROP_UPDATES).truncate(keep)
             GrowingNpy.open(p / L.BACKPROP_NORMS).truncate(keep)
+        if (p / L.BACKPROP_PEAKS).exists():   # the checkpoint's reservoir replaces it at the next flush
+            with np.load(p / L.BACKPROP_PEAKS) as z:
+                updates, norms = z["updates"], z["norms"]
+            ok = updates <= update
+            atomic_save_npz(p / L.BACKPROP_PEAKS, {"updates": updates[ok], "norms": norms[ok]})
         if (p / L.PARAMS_SNAPSHOT_UPDATES).exists():   # the same rule for the params snapshots
             updates = np.load(p / L.PARAMS_SNAPSHOT_UPDATES, mmap_mode="r")
             keep = int(np.searchsorted(updates, update, side="right"))
@@ -250,6 +259,9 @@ class RunFolder:
     def backprop(self, update: int, norms: np.ndarray) -> None:
         self._bp_updates.append(update)
         self._bp_rows.append(norms)
+
+    def backprop_peaks(self, updates: np.ndarray, norms: np.ndarray) -> None:
+        self._bp_peaks = (updates, norms)
 
     def snapshot(self, update: int, theta: np.ndarray) -> None:
         self._snap_updates.append(update)
@@ -272,7 +284,7 @@ class RunFolder:
             f.write(json_line(record))
 
     def flush(self) -> None:
-        if self._trace_rows or self._bp_rows or self._snaps:
+        if self._trace_rows or self._bp_rows or self._snaps or self._bp_peaks is not None:
             self._locked()
         if self._trace_rows:
             with open(self.path / L.TRACE, "a", encoding="utf-8") as f:
@@ -292,6 +304,11 @@ class RunFolder:
             self._bp_updates.clear()
         if self._snaps:
             self._flush_snapshots()
+        if self._bp_peaks is not None:
+            updates, norms = self._bp_peaks
+            order = [i for i in np.argsort(updates, kind="stable") if updates[i] >= 0]
+            atomic_save_npz(self.path / L.BACKPROP_PEAKS,
+                            {"updates": np.array(updates[order]), "norms": np.array(norms[order])})
 
     def _flush_snapshots(self) -> None:
         """Append the buffered snapshots; the files are made by the first one (a run with

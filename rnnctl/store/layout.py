@@ -11,7 +11,12 @@ A run folder ``<runs_dir>/<name>/<run-id>/``:
   trace.csv           one row per update: update, loss, norm_before, norm_after, fired, length,
                       then the method's and regularizer's figures and norm.<group> per parameter
   backprop_norms.npy  (n, layers, T_max + 1) float32: Σ_b ‖∂E/∂x_k‖ per recorded update, NaN past
-                      each batch's length; backprop_updates.npy (n,) holds the update numbers
+                      each batch's length; backprop_updates.npy (n,) holds the update numbers, in
+                      increasing order (log.backprop_every: N every N-th update; auto the bounded
+                      schedule of store/sizes.py)
+  backprop_peaks.npz  log.backprop_every auto: ``updates`` (K,) and ``norms`` (K, layers, T_max + 1),
+                      the off-schedule updates with the largest norms (-1: an empty slot); the
+                      readers merge them into the rows of backprop_norms.npy
   params_snapshots.npy  (n, P) in the model's dtype: the flat parameter vector at update 0, every
                       log.params_every updates and at the last update; params_updates.npy (n,) holds
                       the update numbers (only with log.params_every > 0)
@@ -41,6 +46,7 @@ METRICS = "metrics.jsonl"
 TRACE = "trace.csv"
 BACKPROP_NORMS = "backprop_norms.npy"
 BACKPROP_UPDATES = "backprop_updates.npy"
+BACKPROP_PEAKS = "backprop_peaks.npz"
 PARAMS_SNAPSHOTS = "params_snapshots.npy"
 PARAMS_SNAPSHOT_UPDATES = "params_updates.npy"
 PROBES_DIR = "probes"

@@ -35,24 +35,35 @@ def config_path(run_dir) -> Path:
     return Path(run_dir) / L.CONFIG
 
 
+#: trace.csv bodies from this size on are parsed by ``csvfast`` (Numba) rather than np.loadtxt:
+#: about 40,000 updates, where loadtxt starts to take a noticeable fraction of a second.
+FAST_TRACE_BYTES = 4 << 20
+
+
 def read_trace(run_dir) -> dict[str, np.ndarray]:
-    """trace.csv as {column: float array}, fast (np.loadtxt); a torn last line is dropped.
+    """trace.csv as {column: float array}; a torn last line is dropped. A long trace (a 5M-update
+    run's is 550 MB) is parsed in one compiled pass (``csvfast``), the same doubles as np.loadtxt.
     Raises RunError when the file is missing or unreadable."""
     path = Path(run_dir) / L.TRACE
     try:
-        with open(path, encoding="utf-8") as f:
-            header = f.readline().strip().split(",")
-            text = f.read()
-    except OSError as e:
+        with open(path, "rb") as f:
+            header = f.readline().decode("utf-8").strip().split(",")
+            body = f.read()
+    except (OSError, UnicodeDecodeError) as e:
         raise RunError(f"cannot read {path}: {e}") from e
     if not header or header[0] != "update":
         raise RunError(f"cannot read {path}: no header line starting with 'update'")
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]       # torn by a crash mid-write
+    if body and not body.endswith(b"\n"):
+        body = body[: body.rfind(b"\n") + 1]       # torn by a crash mid-write
     try:
-        data = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float) if text.strip() \
-            else np.zeros((0, len(header)))
-    except ValueError as e:
+        if not body or body.isspace():   # (strip() would copy a long body)
+            data = np.zeros((0, len(header)))
+        elif len(body) >= FAST_TRACE_BYTES:
+            from .csvfast import parse_csv
+            data = parse_csv(body, len(header))
+        else:
+            data = np.loadtxt(io.StringIO(body.decode("utf-8")), delimiter=",", ndmin=2, dtype=float)
+    except (ValueError, UnicodeDecodeError) as e:
         raise RunError(f"cannot read {path}: {_short(e)}") from e
     if data.shape[1] != len(header):
         raise RunError(f"cannot read {path}: {data.shape[1]} columns for a header of {len(header)}")
@@ -92,20 +103,67 @@ def _growing_pair(run_dir: Path, rows_name: str, updates_name: str, what: str):
     return updates, rows, min(len(updates), len(rows))
 
 
-def read_backprop(run_dir, max_rows: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(updates (n,), norms (n, layers, T_max + 1)) of the per-step backprop norms; None when the
-    run recorded none. With ``max_rows``, at most that many evenly spaced rows, read through a
-    memory map (a long run's file is not read whole)."""
+def read_backprop(run_dir, max_rows: int | None = None, peaks: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+    """(updates (n,), norms (n, layers, T_max + 1)) of the per-step backprop norms, in update order;
+    None when the run recorded none. The update axis is irregular under ``log.backprop_every:
+    auto`` (log-spaced, with the largest rows of backprop_peaks.npz merged in). With ``max_rows``,
+    at most about that many rows spread evenly over the updates (the nearest recorded row to each
+    of ``max_rows`` evenly spaced updates), plus every peak row, read through a memory map.
+    ``peaks=False`` leaves the peaks out: the rows of the schedule alone, typical of training."""
     run_dir = Path(run_dir)
     if not has_backprop(run_dir):
         return None
     updates, norms, n = _growing_pair(run_dir, L.BACKPROP_NORMS, L.BACKPROP_UPDATES, "the backprop norms")
-    if max_rows is None:
-        return np.asarray(updates[:n]), np.array(norms[:n])
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros((0, *norms.shape[1:]))
-    idx = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(int))
-    return np.asarray(updates[idx]), np.asarray(norms[idx], dtype=float)
+    updates = np.asarray(updates[:n], dtype=np.int64)
+    peak_updates, peak_norms = _read_peaks(run_dir, norms.shape[1:]) if peaks else _no_peaks(norms.shape[1:])
+    if max_rows is None or n == 0:
+        idx = np.arange(n)
+    else:
+        targets = np.linspace(updates[0], updates[-1], min(n, max_rows))
+        right = np.clip(np.searchsorted(updates, targets), 1, n - 1) if n > 1 else np.zeros(len(targets), int)
+        left = np.maximum(right - 1, 0)
+        idx = np.unique(np.where(targets - updates[left] <= updates[right] - targets, left, right))
+    new = ~np.isin(peak_updates, updates)        # a peak is never on the schedule, but be safe
+    all_updates = np.concatenate([updates[idx], peak_updates[new]])
+    dtype = norms.dtype if max_rows is None else float      # a full read stays float32: it can be large
+    rows = np.concatenate([np.asarray(norms[idx], dtype=dtype), peak_norms[new].astype(dtype)])
+    order = np.argsort(all_updates, kind="stable")
+    return all_updates[order], rows[order]
+
+
+def backprop_peak_updates(run_dir) -> np.ndarray:
+    """The updates of backprop_peaks.npz (log.backprop_every auto: the largest norms between the
+    scheduled rows), in order; empty when the run kept none. ``read_backprop`` merges their rows."""
+    run_dir = Path(run_dir)
+    if not has_backprop(run_dir):
+        return np.zeros(0, np.int64)
+    try:
+        shape = np.load(run_dir / L.BACKPROP_NORMS, mmap_mode="r").shape[1:]
+    except (OSError, ValueError):
+        return np.zeros(0, np.int64)
+    return _read_peaks(run_dir, shape)[0]
+
+
+def _no_peaks(row_shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(0, np.int64), np.zeros((0, *row_shape), np.float32)
+
+
+def _read_peaks(run_dir: Path, row_shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(updates, norms) of backprop_peaks.npz; empty when absent, damaged or of another shape (the
+    peaks are an extra: the schedule's rows still stand without them)."""
+    path = run_dir / L.BACKPROP_PEAKS
+    empty = _no_peaks(row_shape)
+    if not path.exists():
+        return empty
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            updates, norms = np.asarray(z["updates"], np.int64), np.asarray(z["norms"])
+    except (OSError, ValueError, KeyError):
+        return empty
+    if norms.shape[1:] != tuple(row_shape) or len(norms) != len(updates):
+        return empty
+    keep = updates >= 0
+    return updates[keep], norms[keep]
 
 
 def has_params_snapshots(run_dir) -> bool:

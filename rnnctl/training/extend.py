@@ -16,10 +16,13 @@ already produced may change on resume:
 
 Every other key is refused with a ConfigError naming it. ``identity`` is the config hash with
 these keys at their defaults: the checkpoint carries it, and ``train`` refuses a checkpoint
-written under another identity (e.g. a config.yaml edited by hand). A checkpoint written before
-eval.success_error became changeable carries the identity over the first two keys alone: ``train``
-accepts it for an unchanged config (``identities``), and ``resume_run`` checks it against the
-config it was written under before any override.
+written under another identity (e.g. a config.yaml edited by hand). ``identities`` are those a
+checkpoint may carry: the identity; the identity over train.steps and eval.stop_on_success
+alone (a checkpoint written before eval.success_error became changeable: ``resume_run`` checks
+it against the config it was written under before any override); and each of these with
+log.backprop_every at its default. That key chooses which rows are written, never a number
+of the run, and its default changed from 1 to auto: the config.yaml of a run started before
+says ``backprop_every: 1`` where its checkpoint's identity had the default.
 """
 
 from __future__ import annotations
@@ -41,10 +44,11 @@ def identity(config, keys: tuple[str, ...] = EXTENDABLE) -> str:
     return config_hash(config)
 
 
-def identities(config) -> tuple[str, str]:
-    """The identities a checkpoint of this config may carry: today's, and that of a checkpoint
-    written when only train.steps and eval.stop_on_success could change."""
-    return identity(config), identity(config, _EXTENDABLE_BEFORE)
+def identities(config) -> tuple[str, ...]:
+    """The identities a checkpoint of a run of ``config`` may carry (the module's docstring)."""
+    plain = _with_default(config, ["log", "backprop_every"])
+    return (identity(config), identity(config, _EXTENDABLE_BEFORE), identity(plain),
+            identity(plain, _EXTENDABLE_BEFORE))
 
 
 def _with_default(section, path: list[str]):

@@ -46,7 +46,7 @@ def train(config, sink: Sink, observer: Observer | None = None, resume=None, ini
             for update in range(state.update + 1, t.steps + 1):
                 t0 = time.perf_counter()
                 E = run.loss_and_grad(state)              # a new batch, or truncated BPTT's next window
-                run.record_backprop(sink, update)
+                run.record_backprop(sink, state, update)
                 stats, skip = run.pipeline.update(run.grad, state.pipeline, run.theta, E, update)
                 if not skip:
                     state.opt = run.step(update, state.opt)

@@ -21,8 +21,9 @@ from ..pipeline import build_pipeline
 from ..registry import CELLS
 from ..store.layout import EXTENDABLE, TRACE_COLUMNS
 from ..tasks import make_task
+from .backprop import BackpropRecorder
 from .evaluation import data_evaluation_record, evaluation_record, success_rule
-from .extend import identities
+from .extend import identities, identity
 from .feed import make_feed
 from .selection import Selection
 from .state import TrainState, from_checkpoint, to_checkpoint
@@ -68,7 +69,11 @@ class Session:
         self.probes = (log.probe_every > 0 and vanilla and config.model.layers == 1
                        and not model.generates and self.truncation is None)
         self.gamma_bound = vanishing_bound(config.model.activation) if vanilla else None
-        self.identity, self._identity_before = identities(config)
+        self.identity = identity(config)
+        steps = self.sampler.max_steps   # the longest time axis of backprop_norms (minus 1)
+        if model.arch == "encoder_decoder":
+            steps += self.sampler.task.output_steps(steps)   # the decoder's steps follow the encoder's
+        self.backprop = BackpropRecorder(log, (config.model.layers, steps + 1))
         self.batch = None   # the batch (or truncation window) of the current update
         # real data: batches from the train split's epochs, evaluation on the valid split
         self.real = config.task.data
@@ -89,21 +94,18 @@ class Session:
     def begin(self, sink) -> TrainState:
         """A fresh run: open the sink and save the initial parameters."""
         cfg, log = self.config, self.config.log
-        steps = self.sampler.max_steps   # the longest time axis of backprop_norms (minus 1)
-        if self.model.arch == "encoder_decoder":
-            steps += self.sampler.task.output_steps(steps)   # the decoder's steps follow the encoder's
         info = {"name": cfg.name, "seed": cfg.seed, "config_hash": config_hash(cfg)}
         if self.real:
             info["dataset"] = self.sampler.dataset.describe()
         if self.init_from is not None:
             info["init_from"] = self.init_from
         sink.start(info, dump_config(cfg), self.columns,
-                   (cfg.model.layers, steps + 1) if log.backprop_every else None)
+                   self.backprop.shape if self.backprop.records else None)
         sink.params("init", self.snapshot())
         if log.params_every:
             sink.snapshot(0, self.theta)
         state = TrainState(0, self.theta, self.optimizer.init(self.theta), self.pipeline.init(self.theta),
-                           self.rng_data, self.rng_eval)
+                           self.rng_data, self.rng_eval, backprop=self.backprop.init())
         if self.real:
             state.selection = self.selection.init(self.theta)
             state.summary.update(self.selection.summary_fields())
@@ -116,8 +118,8 @@ class Session:
         streams. Real data: refused (DataError) if the data is not what the run trained on."""
         if self.real:
             check_same_data(checkpoint.meta.get("dataset_hash"), self.sampler.dataset)
-        return from_checkpoint(checkpoint, (self.identity, self._identity_before), self.theta, self.rng_data,
-                               self.rng_eval)
+        self.backprop.shared = False   # the restored reservoir's arrays are new: hand them over again
+        return from_checkpoint(checkpoint, identities(self.config), self.theta, self.rng_data, self.rng_eval)
 
     def checkpoint(self, state: TrainState) -> tuple[dict, dict]:
         arrays, meta = to_checkpoint(state, self.identity)
@@ -150,6 +152,7 @@ class Session:
             summary["norm_median"] = float(np.median(norms))
         if self.config.train.gradient.nonfinite == "skip":
             summary["skipped_updates"] = self.pipeline.skipped(state.pipeline)
+        self.backprop.close(sink, status)
         sink.params("final", self.snapshot())
         every = self.config.log.params_every
         if every and status not in ("interrupted", "failed") and state.update % every:
@@ -184,11 +187,11 @@ class Session:
         state.pending = self.truncation.advance(state.pending, model.last_state)
         return E
 
-    def record_backprop(self, sink, update: int) -> None:
+    def record_backprop(self, sink, state: TrainState, update: int) -> None:
         """The per-step backprop norms and the temporal-contribution probes, on their schedules."""
         log = self.config.log
-        if log.backprop_every and update % log.backprop_every == 0:
-            sink.backprop(update, np.atleast_2d(self.model.backprop_norms))
+        if self.backprop.records:
+            self.backprop.record(sink, state, update, np.atleast_2d(self.model.backprop_norms))
         if self.probes and (update == 1 or update % log.probe_every == 0):
             self._probe(sink, update)
 

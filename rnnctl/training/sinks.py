@@ -17,6 +17,12 @@ class Sink(Protocol):
     def trace(self, row: tuple) -> None: ...
     def backprop(self, update: int, norms: np.ndarray) -> None: ...
 
+    def backprop_peaks(self, updates: np.ndarray, norms: np.ndarray) -> None:
+        """The reservoir of the largest off-schedule backprop rows (log.backprop_every auto):
+        ``updates`` (K,) int64, -1 for an empty slot, ``norms`` (K, layers, T_max + 1). Live
+        arrays of the training state, edited in place as training goes on: the sink reads them
+        when it writes (at flush), never keeps a stale copy."""
+
     def snapshot(self, update: int, theta: np.ndarray) -> None:
         """The flat parameter vector after ``update`` updates (log.params_every); ``theta`` is the
         run's live vector: store or copy it before returning."""
@@ -44,6 +50,7 @@ class MemorySink:
     saved_params: dict = field(default_factory=dict)
     rows: list = field(default_factory=list)
     backprop_rows: list = field(default_factory=list)   # (update, norms)
+    peaks: tuple | None = None                          # (updates, norms): the live reservoir
     snapshots: list = field(default_factory=list)       # (update, theta copy)
     probes: list = field(default_factory=list)          # (update, arrays, summary)
     postmortem_arrays: dict | None = None
@@ -63,6 +70,16 @@ class MemorySink:
 
     def backprop(self, update, norms):
         self.backprop_rows.append((update, np.array(norms)))
+
+    def backprop_peaks(self, updates, norms):
+        self.peaks = (updates, norms)
+
+    def peak_rows(self) -> list:
+        """(update, norms) of the reservoir's filled slots, in update order."""
+        if self.peaks is None:
+            return []
+        updates, norms = self.peaks
+        return [(int(updates[i]), np.array(norms[i])) for i in np.argsort(updates) if updates[i] >= 0]
 
     def snapshot(self, update, theta):
         self.snapshots.append((update, np.array(theta)))

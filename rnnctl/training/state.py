@@ -53,6 +53,7 @@ class TrainState:
     pending: dict | None = None    # truncated BPTT: the batch being worked through (truncation.py);
                                    # a stream: the state carried into the next window (feed.py)
     selection: dict | None = None  # real data: the best parameters so far and counters (selection.py)
+    backprop: dict | None = None   # log.backprop_every auto: the reservoir of the largest rows (backprop.py)
     summary: dict = field(default_factory=_new_summary)
 
     def tally(self, update: int, loss: float, stats: dict, skipped: bool) -> None:
@@ -80,8 +81,9 @@ class TrainState:
         self.n_norms += 1
 
 
-_PLAIN = ("opt", "pipeline", "fired_total", "train_seconds", "window", "pending", "summary", "selection")
-_ADDED = {"selection": None}   # keys later versions added: a checkpoint written before has none
+_PLAIN = ("opt", "pipeline", "fired_total", "train_seconds", "window", "pending", "summary", "selection",
+          "backprop")
+_ADDED = {"selection": None, "backprop": None}   # keys later versions added: a checkpoint written before has none
 
 
 def to_checkpoint(state: TrainState, identity: str) -> tuple[dict[str, np.ndarray], dict]:
