@@ -157,6 +157,7 @@ def test_piano_rolls_and_real_targets():
     _check_shape(out, ("nll", "frame_accuracy"))
     assert out["valid"]["nll"]["values"]["independent"] == pytest.approx(
         B.independent_note_nll(B.split_targets(ds, "train"), B.split_targets(ds, "valid")))
+    assert set(out["valid"]["frame_accuracy"]["values"]) == {"independent"}   # inputs are not frames
     out = B.baselines_of(_sequences("mse", "many_to_one"))
     _check_shape(out, ("mse", "mae"))
     assert set(out["test"]) == {"mse", "mae"} and set(out["test"]["mse"]["values"]) == {"mean"}
@@ -181,3 +182,19 @@ def test_a_run_stores_the_baselines_beside_its_own_metrics(data_dir, kind, tmp_p
     if kind == "csv":
         assert info["baselines"]["test"]["mse"]["values"]["persistence"] == pytest.approx(
             info["test"]["baseline_mse"], rel=1e-9)
+
+
+def test_piano_roll_persistence_when_the_inputs_are_the_previous_frames():
+    rolls = [(RNG.random((int(T), 4)) < 0.4).astype(float) for T in RNG.integers(3, 9, size=12)]
+    ds = Dataset(x=np.concatenate([r[:-1] for r in rolls]), lengths=np.array([len(r) - 1 for r in rolls]),
+                 y=np.concatenate([r[1:] for r in rolls]), split=np.arange(12) % 3, arch="many_to_many",
+                 loss="sigmoid_ce", n_out=4)
+    out = B.baselines_of(ds)
+    tp = fp = fn = 0
+    for i in np.flatnonzero(ds.split == 2):
+        r = rolls[i]
+        for t in range(len(r) - 1):
+            for j in range(4):
+                now, nxt = r[t][j] > 0.5, r[t + 1][j] > 0.5
+                tp, fp, fn = tp + (now and nxt), fp + (now and not nxt), fn + (nxt and not now)
+    assert out["test"]["frame_accuracy"]["values"]["persistence"] == pytest.approx(tp / (tp + fp + fn))

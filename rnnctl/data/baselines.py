@@ -27,6 +27,8 @@ The baselines:
   independently of the others and of time (add-one smoothed over on/off: (n_j + 1) / (F + 2));
   its frame accuracy predicts the notes whose frequency is above 1/2, as the model's rule does
   for a logit above 0.
+- ``persistence`` (piano-roll frame_accuracy, when each step's input is the frame before its
+  target, i.e. next-frame prediction as the chorales): the next frame is the current one.
 
 ``loss`` has no baseline: it is training's own normalisation (summed over a window or a
 sequence), and the metrics above say the same thing in their units.
@@ -102,6 +104,13 @@ def independent_frame_accuracy(train: np.ndarray, target: np.ndarray, alpha: flo
     return M.frame_accuracy(logits, y)
 
 
+def persistence_frame_accuracy(inputs: np.ndarray, target: np.ndarray) -> float:
+    """Frame accuracy of predicting each step's target frame by its input frame (the notes on
+    now stay on): ``inputs`` and ``target`` (n, O), 0/1."""
+    on = np.asarray(inputs, dtype=np.float64) > 0.5
+    return M.frame_accuracy(np.where(on, 1.0, -1.0), np.asarray(target, dtype=np.float64))
+
+
 # -- real values: fn(train (m, O), target (n, O)) ---------------------------------------------------
 
 def mean_mse(train: np.ndarray, target: np.ndarray) -> float:
@@ -138,13 +147,15 @@ BASELINES: dict[str, dict[str, dict[str, Callable[..., float]]]] = {
     "classes": {"nll": {"uniform": uniform_nll, "prior": unigram_nll},
                 "accuracy": {"majority": majority_accuracy}},
     "notes": {"nll": {"independent": independent_note_nll},
-              "frame_accuracy": {"independent": independent_frame_accuracy}},
+              "frame_accuracy": {"independent": independent_frame_accuracy,
+                                 "persistence": persistence_frame_accuracy}},
     "values": {"mse": {"mean": mean_mse}, "mae": {"median": median_mae}},
     "series": {"mse": {"persistence": persistence_mse, "mean": mean_mse},
                "mae": {"persistence": persistence_mae, "median": median_mae}},
 }
-#: Baselines whose function takes the split's raw series and the horizon, not (train, target).
-SERIES_FORECASTS = {"persistence"}
+#: Baselines that take other arrays than (train, target): a series' split values and horizon,
+#: a piano roll's inputs and targets (and only when the inputs are the previous frames).
+FORECASTS = {"persistence"}
 
 
 def kind_of(dataset) -> str:
@@ -184,16 +195,34 @@ def baselines_of(dataset, splits=("train", "valid", "test")) -> dict:
         target = split_targets(dataset, split)
         if len(target) == 0:
             continue
-        out[split] = {metric: {"better": BETTER[metric],
-                               "values": {name: _call(fn, name, kind, dataset, split, train, target)
-                                          for name, fn in table.items()}}
-                      for metric, table in BASELINES[kind].items()}
+        out[split] = {}
+        for metric, table in BASELINES[kind].items():
+            values = {name: _call(fn, name, kind, dataset, split, train, target) for name, fn in table.items()}
+            out[split][metric] = {"better": BETTER[metric],
+                                  "values": {k: v for k, v in values.items() if v is not None}}
     return out
 
 
-def _call(fn, name, kind, dataset, split, train, target) -> float:
-    if name in SERIES_FORECASTS:
+def _call(fn, name, kind, dataset, split, train, target) -> float | None:
+    if name in FORECASTS and kind == "series":
         return float(fn(dataset.raw(split), dataset.horizon))
+    if name in FORECASTS:   # piano rolls: only for next-frame prediction
+        inputs = _inputs(dataset, split)
+        return float(fn(inputs, target)) if inputs is not None else None
     if kind in ("text", "classes"):
         return float(fn(train, target, dataset.n_out))
     return float(fn(train, target))
+
+
+def _inputs(dataset, split: str) -> np.ndarray | None:
+    """The input rows of ``split`` aligned with its target rows, when every sequence's input at
+    t + 1 is its target at t (next-frame prediction); else None."""
+    if dataset.n_in != dataset.n_out or dataset.n_symbols is not None:
+        return None
+    o = dataset.offsets
+    for i in range(len(dataset)):   # the test over the whole dataset: one answer for every split
+        x, y = dataset.x[o[i]:o[i + 1]], dataset.y[o[i]:o[i + 1]]
+        if not np.array_equal(x[1:], y[:-1]):
+            return None
+    idx = dataset.indices(split)
+    return dataset.x[np.concatenate([np.arange(o[i], o[i + 1]) for i in idx])]

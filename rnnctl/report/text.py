@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..labels import fmt_value, short_names
+from ..labels import diagnosis_text, findings, fmt_value, short_names
 from ..store import RunRecord
 from ..store import layout as L
 from . import real
@@ -112,6 +112,9 @@ def run_table_rows(rep: Report) -> tuple[list[str], list[list]]:
         head += [f"{s} {m}" for m in shown for s in ("valid", "test")]
         head += [f"test {m} trivial" for m in trivial] + ["best update", "stopped early"]
     head += ["wall time", "clip rate", "max ‖g‖", "median ‖g‖", "diverged at", "problem"]
+    diagnosed = any(findings(r.info) is not None for r in rep.runs)
+    if diagnosed:   # the kinds of each run's diagnosis, problems first (issue 21)
+        head.append("diagnosis")
     rows = []
     for run, row in zip(rep.runs, rep.rows):
         info = run.info or {}
@@ -127,6 +130,8 @@ def run_table_rows(rep: Report) -> tuple[list[str], list[list]]:
             cells += [fmt(info.get("best_update"), "int"), fmt(info.get("stopped_early"), "bool")] if is_real else ["", ""]
         cells += [fmt(row["wall_time"], "time"), fmt(row["clip_rate"], "pct"), fmt_any(info.get("norm_max")),
                   fmt_any(info.get("norm_median")), fmt(row["diverged_at"], "int"), row["problem"] or ""]
+        if diagnosed:
+            cells.append(diagnosis_text(info))
         rows.append(cells)
     return head, rows
 
@@ -251,6 +256,8 @@ def summary_rows(run: RunRecord) -> list[list]:
                  ["success rule", success_rule_text(i)]]
         if i.get("per_length"):
             rows.append(["error by length (last evaluation)", per_length_text(i["per_length"])])
+    if findings(i) is not None:
+        rows.append(["diagnosis", diagnosis_text(i)])
     rows += [["clip rate", fmt(i.get("clip_rate"), "pct")],
              ["max / median pre-transform norm", f"{fmt(i.get('norm_max'))} / {fmt(i.get('norm_median'))}"],
              ["threshold", fmt(i.get("threshold"))],
@@ -300,6 +307,16 @@ def metric_rows(run: RunRecord) -> tuple[list[str], list[list]]:
                   *[fmt(per_split[s]["values"].get(n)) if per_split[s] else "" for s in real.SPLITS]]
                  for n in names]
     return ["metric", *real.SPLITS], rows
+
+
+FINDING_HEAD = ["kind", "severity", "evidence", "remedies"]
+
+
+def findings_rows(run: RunRecord) -> list[list]:
+    """(kind, severity, evidence, remedies) rows of a run's diagnosis, problems first; [] when it
+    found nothing or holds none. Remedies are config changes, one per line."""
+    fs = sorted(findings(run.info) or [], key=lambda f: f["severity"] != "problem")
+    return [[f["kind"], f["severity"], f["evidence"], "\n".join(f["remedies"])] for f in fs]
 
 
 def data_rows(run: RunRecord) -> list[list]:
