@@ -181,3 +181,16 @@ def test_the_metrics_of_one_run_list_each_baseline_under_its_metric(tmp_path):
     page = tmp_path / "one.html"
     assert runner.invoke(app, ["report", str(root / "r0"), "--html", str(page)]).exit_code == 0
     assert "bpc of unigram (trivial)" in page.read_text()
+
+
+def test_csv_gains_the_baselines_and_the_diagnosis_at_the_end(tmp_path):
+    import csv
+    root = _real(tmp_path)
+    _with(root / "r0", diagnosis=EXPLODED)
+    r = runner.invoke(app, ["report", str(root), "--csv"])
+    assert r.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    head = list(rows[0])
+    assert head[-1] == "diagnosis" and "test.bpc.unigram" in head and "valid.accuracy.majority" in head
+    assert [row["diagnosis"] for row in rows] == ["problem: exploding; warning: clipping", "-"]
+    assert rows[0]["test.bpc.unigram"] == "4.9"
