@@ -225,15 +225,42 @@ def chain(*transforms: GradientTransform) -> GradientTransform:
     return GradientTransform(init, update)
 
 
+#: threshold auto: warm-up update t ≥ 2 is scaled to at most WARMUP_BOUND × ‖g‖ of update 1 ...
+WARMUP_BOUND = 1.0
+#: ... and a statistic above WARMUP_JUMP × that of update 1 counts as exploded and is not kept
+#: (ten times the reference: the top of the range of c that Pascanu et al. found workable).
+WARMUP_JUMP = 10.0
+
+
 def auto_threshold(make: Callable[[float], GradientTransform], statistic: Callable[[np.ndarray], float],
                    updates: int, factor: float) -> GradientTransform:
-    """The paper's heuristic (Pascanu et al. 2013, section 3.2): for the first ``updates`` updates
-    leave the gradient alone and average ``statistic(g)``; then run ``make(factor * average)``
-    from there on.
+    """threshold=auto, a rule that updates which already exploded cannot poison (issue 21).
 
-    State: ``count``, ``total``, ``threshold`` (None while measuring), ``inner`` (the state of the
-    method once c is set). The method is rebuilt from ``threshold`` when needed, so the state
-    alone (e.g. from a checkpoint) determines what happens next.
+    Pascanu et al. (2013, section 3.2) set c from the average norm over a stretch of training, and
+    rnnctl once took the mean of the first ``updates`` unclipped updates. A run whose first updates
+    explode then set c from its own explosion (text with tanh units: c = 376; sunspots: 8.9e78).
+    The rule now, over a warm-up of ``updates`` updates:
+
+      * the reference r is the statistic of update 1: the gradient at the initial parameters,
+        which no update can have blown up; that update runs as it is;
+      * every later warm-up update goes through the method with c = WARMUP_BOUND × r, so the
+        parameters cannot run away while c is measured. The bound is fixed: a bound that
+        followed the norms (their running median, say) ratchets up when each step makes the next
+        norm larger, which is what an explosion is;
+      * a statistic is kept unless it exceeds WARMUP_JUMP × r: a tenfold jump is an explosion and
+        does not count;
+      * after the warm-up, c = ``factor`` × the median of the statistics kept (the lower of the two
+        middle ones for an even count, never their mean), frozen from there.
+
+    A median over a bounded warm-up is AutoClip's idea (Seetharaman et al. 2020: c a percentile of
+    the norms seen) made into the paper's single c. A zero statistic is not kept (it cannot serve
+    as the reference), and the warm-up goes on until one is. The trace's ``threshold`` is the c in
+    force at each update (NaN at update 1).
+
+    State: ``count`` (warm-up updates done), ``kept`` and ``norms`` (the statistics kept, in
+    ``norms[:kept]``; ``norms[0]`` is r), ``threshold`` (None while measuring), ``inner`` (the state
+    of the method once c is set). The method is rebuilt from the threshold when needed, so the
+    state alone (e.g. from a checkpoint) determines what happens next.
     """
     built: dict = {}   # threshold -> the method: a cache of a pure function of the state
 
@@ -243,21 +270,39 @@ def auto_threshold(make: Callable[[float], GradientTransform], statistic: Callab
             built[c] = make(c)
         return built[c]
 
+    def init(params):
+        return {"count": 0, "kept": 0, "norms": np.zeros(updates), "threshold": None, "inner": {}}
+
     def update(g, state, params, stats):
         if state["threshold"] is None:
+            if "norms" not in state:            # a checkpoint of the old rule: its mean stands in
+                state["norms"] = np.full(updates, state.pop("total") / max(state["count"], 1))
+                state["kept"] = state["count"]
+            kept, norms = state["kept"], state["norms"]
+            x = statistic(g)
+            if kept:
+                method = inner(WARMUP_BOUND * float(norms[0]))
+                method.update(g, method.init(params), params, stats)
+            else:
+                stats["fired"] = False
+            if kept < updates and x > 0 and (not kept or x <= WARMUP_JUMP * norms[0]):
+                norms[kept] = x
+                state["kept"] = kept + 1
+            stats["threshold"] = WARMUP_BOUND * float(norms[0]) if kept else float("nan")
             state["count"] += 1
-            state["total"] += statistic(g)
-            stats["fired"] = False
-            if state["count"] == updates:
-                state["threshold"] = factor * state["total"] / updates
+            if state["count"] >= updates and state["kept"]:
+                state["threshold"] = factor * _low_median(norms[:state["kept"]])
                 state["inner"] = inner(state["threshold"]).init(params)
-            stats["threshold"] = state["threshold"] if state["threshold"] is not None else float("nan")
             return state
         state["inner"] = inner(state["threshold"]).update(g, state["inner"], params, stats)
         stats["threshold"] = state["threshold"]
         return state
-    return GradientTransform(lambda params: {"count": 0, "total": 0.0, "threshold": None, "inner": {}},
-                             update)
+    return GradientTransform(init, update)
+
+
+def _low_median(x: np.ndarray) -> float:
+    # the lower of the two middle values: with two values kept it is the smaller, never their mean
+    return float(np.partition(x, (len(x) - 1) // 2)[(len(x) - 1) // 2])
 
 
 # -- gradient methods for the registry -------------------------------------------------------------
@@ -269,7 +314,7 @@ class Method:
     ``make(cfg, threshold, layout)`` builds the transform from the GradientConfig, the threshold c
     (None for methods whose registry entry says threshold=False) and the parameter layout.
     ``statistic(cfg, layout)``, if given, returns the function g -> float that threshold=auto
-    averages over the first updates to set c (the entry must then say auto=True).
+    summarises over the first updates to set c (the entry must then say auto=True).
     ``columns`` are the trace columns the method's figures go to (besides ``fired``).
     """
 

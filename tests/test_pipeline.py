@@ -227,9 +227,10 @@ def test_a_method_registered_from_python_trains_from_a_config(halve):
         "eval": {"every": 3, "sequences": 20, "batch_size": 10, "stop_on_success": False}})
     sink = MemorySink()
     result = train(cfg, sink)
-    assert result.status == "completed" and sink.column("fired")[2:].all()
+    assert result.status == "completed" and sink.column("fired")[1:].all()
     after, before = sink.column("norm_after"), sink.column("norm_before")
-    assert np.allclose(after[2:], before[2:] / 2) and np.array_equal(after[:2], before[:2])
+    # the warm-up runs the method too (bounded by the median of the earlier norms) from update 2 on
+    assert np.allclose(after[1:], before[1:] / 2) and after[0] == before[0]
     assert "threshold" in sink.columns
 
 

@@ -141,3 +141,17 @@ def test_a_diverged_run_cannot_be_extended(tiny_path, tmp_path):
     assert result.status == "diverged" and not has_checkpoint(folder.path)
     r = invoke("resume", folder.path, "train.steps=60")
     assert r.exit_code == 5 and "nothing to resume" in r.stderr
+
+
+def test_a_run_interrupted_in_threshold_autos_warm_up_resumes_bit_identical(interrupted, tiny_path, tmp_path):
+    """The warm-up's norms are checkpoint state: a run stopped while it measures (checkpoint at
+    10 of 20 warm-up updates) picks the same c and the same numbers as one never interrupted."""
+    auto = ["train.gradient.threshold=auto", "train.gradient.auto_updates=20"]
+    path = interrupted(*auto)
+    r = invoke("resume", path, "-q", "--json")
+    assert r.exit_code == 0, r.output
+    whole = RunFolder.create(tmp_path / "whole", "tiny", "w")
+    train(load_config(tiny_path, auto), whole)
+    a, b = read_trace(whole.path), read_trace(path)
+    assert "threshold" in a and all(np.array_equal(a[c], b[c], equal_nan=True) for c in a)
+    assert json.loads(r.stdout)["threshold"] == read_run(whole.path)["threshold"]

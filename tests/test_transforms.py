@@ -115,16 +115,68 @@ def test_agc_eps_protects_zero_weights():
     assert np.allclose(np.linalg.norm(g.reshape(2, 2), axis=1), 0.5 * 1e-2)
 
 
-def test_threshold_auto_measures_then_clips_at_the_mean():
+def test_threshold_auto_bounds_the_warm_up_then_clips_at_the_median():
     t = build_gradient_transform(Cfg(method="norm", threshold="auto", auto_updates=4, auto_factor=0.5))
-    state = None
-    norms = [1.0, 3.0, 5.0, 7.0]
-    for n in norms:                        # measuring: untouched
+    state, norms = None, [1.0, 3.0, 5.0, 2.0]
+    for i, n in enumerate(norms):          # warm-up: scaled to the first update's norm
         g, stats, state = run(t, np.array([n, 0.0]), state=state)
-        assert not stats["fired"] and g[0] == n
-    assert stats["threshold"] == pytest.approx(0.5 * np.mean(norms))
+        assert stats["fired"] == (i > 0 and n > 1.0) and g[0] == pytest.approx(n if i == 0 else min(n, 1.0))
+        assert np.isnan(stats["threshold"]) if i == 0 else stats["threshold"] == 1.0
+    assert state["threshold"] == pytest.approx(0.5 * 2.0)     # the lower median of 1, 2, 3, 5
     g, stats, state = run(t, np.array([10.0, 0.0]), state=state)
-    assert stats["fired"] and np.linalg.norm(g) == pytest.approx(2.0)
+    assert stats["fired"] and np.linalg.norm(g) == pytest.approx(1.0) and stats["threshold"] == 1.0
+
+
+def _auto_run(norms, updates, seed=3):
+    t = build_gradient_transform(Cfg(method="norm", threshold="auto", auto_updates=updates, auto_factor=1.0))
+    rng = np.random.default_rng(seed)
+    state, after = None, []
+    for n in norms:
+        d = rng.normal(size=6)
+        g, stats, state = run(t, n * d / np.linalg.norm(d), state=state)
+        after.append(np.linalg.norm(g))
+    return state, np.array(after)
+
+
+def test_threshold_auto_is_not_poisoned_by_a_warm_up_that_explodes():
+    """Updates that already exploded cannot set c: a warm-up whose norms grow a millionfold from
+    the 4th update on gives c from the three healthy norms, and none of its exploded gradients
+    reaches the optimizer unscaled. The old rule (the mean) would have set c above 1e11."""
+    norms = [1.0, 1.2, 0.9] + [10.0 ** (k + 3) for k in range(3, 10)]
+    assert np.mean(norms) > 1e11
+    state, after = _auto_run(norms, updates=10)
+    assert (after <= 1.0 + 1e-12).all()
+    assert state["threshold"] == pytest.approx(1.0) and state["kept"] == 3    # lower median of 0.9, 1, 1.2
+
+
+def test_threshold_auto_is_not_ratcheted_by_norms_that_keep_growing():
+    """Norms that grow by 30% at every update (each under the tenfold jump) while the warm-up runs:
+    the bound stays at the first norm, and c is the lower median of what was measured, not the
+    last norms."""
+    norms = [2.0 * 1.3 ** k for k in range(9)]          # all within 10x of the first
+    state, after = _auto_run(norms, updates=9)
+    assert np.allclose(after[1:], 2.0)
+    assert state["threshold"] == pytest.approx(norms[4]) and state["kept"] == 9
+
+
+def test_threshold_auto_waits_for_a_nonzero_reference():
+    t = build_gradient_transform(Cfg(method="norm", threshold="auto", auto_updates=2))
+    g, stats, state = run(t, np.zeros(2))
+    g, stats, state = run(t, np.zeros(2), state=state)
+    assert state["threshold"] is None and state["kept"] == 0 and not stats["fired"]
+    for n in (3.0, 4.0):
+        g, stats, state = run(t, np.array([n, 0.0]), state=state)
+    assert state["threshold"] == pytest.approx(3.0)
+
+
+def test_threshold_auto_warm_up_is_the_method_with_the_first_statistic():
+    """For method=value the statistic is the largest entry and the warm-up clips element-wise."""
+    t = build_gradient_transform(Cfg(method="value", threshold="auto", auto_updates=3))
+    g, stats, state = run(t, np.array([2.0, -1.0]))
+    g, stats, state = run(t, np.array([5.0, -4.0]), state=state)
+    assert stats["fired"] and np.array_equal(g, [2.0, -2.0])
+    g, stats, state = run(t, np.array([1.0, -3.0]), state=state)
+    assert stats["fired"] and np.array_equal(g, [1.0, -2.0]) and state["threshold"] == pytest.approx(3.0)
 
 
 @pytest.mark.parametrize("method", ["autoclip", "agc"])

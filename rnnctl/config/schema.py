@@ -325,18 +325,19 @@ class GradientConfig(_Section):
                 "percentile of past norms (Seetharaman et al. 2020); agc: unit-wise |g|/|w| "
                 "capped at c (Brock et al. 2021)", choices=TRANSFORMS)
     threshold: float | Literal["auto"] = opt(
-        1.0, "c; 'auto' measures the mean gradient norm over the first auto_updates updates "
-             "and uses auto_factor times it (the paper's heuristic); for agc the ratio cap")
+        1.0, "c; 'auto' measures the gradient norm over a warm-up of auto_updates updates, each "
+             "scaled to the first one's norm, and uses auto_factor times the median of the norms "
+             "that did not jump tenfold (the paper's heuristic, made robust); for agc the ratio cap")
     norm_type: Literal[2, 1, "inf"] = opt(2, "p of the p-norm used by norm, per_tensor_norm and "
                                              "autoclip (the recorded norms stay Euclidean)")
     percentile: float = opt(10.0, "autoclip: percentile p of the norm history used as c",
                             Check("in (0, 100]", lambda v: 0 < v <= 100))
     history: int = opt(0, "autoclip: norms remembered; 0 keeps all", NON_NEGATIVE)
     agc_eps: float = opt(1e-3, "agc: floor on a unit's parameter norm", POSITIVE)
-    auto_updates: int = opt(100, "threshold auto: updates measured (unclipped) before c is set",
-                            POSITIVE)
-    auto_factor: float = opt(1.0, "threshold auto: c = auto_factor x mean norm (the paper found "
-                                  "0.5 to 10 workable)", POSITIVE)
+    auto_updates: int = opt(100, "threshold auto: warm-up updates measured (scaled to the first "
+                                 "one's norm) before c is set", POSITIVE)
+    auto_factor: float = opt(1.0, "threshold auto: c = auto_factor x median warm-up norm (the paper "
+                                  "found 0.5 to 10 times the average workable)", POSITIVE)
     nonfinite: Literal["stop", "skip", "error"] = opt(
         "stop", "on NaN/Inf in loss or gradient: stop (end as diverged), skip (drop the update; "
                 "diverged after max_consecutive in a row), error (end as failed)")

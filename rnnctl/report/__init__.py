@@ -20,12 +20,12 @@ from .detail import backprop_rows, config_defaults, postmortem, run_diff, to_lag
 from .export import (CSV_GROUP_FIELDS, CSV_RUN_FIELDS, RUN_FIELDS, SCHEMA, TOP_FIELDS, groups_csv, report_json,
                      run_json_extra, runs_csv)
 from .outputs import Comparison, RunDetail, compare, inspect_run, is_single_run
-from .query import (ROW_FIELDS, ROW_KEYS, SUMMARY_FIELDS, Report, field_value, group_key, load_report,
-                    parse_where, resolve_key, row_of, swept_keys, sweep_info)
+from .query import (DIAGNOSIS_ROW_FIELDS, ROW_FIELDS, ROW_KEYS, SUMMARY_FIELDS, Report, field_value, group_key,
+                    load_report, parse_where, resolve_key, row_of, swept_keys, sweep_info)
 from .real import (REAL_GROUP_FIELDS, REAL_PAIR_FIELDS, REAL_ROW_FIELDS, REAL_SEED_FIELDS, SPLITS, is_real,
                    metric_value)
-from .text import (data_rows, diff_rows, diff_text, fmt, fmt_any, fmt_spread, fmt_stats, fmt_value, group_table_rows,
-                   metric_rows, pair_label, pair_table_rows, per_seed_text, postmortem_rows, run_table_rows,
+from .text import (data_rows, diff_rows, diff_text, findings_rows, fmt, fmt_any, fmt_spread, fmt_stats, fmt_value,
+                   group_table_rows, metric_rows, pair_label, pair_table_rows, per_seed_text, postmortem_rows, run_table_rows,
                    short_names, summary_rows)
 from .values import canon, finite, is_num, sort_key
 
@@ -35,11 +35,11 @@ __all__ = [
     "CSV_GROUP_FIELDS", "CSV_RUN_FIELDS", "RUN_FIELDS", "SCHEMA", "TOP_FIELDS", "groups_csv", "report_json",
     "run_json_extra", "runs_csv",
     "Comparison", "RunDetail", "compare", "inspect_run", "is_single_run",
-    "ROW_FIELDS", "ROW_KEYS", "SUMMARY_FIELDS", "Report", "field_value", "group_key", "load_report",
+    "DIAGNOSIS_ROW_FIELDS", "ROW_FIELDS", "ROW_KEYS", "SUMMARY_FIELDS", "Report", "field_value", "group_key", "load_report",
     "parse_where", "resolve_key", "row_of", "swept_keys", "sweep_info",
     "REAL_GROUP_FIELDS", "REAL_PAIR_FIELDS", "REAL_ROW_FIELDS", "REAL_SEED_FIELDS", "SPLITS", "is_real",
     "metric_value",
-    "data_rows", "diff_rows", "diff_text", "fmt", "fmt_any", "fmt_spread", "fmt_stats", "fmt_value",
+    "data_rows", "diff_rows", "diff_text", "findings_rows", "fmt", "fmt_any", "fmt_spread", "fmt_stats", "fmt_value",
     "group_table_rows", "metric_rows", "pair_label", "pair_table_rows", "per_seed_text", "postmortem_rows",
     "run_table_rows", "short_names", "summary_rows",
     "canon", "finite", "is_num", "sort_key",

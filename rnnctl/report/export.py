@@ -12,6 +12,7 @@ import csv
 import io
 
 from .. import store
+from ..labels import diagnosis_text
 from ..store import RunRecord
 from . import real
 from .query import Report
@@ -100,15 +101,23 @@ def _csv(v) -> str:
 
 
 def runs_csv(rep: Report) -> str:
-    """The run table as CSV: the swept keys, then CSV_RUN_FIELDS."""
+    """The run table as CSV: the swept keys, then CSV_RUN_FIELDS; with real-data runs their
+    fields and metrics, then ``<split>.<metric>.<baseline>`` for each trivial baseline recorded;
+    when a run holds a diagnosis, ``diagnosis`` (its kinds, as the table shows them)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     extra = [*CSV_REAL_RUN_FIELDS, *(f"{s}.{m}" for s in real.SPLITS for m in real.all_metrics(rep.runs))] \
         if rep.real else []
-    w.writerow([*rep.swept, *CSV_RUN_FIELDS, *extra])
+    trivial = list(dict.fromkeys((s, m, n) for r in rep.runs for s in real.SPLITS for m in real.all_metrics([r])
+                                 for n in (real.baselines(r.info, s, m) or {}).get("values", {})))
+    diagnosed = rep.diagnosed
+    w.writerow([*rep.swept, *CSV_RUN_FIELDS, *extra, *(".".join(t) for t in trivial),
+                *(("diagnosis",) if diagnosed else ())])
     for run, row in zip(rep.runs, rep.rows):
         w.writerow([_csv(row["values"][k]) for k in rep.swept] + [_csv(row[f]) for f in CSV_RUN_FIELDS]
-                   + [_csv(real.real_value(run.info, k) if real.is_real(run.info) else None) for k in extra])
+                   + [_csv(real.real_value(run.info, k) if real.is_real(run.info) else None) for k in extra]
+                   + [_csv((real.baselines(run.info, s, m) or {}).get("values", {}).get(n)) for s, m, n in trivial]
+                   + ([diagnosis_text(run.info)] if diagnosed else []))
     return buf.getvalue()
 
 

@@ -97,6 +97,19 @@ def _numeric(rows: list[list]) -> set[int]:
     return {i for i in range(len(rows[0]) if rows else 0) if all(num(r[i]) for r in rows)}
 
 
+def _findings(run: RunRecord) -> str:
+    """A run's findings as a table: kind, severity (a problem in red), evidence, remedies (one
+    config change per line)."""
+    out = ["<table><thead><tr>", *(f"<th>{h}</th>" for h in T.FINDING_HEAD), "</tr></thead><tbody>"]
+    for kind, severity, evidence, remedies in T.findings_rows(run):
+        cls = "diverged" if severity == "problem" else "stopped"
+        rem = "<br>".join(f"<code>{_e(r)}</code>" for r in remedies.split("\n") if r)
+        out.append(f"<tr><td>{_e(kind)}</td><td class=\"{cls}\">{_e(severity)}</td><td>{_e(evidence)}</td>"
+                   f"<td>{rem}</td></tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 def _status_class(v) -> str:
     return str(v) if str(v) in (*store.STATUSES, *store.PROBLEMS) else ""
 
@@ -144,8 +157,13 @@ def sweep_page(rep: Report, groups: list[dict] | None, pair_key: str | None, pai
         for name, png in sweep_figs.items():
             body.append(_img(name, png, name.replace("_", " ")))
     head, rows = T.run_table_rows(rep)
-    body += ["<h2>Runs</h2>", _table(head, rows, num=set(range(2 + len(rep.swept), len(head) - 1)),
+    body += ["<h2>Runs</h2>", _table(head, rows, num=set(range(2 + len(rep.swept), head.index("problem"))),
                                      classes={1: _status_class})]
+    diagnosed = [r for r in rep.runs if T.findings_rows(r)]
+    if diagnosed:
+        body.append("<h2>Diagnosis of each run</h2>")
+        for run in diagnosed:
+            body += [f"<h3>Run {_e(run.run_id)}: {_e(run_label_text(rep, run))}</h3>", _findings(run)]
     for run, figs in run_figs:
         label = run_label_text(rep, run)
         body.append(f"<h2>Run {_e(run.run_id)}: {_e(label)}</h2>")
@@ -180,6 +198,8 @@ def run_page(run: RunRecord, diff: list, diff_against: str, pm: dict | None, fig
         body += ["<h2>Data</h2>", _table(["field", "value"], data),
                  "<h2>Metrics</h2>", "<p>train and test: with the best parameters, at the end; valid: at the "
                  "best update (the selection metric picks it).</p>", _table(head, rows, num={1, 2, 3})]
+    if T.findings_rows(run):
+        body += ["<h2>Diagnosis</h2>", _findings(run)]
     if pm:
         body += ["<h2>Divergence post-mortem</h2>", _table(["field", "value"], T.postmortem_rows(pm))]
     body += [f"<h2>Config: differences from {_e(diff_against)}</h2>",

@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import store
 from ..errors import ConfigError
+from ..labels import findings
 from ..yamlio import load_value
 from ..store import RunRecord
 from . import real
@@ -32,6 +33,9 @@ SUMMARY_FIELDS = ("updates", "final_loss", "final_error", "success", "success_up
                   "message")
 #: Every per-run field of the JSON document, in order.
 ROW_FIELDS = ("run_id", "path", "status", "run_status", "problem", "values", "seed", *SUMMARY_FIELDS)
+#: Keys a row gains, after the real-data ones, when a run of the report holds a diagnosis (issue
+#: 21): the run's ``{"run", "healthy", "findings"}`` object, null for a run without one.
+DIAGNOSIS_ROW_FIELDS = ("diagnosis",)
 #: Fields of a row that --where/--sort/--by accept besides config keys (and besides the real-data
 #: keys ``valid.bpc``, ``test.accuracy``, ``dataset.source`` ...: ``real.is_real_key``).
 ROW_KEYS = ("run_id", "status", "run_status", "problem", "path", *SUMMARY_FIELDS, *real.REAL_KEYS)
@@ -59,9 +63,15 @@ class Report:
         return any(real.is_real(r.info) for r in self.runs)
 
     @property
+    def diagnosed(self) -> bool:
+        """Whether a run of the report holds a diagnosis: then every row carries
+        DIAGNOSIS_ROW_FIELDS."""
+        return any(findings(r.info) is not None for r in self.runs)
+
+    @property
     def rows(self) -> list[dict]:
-        extra = self.real
-        return [row_of(r, self.swept, extra) for r in self.runs]
+        extra, diagnosed = self.real, self.diagnosed
+        return [row_of(r, self.swept, extra, diagnosed) for r in self.runs]
 
     @property
     def counts(self) -> dict:
@@ -135,8 +145,9 @@ def swept_keys(runs: list[RunRecord]) -> list[str]:
     return out
 
 
-def row_of(run: RunRecord, swept: list[str], with_real: bool = False) -> dict:
-    """The JSON row of one run (ROW_FIELDS, then real.REAL_ROW_FIELDS when ``with_real``)."""
+def row_of(run: RunRecord, swept: list[str], with_real: bool = False, with_diagnosis: bool = False) -> dict:
+    """The JSON row of one run (ROW_FIELDS, then real.REAL_ROW_FIELDS when ``with_real``, then
+    DIAGNOSIS_ROW_FIELDS when ``with_diagnosis``)."""
     info = run.info or {}
     row = {"run_id": run.run_id, "path": str(run.path), "status": run.status,
            "run_status": run.run_status, "problem": run.problem,
@@ -148,6 +159,8 @@ def row_of(run: RunRecord, swept: list[str], with_real: bool = False) -> dict:
         row["message"] = None
     if with_real:
         row.update(json_tree(real.row_fields(run)))
+    if with_diagnosis:
+        row["diagnosis"] = json_tree(info.get("diagnosis")) if findings(info) is not None else None
     return row
 
 

@@ -28,8 +28,9 @@ COMPANIONS = {"mse": ("baseline_mse",), "mae": ("baseline_mae",)}
 REAL_KEYS = ("metric", "metric_mode", "best_update", "stopped_early")
 #: The fields of ``info["dataset"]`` a row carries (``dataset.<field>`` keys).
 DATASET_FIELDS = ("kind", "source", "hash", "sizes")
-#: Keys a row gains when its report holds a real-data run (null for a synthetic run's row).
-REAL_ROW_FIELDS = (*REAL_KEYS, "dataset", "train", "valid", "test")
+#: Keys a row gains when its report holds a real-data run (null for a synthetic run's row);
+#: ``baselines`` is the run's {split: {metric: {"better", "values": {name: value}}}}.
+REAL_ROW_FIELDS = (*REAL_KEYS, "dataset", "train", "valid", "test", "baselines")
 #: Keys a group gains when its report holds a real-data run: how many of its runs are real-data
 #: ones; per split, {metric: stats} over its finished ones; best_update stats; runs stopped early.
 REAL_GROUP_FIELDS = ("real_runs", "metric", "train", "valid", "test", "best_update", "stopped_early")
@@ -144,7 +145,34 @@ def row_fields(run: RunRecord) -> dict:
     out["dataset"] = dataset_brief(info)
     for s in SPLITS:
         out[s] = split_metrics(info, s) if real else None
+    out["baselines"] = {s: {m: baselines(info, s, m) for m in (info.get("baselines") or {}).get(s) or {}}
+                        for s in SPLITS if baselines(info, s, None)} if real else None
     return out
+
+
+def baselines(info: dict | None, split: str, metric: str | None) -> dict | None:
+    """The trivial baselines a run recorded for ``metric`` on ``split``: {"better": "lower" or
+    "higher", "values": {name: finite value or None}}; with ``metric`` None, whether the split has
+    any ({} or None). None when the run has none (recorded before issue 21, or synthetic)."""
+    b = (info or {}).get("baselines")
+    b = b.get(split) if isinstance(b, dict) else None
+    if not isinstance(b, dict) or metric is None:
+        return b or None
+    entry = b.get(metric)
+    if not isinstance(entry, dict) or not isinstance(entry.get("values"), dict):
+        return None
+    return {"better": entry.get("better"), "values": {str(k): _num(v) for k, v in entry["values"].items()}}
+
+
+def best_baseline(info: dict | None, split: str, metric: str) -> tuple[str, float] | None:
+    """(name, value) of the strongest trivial baseline of ``metric`` on ``split`` (the lowest
+    for a metric where lower is better), None when there is none."""
+    b = baselines(info, split, metric)
+    vals = [(n, v) for n, v in (b or {}).get("values", {}).items() if v is not None]
+    if not vals:
+        return None
+    pick = max if b["better"] == "higher" else min
+    return pick(vals, key=lambda nv: nv[1])
 
 
 def _stats(values) -> dict:

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..labels import fmt_value, short_names
+from ..labels import diagnosis_text, findings, fmt_value, short_names
 from ..store import RunRecord
 from ..store import layout as L
 from . import real
@@ -107,9 +107,14 @@ def run_table_rows(rep: Report) -> tuple[list[str], list[list]]:
     head = ["run", "status", *[names[k] for k in rep.swept], "final loss"]
     if synth:
         head += ["final error", "success", "updates to success"]
+    trivial = [m for m in shown if any(real.baselines(r.info, "test", m) for r in rep.runs)]
     if has_real:
-        head += [f"{s} {m}" for m in shown for s in ("valid", "test")] + ["best update", "stopped early"]
+        head += [f"{s} {m}" for m in shown for s in ("valid", "test")]
+        head += [f"test {m} trivial" for m in trivial] + ["best update", "stopped early"]
     head += ["wall time", "clip rate", "max ‖g‖", "median ‖g‖", "diverged at", "problem"]
+    diagnosed = any(findings(r.info) is not None for r in rep.runs)
+    if diagnosed:   # the kinds of each run's diagnosis, problems first (issue 21)
+        head.append("diagnosis")
     rows = []
     for run, row in zip(rep.runs, rep.rows):
         info = run.info or {}
@@ -121,11 +126,19 @@ def run_table_rows(rep: Report) -> tuple[list[str], list[list]]:
         if has_real:
             cells += [fmt(real.metric_value(info, f"{s}.{m}")) if is_real else ""
                       for m in shown for s in ("valid", "test")]
+            cells += [baseline_text(real.best_baseline(info, "test", m)) for m in trivial]
             cells += [fmt(info.get("best_update"), "int"), fmt(info.get("stopped_early"), "bool")] if is_real else ["", ""]
         cells += [fmt(row["wall_time"], "time"), fmt(row["clip_rate"], "pct"), fmt_any(info.get("norm_max")),
                   fmt_any(info.get("norm_median")), fmt(row["diverged_at"], "int"), row["problem"] or ""]
+        if diagnosed:
+            cells.append(diagnosis_text(info))
         rows.append(cells)
     return head, rows
+
+
+def baseline_text(best: tuple[str, float] | None) -> str:
+    """'4.91 (unigram)': a trivial baseline's value and name; '' without one."""
+    return f"{fmt(best[1])} ({best[0]})" if best else ""
 
 
 def fmt_stats(st: dict | None) -> str:
@@ -243,6 +256,8 @@ def summary_rows(run: RunRecord) -> list[list]:
                  ["success rule", success_rule_text(i)]]
         if i.get("per_length"):
             rows.append(["error by length (last evaluation)", per_length_text(i["per_length"])])
+    if findings(i) is not None:
+        rows.append(["diagnosis", diagnosis_text(i)])
     rows += [["clip rate", fmt(i.get("clip_rate"), "pct")],
              ["max / median pre-transform norm", f"{fmt(i.get('norm_max'))} / {fmt(i.get('norm_median'))}"],
              ["threshold", fmt(i.get("threshold"))],
@@ -279,14 +294,31 @@ def per_length_text(per_length: list) -> str:
 
 def metric_rows(run: RunRecord) -> tuple[list[str], list[list]]:
     """(head, rows) of a real-data run's metrics: one row per metric, one column per split
-    (train and test with the best parameters, valid at the best update); no rows for a
-    synthetic run."""
+    (train and test with the best parameters, valid at the best update), each followed by its
+    trivial baselines (fitted on train); no rows for a synthetic run."""
     i = run.info or {}
     if not real.is_real(i):
         return ["metric", *real.SPLITS], []
-    rows = [[m + (" (selected)" if m == i.get("metric") else ""),
-             *[fmt(real.metric_value(i, f"{s}.{m}")) for s in real.SPLITS]] for m in real.all_metrics([run])]
+    rows = []
+    for m in real.all_metrics([run]):
+        rows.append([m + (" (selected)" if m == i.get("metric") else ""),
+                     *[fmt(real.metric_value(i, f"{s}.{m}")) for s in real.SPLITS]])
+        per_split = {s: real.baselines(i, s, m) for s in real.SPLITS}
+        names = dict.fromkeys(n for b in per_split.values() if b for n in b["values"])
+        rows += [[f"  {m} of {n} (trivial)",   # fitted on train (rnnctl.data.baselines)
+                  *[fmt(per_split[s]["values"].get(n)) if per_split[s] else "" for s in real.SPLITS]]
+                 for n in names]
     return ["metric", *real.SPLITS], rows
+
+
+FINDING_HEAD = ["kind", "severity", "evidence", "remedies"]
+
+
+def findings_rows(run: RunRecord) -> list[list]:
+    """(kind, severity, evidence, remedies) rows of a run's diagnosis, problems first; [] when it
+    found nothing or holds none. Remedies are config changes, one per line."""
+    fs = sorted(findings(run.info) or [], key=lambda f: f["severity"] != "problem")
+    return [[f["kind"], f["severity"], f["evidence"], "\n".join(f["remedies"])] for f in fs]
 
 
 def data_rows(run: RunRecord) -> list[list]:

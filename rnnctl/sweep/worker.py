@@ -27,7 +27,8 @@ PROGRESS_SECONDS = 0.5   # how often a running job sends its latest loss
 ELSEWHERE = "running elsewhere"   # a job's status when another live process holds its run folder's lock
 
 _SUMMARY_KEYS = ("status", "updates", "final_loss", "final_error", "success", "success_update", "wall_time",
-                 "message", "error_type", "metric", "valid", "test")   # the last three: real data only
+                 "message", "error_type", "metric", "valid", "test",   # metric, valid, test: real data only
+                 "diagnosis")                                            # the run's own (issue 21)
 
 
 def summary_of(info: dict | None) -> dict:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.baselines import baselines_of
 from ..data.scoring import score
 from ..tasks.real import selection_metric
 
@@ -31,8 +32,11 @@ class Selection:
         return {"best_theta": theta.copy(), "best": None, "best_update": None, "waited": 0}
 
     def summary_fields(self) -> dict:
+        """The summary's real-data fields at the start; ``baselines``: the trivial baselines of
+        every metric on every split, fitted on the train split (rnnctl.data.baselines)."""
         return {"metric": self.metric, "metric_mode": self.mode, "best_update": None,
-                "stopped_early": False, "train": None, "valid": None, "test": None}
+                "stopped_early": False, "train": None, "valid": None, "test": None,
+                "baselines": baselines_of(self.sampler.dataset)}
 
     def score(self, split: str) -> dict:
         ev = self.config.eval

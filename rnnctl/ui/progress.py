@@ -11,6 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
     TimeRemainingColumn
 from rich.table import Table
 
+from ..report.real import baselines
+
 
 class TrainProgress:
     """Rich progress bar on ``console`` (stderr), refreshed at most ~10 times a second. An
@@ -81,8 +83,11 @@ def summary_table(run_dir: Path, status: str, s: dict) -> Table:
         metric = s["metric"]
         for split in ("train", "valid", "test"):
             t.add_row(f"{split} {metric}", fmt((s.get(split) or {}).get(metric), ".4g"))
-        if s.get("test") and "baseline_mse" in s["test"]:
-            t.add_row("test baseline_mse", fmt(s["test"]["baseline_mse"], ".4g"))
+        for split in ("valid", "test"):   # what a model that learned nothing would score
+            b = baselines(s, split, metric)
+            if b:
+                t.add_row(f"{split} {metric}, trivial", ", ".join(
+                    f"{name} {fmt(v, '.4g')}" for name, v in b["values"].items()))
         t.add_row("best update", fmt(s.get("best_update"), "d") + (" (stopped early)" if s.get("stopped_early") else ""))
     else:
         t.add_row("final eval loss", fmt(s["final_loss"], ".4g"))

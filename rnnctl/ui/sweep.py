@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ..labels import fmt_value, short_names
+from ..labels import diagnosis_text, findings, fmt_value, problem_kinds, short_names
 from ..sweep import JobPlan, Sweep, SweepObserver, SweepResult
 from ..sweep.worker import ELSEWHERE
 
@@ -48,6 +48,9 @@ def outcome_text(out: dict) -> str:
     for split in ("valid", "test"):   # real data: the selection metric of the best parameters
         if metric and isinstance(out.get(split), dict) and metric in out[split] and s != "failed":
             text += f", {split} {metric} {_fmt_loss(out[split][metric])}"
+    problems = problem_kinds(out)
+    if problems:   # its diagnosis found something that spoiled the run
+        text += f"; problems: {', '.join(problems)}"
     return text
 
 
@@ -172,7 +175,7 @@ class LiveView(SweepObserver):
             row = self.rows.setdefault(job.index, {"job": job, "t0": time.monotonic()})
             row.update(status=outcome["status"], update=outcome.get("updates"), loss=outcome.get("final_loss"),
                        error=outcome.get("final_error"), message=outcome.get("message"),
-                       wall=outcome.get("wall_time"))
+                       wall=outcome.get("wall_time"), problems=problem_kinds(outcome))
             self.jobs_done += 1
             self.failed += outcome["status"] == "failed"
             if outcome["status"] != "interrupted":
@@ -215,8 +218,11 @@ class LiveView(SweepObserver):
                 style = {"running": "cyan", "failed": "red", "diverged": "yellow", "succeeded": "green",
                          "interrupted": "magenta", ELSEWHERE: "blue"}.get(status, "")
                 text = escape(status if status != "failed" else f"failed: {r.get('message')}")
+                text = f"[{style}]{text}[/]" if style else text
+                if r.get("problems"):   # the finished run's diagnosis: not healthy
+                    text += f" [bold red]✗ {escape(', '.join(r['problems']))}[/]"
                 t = r.get("wall") if status != "running" else now - r["t0"]
-                table.add_row(str(i), escape(r["job"].label(self.names)), f"[{style}]{text}[/]" if style else text,
+                table.add_row(str(i), escape(r["job"].label(self.names)), text,
                               "-" if r["update"] is None else str(r["update"]), _fmt_loss(r["loss"]),
                               _fmt_error(r["error"]), _fmt_time(t))
             return Group(head, self.progress, table)
@@ -255,15 +261,17 @@ def result_table(result: SweepResult, sweep: Sweep):
         t.add_column(names[k])
     metric = next((r.get("metric") for r in result.runs if r.get("metric")), None)   # real data
     last = (f"valid {metric}", f"test {metric}") if metric else ("error", "solved at")
-    for col in ("status", "updates", *last, "time"):
-        t.add_column(col, justify="left" if col == "status" else "right")
+    diagnosed = any(findings(r) is not None for r in result.runs)
+    for col in ("status", "updates", *last, "time", *(("diagnosis",) if diagnosed else ())):
+        t.add_column(col, justify="left" if col in ("status", "diagnosis") else "right")
     for r in result.runs:
         status = r["status"] + ("" if r["ran"] or r["status"] == "pending" else " (earlier)")
         outcome = ((_split_metric(r, "valid"), _split_metric(r, "test")) if metric else
                    (_fmt_error(r["final_error"]), "-" if r["success_update"] is None else str(r["success_update"])))
         t.add_row(str(r["job"]), r["run_id"], *(escape(fmt_value(r["values"][k])) for k in sweep.swept), status,
                   "-" if r["updates"] is None else str(r["updates"]), *outcome,
-                  _fmt_time(r["wall_time"]) if r["wall_time"] is not None else "-")
+                  _fmt_time(r["wall_time"]) if r["wall_time"] is not None else "-",
+                  *((escape(diagnosis_text(r)),) if diagnosed else ()))
     return t
 
 

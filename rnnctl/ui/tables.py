@@ -109,6 +109,9 @@ def run_tables(result: RunDetail) -> list[Table]:
         tables.append(rich_table(["field", "value"], data, title="data"))
         tables.append(rich_table(*T.metric_rows(run), title="metrics (train and test: best parameters; "
                                                             "valid: at the best update)"))
+    found = T.findings_rows(run)
+    if found:                                  # its diagnosis (issue 21): what went wrong, what to change
+        tables.append(rich_table(T.FINDING_HEAD, found, title="diagnosis"))
     if result.postmortem:
         tables.append(rich_table(["field", "value"], T.postmortem_rows(result.postmortem),
                                  title="divergence post-mortem (the failing update, replayed)"))
