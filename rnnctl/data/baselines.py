@@ -188,6 +188,8 @@ def baselines_of(dataset, splits=("train", "valid", "test")) -> dict:
     """{split: {metric: {"better": ..., "values": {name: value}}}} of ``dataset`` (module
     docstring), every baseline fitted on the train split; splits without a scored step are left
     out."""
+    if getattr(dataset, "kind", None) == "pairs":
+        return _pair_baselines(dataset, splits)
     kind = kind_of(dataset)
     train = split_targets(dataset, "train")
     out: dict = {}
@@ -200,6 +202,23 @@ def baselines_of(dataset, splits=("train", "valid", "test")) -> dict:
             values = {name: _call(fn, name, kind, dataset, split, train, target) for name, fn in table.items()}
             out[split][metric] = {"better": BETTER[metric],
                                   "values": {k: v for k, v in values.items() if v is not None}}
+    return out
+
+
+def _pair_baselines(ds, splits) -> dict:
+    """Sentence pairs: chrF, BLEU and exact match of copying the source and of answering every
+    pair with the train split's most frequent target (``data.translation``, where sacrebleu scores
+    them as it scores the model)."""
+    from .translation import most_frequent_target, text_scores
+    frequent, out = most_frequent_target(ds), {}
+    for split in splits:
+        idx = ds.indices(split)
+        if len(idx) == 0:
+            continue
+        refs = [ds.target_text(i) for i in idx]
+        copy = text_scores([ds.source_text(i) for i in idx], refs)
+        most = text_scores([frequent] * len(refs), refs)
+        out[split] = {m: {"better": "higher", "values": {"copy": copy[m], "frequent": most[m]}} for m in copy}
     return out
 
 
