@@ -31,8 +31,9 @@ def config_path(run_dir) -> Path:
     return Path(run_dir) / L.CONFIG
 
 
-def read_trace(run_dir) -> dict[str, np.ndarray]:
+def read_trace(run_dir, columns=None) -> dict[str, np.ndarray]:
     """trace.csv as {column: float array}, fast (np.loadtxt); a torn last line is dropped.
+    ``columns``: only these (those the file has; parsing fewer is faster on a long run).
     Raises RunError when the file is missing or unreadable."""
     path = Path(run_dir) / L.TRACE
     try:
@@ -45,14 +46,16 @@ def read_trace(run_dir) -> dict[str, np.ndarray]:
         raise RunError(f"cannot read {path}: no header line starting with 'update'")
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]       # torn by a crash mid-write
+    names = header if columns is None else [c for c in header if c in columns]
+    use = None if columns is None else [header.index(c) for c in names]
     try:
-        data = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float) if text.strip() \
-            else np.zeros((0, len(header)))
+        data = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=float, usecols=use) \
+            if text.strip() else np.zeros((0, len(names)))
     except ValueError as e:
         raise RunError(f"cannot read {path}: {_short(e)}") from e
-    if data.shape[1] != len(header):
+    if data.shape[1] != len(names):
         raise RunError(f"cannot read {path}: {data.shape[1]} columns for a header of {len(header)}")
-    return {name: data[:, i] for i, name in enumerate(header)}
+    return {name: data[:, i] for i, name in enumerate(names)}
 
 
 def read_metrics(run_dir) -> list[dict]:

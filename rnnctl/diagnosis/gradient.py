@@ -1,0 +1,176 @@
+"""The gradient's norm: the rules ``exploding`` and ``clipping``, and the threshold a run's own
+norms support (Pascanu et al. 2013, §3.2: a threshold of the order of the average norm over a
+sufficiently long stretch of updates; they found 0.5 to 10 times it to work)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .evidence import Evidence
+from .finding import Finding, nice, num
+from .outcome import Outcome
+
+#: A norm more than this multiple of the median of all norms before it ends the healthy stretch
+#: of a run whose loss ran away (the remedy's threshold is the stretch's mean norm).
+ONSET_FACTOR = 2.0
+#: Methods that scale or clip with train.gradient.threshold.
+THRESHOLD_METHODS = ("norm", "value", "per_tensor_norm")
+
+
+@dataclass
+class Norms:
+    median: float
+    spikes: np.ndarray        # indices of rows with a spike
+    initial: float            # median of the first 3 norms
+    peak: float
+    peak_at: int
+    growth: float             # peak / initial
+    healthy: tuple[int, int]  # (first, last) update of the healthy stretch
+    healthy_mean: float       # the threshold the run's own norms support
+
+
+def read_norms(ev: Evidence, out: Outcome) -> Norms | None:
+    lim = ev.limits
+    ok = np.flatnonzero(np.isfinite(ev.norms))
+    if len(ok) < 3:
+        return None
+    g, u = ev.norms[ok], ev.updates[ok]
+    med = float(np.median(g))
+    spikes = ok[g > lim.spike_factor * med] if med > 0 else ok[:0]
+    initial = float(np.median(g[:3]))
+    p = int(np.argmax(g))
+    growth = float(g[p] / initial) if initial > 0 else np.inf
+    if out.ran_away:   # the stretch before the norm first doubled over all norms before it
+        run_med = _running_median(g)
+        over = np.flatnonzero(g[1:] > ONSET_FACTOR * run_med[:-1]) + 1
+        end = int(over[0]) if len(over) else len(g)
+        stretch = g[:end]
+        healthy = (int(u[0]), int(u[end - 1]))
+    else:              # the updates without spikes
+        calm = g <= lim.spike_factor * med
+        stretch = g[calm]
+        healthy = (int(u[0]), int(u[-1]))
+    return Norms(med, spikes, initial, float(g[p]), int(u[p]), growth, healthy,
+                 float(np.mean(stretch)) if len(stretch) else med)
+
+
+def _running_median(g: np.ndarray) -> np.ndarray:
+    """Median of g[:i+1] for each i; exact for the first 1,000 rows (where an onset is looked for
+    first), then that of a fixed-size prefix sample (enough for a ratio of 2)."""
+    n = min(len(g), 1000)
+    head = np.array([np.median(g[:i + 1]) for i in range(n)])
+    if len(g) == n:
+        return head
+    return np.concatenate([head, np.full(len(g) - n, head[-1])])
+
+
+def threshold_remedy(nm: Norms) -> str:
+    return f"train.gradient.method=norm train.gradient.threshold={nice(nm.healthy_mean)}"
+
+
+def _spectral_text(ev: Evidence) -> tuple[str, float | None]:
+    if not ev.spectral:
+        return "", None
+    u, sv, bound = max(ev.spectral, key=lambda s: s[1])
+    rel = ">" if sv > bound else "<="
+    return f"; λ₁ of W_rec reached {num(sv)} (update {u}) {rel} 1/γ = {num(bound)}", sv
+
+
+def _loss_response(ev: Evidence, i: int) -> tuple[float, float]:
+    """Median loss over the response_updates rows before and after row i."""
+    r = ev.limits.response_updates
+    before, after = ev.loss[max(0, i - r):i], ev.loss[i + 1:i + 1 + r]
+    f = lambda v: float(np.median(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan")  # noqa: E731
+    return f(before), f(after)
+
+
+def exploding(ev: Evidence, out: Outcome, nm: Norms | None) -> Finding | None:
+    lim = ev.limits
+    if nm is None:
+        return None
+    runaway = out.ran_away and nm.growth >= lim.growth_factor
+    if not len(nm.spikes) and not runaway:
+        return None
+    sv_text, sv = _spectral_text(ev)
+    parts, updates = [], []
+    if len(nm.spikes):
+        top = nm.spikes[np.argmax(ev.norms[nm.spikes])]
+        before, after = _loss_response(ev, int(top))
+        parts.append(f"{len(nm.spikes)} norm spike{'s' if len(nm.spikes) > 1 else ''} above {lim.spike_factor:g}x "
+                     f"the run's median norm {num(nm.median)}, the largest {num(ev.norms[top])} at update "
+                     f"{int(ev.updates[top])} ({num(ev.norms[top] / nm.median)}x); the loss went from "
+                     f"{num(before)} to {num(after)} over the {lim.response_updates} updates around it")
+        updates += [int(ev.updates[k]) for k in nm.spikes[:20]]
+    if runaway:
+        parts.append(f"the gradient norm grew from {num(nm.initial)} at the start to {num(nm.peak)} at update "
+                     f"{nm.peak_at} ({num(nm.growth)}x) and the loss ran away with it, from {num(out.start)} "
+                     f"to {num(out.late)}")
+        updates.append(nm.peak_at)
+    problem = runaway or out.ran_away or ev.status == "diverged"
+    method = ev.section("train", "gradient", "method")
+    remedies = [threshold_remedy(nm)]
+    if method == "norm" and not problem:
+        remedies = []   # contained: nothing to change
+    spectral = ev.section("model", "spectral_radius")
+    if sv is not None and problem:
+        remedies.append(f"model.spectral_radius={nice(min(1.0, spectral or 1.0) * 0.9)}")
+    lr = ev.section("train", "optimizer", "lr")
+    if problem and isinstance(lr, (int, float)):
+        remedies.append(f"train.optimizer.lr={nice(lr / 3)}")
+    handled = "" if problem else "; the run contained them (its loss did not run away)"
+    return Finding("exploding", "problem" if problem else "warning", "; ".join(parts) + sv_text + handled,
+                   remedies, sorted(set(updates)),
+                   {"median_norm": nm.median, "peak_norm": nm.peak, "peak_update": nm.peak_at,
+                    "growth": nm.growth, "spikes": int(len(nm.spikes)), "sv_max": sv,
+                    "healthy_mean_norm": nm.healthy_mean, "healthy_updates": list(nm.healthy)})
+
+
+def clipping(ev: Evidence, out: Outcome, nm: Norms | None, exploding_found: Finding | None,
+             learned: bool) -> Finding | None:
+    """Three ways norm scaling or clipping misleads: it fires on almost every update (a smaller
+    learning rate in disguise), it never fires while the norm spikes, or ``threshold: auto`` took
+    its value from updates that had already exploded."""
+    lim = ev.limits
+    g = ev.section("train", "gradient") or {}
+    method = g.get("method")
+    fired = ev.trace.get("fired")
+    if nm is None or method in (None, "none") or fired is None or not len(fired):
+        return None
+    serious = exploding_found is not None and exploding_found.severity == "problem"
+    rate = float(np.mean(fired[np.isfinite(fired)] > 0))
+    c = ev.info.get("threshold") if g.get("threshold") == "auto" else g.get("threshold")
+    if g.get("threshold") == "auto" and isinstance(c, (int, float)):
+        warm = ev.norms[: int(g.get("auto_updates") or 100)]
+        warm = warm[np.isfinite(warm)]
+        if len(warm) >= 3:
+            first = float(np.median(warm[:3]))
+            peak = float(warm.max())
+            if first > 0 and (peak >= lim.growth_factor * first or c >= lim.growth_factor * first):
+                return Finding("clipping", "problem" if serious or out.ran_away else "warning",
+                               f"threshold auto took c = {num(c)}, the mean norm of the first {len(warm)} "
+                               f"updates, which had already exploded: their norm grew from {num(first)} "
+                               f"(the first 3 updates) to {num(peak)} ({num(peak / first)}x); the healthy "
+                               f"stretch (updates {nm.healthy[0]}-{nm.healthy[1]}) averaged {num(nm.healthy_mean)}",
+                               [threshold_remedy(nm)], [nm.healthy[1]],
+                               {"threshold": c, "first_norm": first, "warmup_peak": peak,
+                                "healthy_mean_norm": nm.healthy_mean, "clip_rate": rate})
+    if len(fired) >= lim.min_updates and rate >= lim.always_fires:
+        suggested = float(np.median(ev.norms[np.isfinite(ev.norms)]))
+        return Finding("clipping", "warning" if learned else "problem",
+                       f"the {method} transform fired on {100 * rate:.0f}% of the updates (threshold "
+                       f"{num(c) if isinstance(c, (int, float)) else c}, median norm {num(suggested)}): every "
+                       "step is scaled down, so it acts as a smaller learning rate",
+                       [f"train.gradient.threshold={nice(suggested)}"], [],
+                       {"clip_rate": rate, "threshold": c, "median_norm": suggested})
+    if method in THRESHOLD_METHODS and len(nm.spikes):
+        spiked = fired[nm.spikes] > 0
+        if not spiked.any():
+            return Finding("clipping", "problem" if serious else "warning",
+                           f"the {method} transform never fired on the {len(nm.spikes)} norm spikes (threshold "
+                           f"{num(c) if isinstance(c, (int, float)) else c} is above them, median norm "
+                           f"{num(nm.median)}, largest {num(float(ev.norms[nm.spikes].max()))})",
+                           [threshold_remedy(nm)], [int(ev.updates[k]) for k in nm.spikes[:20]],
+                           {"threshold": c, "clip_rate": rate})
+    return None
