@@ -59,4 +59,4 @@ def fail(e: RnnctlError):
 
 
 # The commands register themselves on ``app`` (one module per command family).
-from . import run, sweep, tools, report, evaluate, sample, export, landscape, figures, lesson  # noqa: E402,F401,I001  (this order is --help's)
+from . import run, sweep, tools, report, diagnose, evaluate, sample, export, landscape, figures, lesson  # noqa: E402,F401,I001  (this order is --help's)

@@ -10,8 +10,8 @@ clipping), ``signal`` (vanishing), ``saturation`` (saturated), ``baseline`` (bel
 thresholds are named in ``limits``. ``record`` stores a finished run's diagnosis in its run.json.
 """
 
-from .api import diagnose, diagnose_evidence
+from .api import diagnose, diagnose_evidence, diagnose_paths, summary_line
 from .finding import KINDS, SEVERITIES, Finding
 from .limits import Limits
 
-__all__ = ["diagnose", "diagnose_evidence", "KINDS", "SEVERITIES", "Finding", "Limits"]
+__all__ = ["diagnose", "diagnose_evidence", "diagnose_paths", "summary_line", "KINDS", "SEVERITIES", "Finding", "Limits"]

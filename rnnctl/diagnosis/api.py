@@ -46,3 +46,39 @@ def diagnose_evidence(ev: Evidence) -> dict:
     found.sort(key=lambda f: (f.severity != "problem", KINDS.index(f.kind)))
     return {"run": ev.run, "healthy": not any(f.severity == "problem" for f in found),
             "findings": [f.to_dict() for f in found]}
+
+
+def diagnose_paths(paths, saturation: bool = True, **limits) -> list[dict]:
+    """The diagnosis of every run under ``paths``: run folders, sweep folders (their jobs' runs) or
+    folders of run folders. A run that cannot be read (a sweep job never started, a damaged
+    folder) is listed with ``healthy`` None and its ``error``. UnusableRun when a path holds no
+    run folder."""
+    from pathlib import Path
+
+    from ..errors import ConfigError, RnnctlError, UnusableRun
+    from ..store import find_runs
+    out = []
+    for path in paths:
+        try:
+            _, runs = find_runs(path)
+        except ConfigError as e:
+            raise UnusableRun(f"{path}: not a run folder, a sweep folder or a folder of runs ({e.message})") from e
+        for rec in runs:
+            try:
+                out.append(diagnose(Path(rec.path), saturation, **limits))
+            except RnnctlError as e:
+                out.append({"run": str(rec.path), "healthy": None, "findings": [], "error": str(e)})
+    return out
+
+
+def summary_line(diagnoses: list[dict]) -> str:
+    """'12 runs: 9 healthy, 2 with problems (exploding 2, diverged 1), 1 not diagnosed'."""
+    from collections import Counter
+    healthy = sum(1 for d in diagnoses if d.get("healthy") is True)
+    sick = [d for d in diagnoses if d.get("healthy") is False]
+    kinds = Counter(f["kind"] for d in sick for f in d["findings"] if f["severity"] == "problem")
+    text = f"{len(diagnoses)} run{'s' if len(diagnoses) != 1 else ''}: {healthy} healthy, {len(sick)} with problems"
+    if kinds:
+        text += " (" + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: KINDS.index(kv[0]))) + ")"
+    unread = len(diagnoses) - healthy - len(sick)
+    return text + (f", {unread} not diagnosed" if unread else "")

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import store
 from ..errors import RunError, UnusableRun
-from .limits import Limits
+from .limits import WINDOW_ROWS, Limits
 
 #: The trace columns the rules read (parsing only these keeps a 300,000-update trace fast).
 COLUMNS = ("update", "loss", "norm_before", "norm_after", "fired", "threshold")
@@ -69,7 +69,7 @@ class Evidence:
         the finite rows: a level that one noisy update cannot move."""
         ok = np.isfinite(values)
         v, u = values[ok], self.updates[ok]
-        k = max(1, min(self.limits.windows, len(v) // max(1, self.limits.start_updates)))
+        k = max(1, min(self.limits.windows, len(v) // WINDOW_ROWS))
         if len(v) == 0:
             return np.zeros(0), np.zeros(0)
         edges = np.linspace(0, len(v), k + 1).astype(int)

@@ -23,7 +23,7 @@ THRESHOLD_METHODS = ("norm", "value", "per_tensor_norm")
 class Norms:
     median: float
     spikes: np.ndarray        # indices of rows with a spike
-    initial: float            # median of the first 3 norms
+    initial: float            # median of the first start_updates norms
     peak: float
     peak_at: int
     growth: float             # peak / initial
@@ -39,7 +39,7 @@ def read_norms(ev: Evidence, out: Outcome) -> Norms | None:
     g, u = ev.norms[ok], ev.updates[ok]
     med = float(np.median(g))
     spikes = ok[g > lim.spike_factor * med] if med > 0 else ok[:0]
-    initial = float(np.median(g[:3]))
+    initial = float(np.median(g[:lim.start_updates]))
     p = int(np.argmax(g))
     growth = float(g[p] / initial) if initial > 0 else np.inf
     if out.ran_away:   # the stretch before the norm first doubled over all norms before it
@@ -98,10 +98,12 @@ def exploding(ev: Evidence, out: Outcome, nm: Norms | None) -> Finding | None:
     if len(nm.spikes):
         top = nm.spikes[np.argmax(ev.norms[nm.spikes])]
         before, after = _loss_response(ev, int(top))
+        response = (f"the loss went from {num(before)} to {num(after)} over the {lim.response_updates} updates "
+                    "around it" if np.isfinite(before) else f"the loss over the next {lim.response_updates} "
+                    f"updates: {num(after)}")
         parts.append(f"{len(nm.spikes)} norm spike{'s' if len(nm.spikes) > 1 else ''} above {lim.spike_factor:g}x "
                      f"the run's median norm {num(nm.median)}, the largest {num(ev.norms[top])} at update "
-                     f"{int(ev.updates[top])} ({num(ev.norms[top] / nm.median)}x); the loss went from "
-                     f"{num(before)} to {num(after)} over the {lim.response_updates} updates around it")
+                     f"{int(ev.updates[top])} ({num(ev.norms[top] / nm.median)}x); {response}")
         updates += [int(ev.updates[k]) for k in nm.spikes[:20]]
     if runaway:
         parts.append(f"the gradient norm grew from {num(nm.initial)} at the start to {num(nm.peak)} at update "
@@ -144,25 +146,29 @@ def clipping(ev: Evidence, out: Outcome, nm: Norms | None, exploding_found: Find
     if g.get("threshold") == "auto" and isinstance(c, (int, float)):
         warm = ev.norms[: int(g.get("auto_updates") or 100)]
         warm = warm[np.isfinite(warm)]
-        if len(warm) >= 3:
-            first = float(np.median(warm[:3]))
+        if len(warm) >= lim.start_updates:
+            first = float(np.median(warm[:lim.start_updates]))
             peak = float(warm.max())
             if first > 0 and (peak >= lim.growth_factor * first or c >= lim.growth_factor * first):
                 return Finding("clipping", "problem" if serious or out.ran_away else "warning",
                                f"threshold auto took c = {num(c)}, the mean norm of the first {len(warm)} "
                                f"updates, which had already exploded: their norm grew from {num(first)} "
-                               f"(the first 3 updates) to {num(peak)} ({num(peak / first)}x); the healthy "
+                               f"(the first {lim.start_updates} updates) to {num(peak)} ({num(peak / first)}x); the healthy "
                                f"stretch (updates {nm.healthy[0]}-{nm.healthy[1]}) averaged {num(nm.healthy_mean)}",
                                [threshold_remedy(nm)], [nm.healthy[1]],
                                {"threshold": c, "first_norm": first, "warmup_peak": peak,
                                 "healthy_mean_norm": nm.healthy_mean, "clip_rate": rate})
     if len(fired) >= lim.min_updates and rate >= lim.always_fires:
         suggested = float(np.median(ev.norms[np.isfinite(ev.norms)]))
+        lr = ev.section("train", "optimizer", "lr")
+        # after an explosion the norms are those of blown-up weights: not a threshold to take
+        fix = [f"train.gradient.threshold={nice(suggested)}"] if exploding_found is None else \
+            ([f"train.optimizer.lr={nice(lr / 3)}"] if isinstance(lr, (int, float)) else [])
         return Finding("clipping", "warning" if learned else "problem",
                        f"the {method} transform fired on {100 * rate:.0f}% of the updates (threshold "
                        f"{num(c) if isinstance(c, (int, float)) else c}, median norm {num(suggested)}): every "
                        "step is scaled down, so it acts as a smaller learning rate",
-                       [f"train.gradient.threshold={nice(suggested)}"], [],
+                       fix, [],
                        {"clip_rate": rate, "threshold": c, "median_norm": suggested})
     if method in THRESHOLD_METHODS and len(nm.spikes):
         spiked = fired[nm.spikes] > 0

@@ -13,8 +13,9 @@ GROWTH_FACTOR = 10.0
 LOSS_RISE = 2.0
 #: Updates after a spike over which the loss's response is measured (and before, as reference).
 RESPONSE_UPDATES = 50
-#: Updates at the start of a run whose median norm and loss are its starting level.
-START_UPDATES = 10
+#: Updates at the start of a run whose median norm and loss are its starting level: few, since an
+#: explosion can set in within ten updates (text with a tanh cell: from update 2).
+START_UPDATES = 3
 #: A validation metric worse than its best by this fraction of the best ran away (diverged) ...
 VALID_RUNAWAY = 0.5
 #: ... and by more than this fraction while training improved, the model overfits.
@@ -40,8 +41,9 @@ SAT_UNITS = 0.5
 SAT_SEQUENCES = 8
 #: Rows of the backprop norms read (evenly spaced): enough for a median, fast for 300k updates.
 BACKPROP_ROWS = 2000
-#: Windows the trace is cut into for its levels (window medians).
+#: Windows the trace is cut into for its levels (window medians), each of at least WINDOW_ROWS rows.
 WINDOWS = 50
+WINDOW_ROWS = 10
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ from .evidence import Evidence
 from .finding import Finding, nice, num
 from .outcome import Outcome
 
+#: Where float64 gives out: an error signal of exactly 0 counts as having fallen to this.
+UNDERFLOW = 1e-300
+
 
 def decay_orders(norms: np.ndarray) -> np.ndarray:
     """log10(‖∂E/∂x_T‖ / ‖∂E/∂x_1‖) per recorded row of the top layer, where T is the row's last
@@ -21,7 +24,7 @@ def decay_orders(norms: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     last_idx = T - 1 - np.argmax(ok[:, ::-1], axis=1)
     last = top[np.arange(n), last_idx]
-    first = top[:, 0]
+    first = np.maximum(top[:, 0], UNDERFLOW)   # a signal that underflowed to 0 lost ~300 orders
     with np.errstate(divide="ignore", invalid="ignore"):
         orders = np.log10(last) - np.log10(first)
     usable = ok.any(axis=1) & (last_idx > 0) & np.isfinite(orders) & (last > 0)
@@ -42,7 +45,9 @@ def vanishing(ev: Evidence, out: Outcome) -> Finding | None:
     med = float(np.median(orders))
     if med < lim.vanish_orders:
         return None
-    text = (f"the error signal fell by {med:.1f} orders of magnitude from the last step back to the first "
+    fell = (f"fell by {med:.1f} orders of magnitude" if med < -np.log10(UNDERFLOW) - 1 else
+            "fell to zero (float64 underflow, over 300 orders of magnitude)")
+    text = (f"the error signal {fell} from the last step back to the first "
             f"(median of {len(orders)} recorded updates from {int(updates[half][0])} on: ‖∂E/∂x_1‖/‖∂E/∂x_T‖ = "
             f"{num(10 ** -med)}) while the loss stayed near its start ({num(out.start)} -> {num(out.best)} at best)")
     sv = None
@@ -62,8 +67,10 @@ def cell_remedies(ev: Evidence, sv: float | None = None) -> list[str]:
     omega = ev.section("train", "regularizer", "omega", default=0.0) or 0.0
     if cell == "rnn":
         if layers == 1:
+            g = ev.norms[np.isfinite(ev.norms)]
+            c = nice(float(np.median(g))) if len(g) else "1"   # Ω wants norm scaling beside it (SGD-CR)
             clip = "" if ev.section("train", "gradient", "method") == "norm" else \
-                " train.gradient.method=norm train.gradient.threshold=1.0"
+                f" train.gradient.method=norm train.gradient.threshold={c}"
             out.append(f"train.regularizer.omega={nice(2 * omega if omega else 2.0)}{clip}")
         radius = ev.section("model", "spectral_radius")
         if sv is not None and sv < 1.0:
