@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .evidence import Evidence
+from .limits import WINDOW_ROWS
 from .finding import Finding, nice, num
 from .outcome import Outcome
 
@@ -38,7 +39,8 @@ def read_norms(ev: Evidence, out: Outcome) -> Norms | None:
         return None
     g, u = ev.norms[ok], ev.updates[ok]
     med = float(np.median(g))
-    spikes = ok[g > lim.spike_factor * med] if med > 0 else ok[:0]
+    local = _local_median(g, ev)   # a spike stands out from the norms around it, not from the run's
+    spikes = ok[g > lim.spike_factor * local]
     initial = float(np.median(g[:lim.start_updates]))
     p = int(np.argmax(g))
     growth = float(g[p] / initial) if initial > 0 else np.inf
@@ -49,11 +51,21 @@ def read_norms(ev: Evidence, out: Outcome) -> Norms | None:
         stretch = g[:end]
         healthy = (int(u[0]), int(u[end - 1]))
     else:              # the updates without spikes
-        calm = g <= lim.spike_factor * med
+        calm = g <= lim.spike_factor * local
         stretch = g[calm]
         healthy = (int(u[0]), int(u[-1]))
     return Norms(med, spikes, initial, float(g[p]), int(u[p]), growth, healthy,
                  float(np.mean(stretch)) if len(stretch) else med)
+
+
+def _local_median(g: np.ndarray, ev: Evidence) -> np.ndarray:
+    """Each row's window median (the windows of ``Evidence.window_levels``): the level a norm is
+    compared with, which follows a norm that shrinks or grows as the model learns."""
+    k = max(1, min(ev.limits.windows, len(g) // WINDOW_ROWS))
+    edges = np.linspace(0, len(g), k + 1).astype(int)
+    sizes = np.diff(edges)
+    meds = np.array([np.median(g[a:b]) if b > a else np.nan for a, b in zip(edges[:-1], edges[1:])])
+    return np.repeat(meds, sizes)
 
 
 def _running_median(g: np.ndarray) -> np.ndarray:
@@ -102,8 +114,9 @@ def exploding(ev: Evidence, out: Outcome, nm: Norms | None) -> Finding | None:
                     "around it" if np.isfinite(before) else f"the loss over the next {lim.response_updates} "
                     f"updates: {num(after)}")
         parts.append(f"{len(nm.spikes)} norm spike{'s' if len(nm.spikes) > 1 else ''} above {lim.spike_factor:g}x "
-                     f"the run's median norm {num(nm.median)}, the largest {num(ev.norms[top])} at update "
-                     f"{int(ev.updates[top])} ({num(ev.norms[top] / nm.median)}x); {response}")
+                     f"the median norm of the updates around {'them' if len(nm.spikes) > 1 else 'it'} (the run's "
+                     f"median: {num(nm.median)}), the largest {num(ev.norms[top])} at update "
+                     f"{int(ev.updates[top])} ({num(ev.norms[top] / nm.median)}x the run's median); {response}")
         updates += [int(ev.updates[k]) for k in nm.spikes[:20]]
     if runaway:
         parts.append(f"the gradient norm grew from {num(nm.initial)} at the start to {num(nm.peak)} at update "

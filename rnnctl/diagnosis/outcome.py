@@ -87,10 +87,12 @@ def diverged(ev: Evidence, out: Outcome) -> Finding | None:
         last = series[-1]
         tl_best, tl_last = series[b][2], last[2]
         train_rose = tl_best is not None and tl_last is not None and tl_last > tl_best
-        if b < len(series) - 1 and train_rose and _worse(mode, last[1], series[b][1]) > lim.valid_runaway:
+        gave_back = _worse(mode, last[1], series[0][1]) > 0   # worse than at the first evaluation
+        if b < len(series) - 1 and train_rose and gave_back and _worse(mode, last[1], series[b][1]) > lim.valid_runaway:
             return Finding("diverged", "problem",
                            f"validation {metric} ran away from its best, {num(series[b][1])} at update "
-                           f"{series[b][0]}, to {num(last[1])} at update {last[0]} while the training loss "
+                           f"{series[b][0]}, to {num(last[1])} at update {last[0]}, worse than at the first "
+                           f"evaluation ({num(series[0][1])}), while the training loss "
                            f"rose from {num(tl_best)} to {num(tl_last)}",
                            remedies, [series[b][0], last[0]], {"best": series[b][1], "last": last[1]})
     return None
