@@ -324,3 +324,14 @@ def test_summary_line_counts_problems_by_kind():
                                           {"kind": "exploding", "severity": "problem"}]},
           {"healthy": None, "findings": [], "error": "x"}]
     assert summary_line(ds) == "3 runs: 1 healthy, 1 with problems (exploding 1, diverged 1), 1 not diagnosed"
+
+
+def test_an_extended_run_is_diagnosed_at_its_new_end(tmp_path):
+    from rnnctl.training import resume_run
+    path = train_run(tmp_path, "x", deep(BASE, {"train": {"steps": 40, "optimizer": {"lr": 1e-6}}}))
+    assert store.read_run(path)["diagnosis"]["findings"][0]["values"]["loss_best"]
+    cfg, folder, checkpoint = resume_run(path, ["train.steps=60"])
+    rnnctl.train(cfg, folder, resume=checkpoint)
+    info = store.read_run(path)
+    assert info["updates"] == 60 and info["diagnosis"]["run"] == str(path)
+    assert "over 60 updates" in info["diagnosis"]["findings"][0]["evidence"]
