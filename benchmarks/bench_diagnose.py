@@ -8,8 +8,8 @@ update with a realistic shape (the loss falls from ln 4, norm spikes every 5,000
 error signal decays over the sequence), an evaluation every 1,000 updates and the model's initial
 parameters as its final ones (so that the saturation rule runs the model too).
 
-Reported, as medians of ``--repeats`` calls (wall time and this process's CPU time): ``rnnctl.diagnose`` with every rule, without the saturation rule (the
-only one that runs the model), and the baseline: ``np.loadtxt`` of the whole trace plus ``np.load``
+Reported, as medians of ``--repeats`` calls (wall time and this process's CPU time):
+``rnnctl.diagnose`` with every rule, without the saturation rule (the only one that runs the model), and the baseline: ``np.loadtxt`` of the whole trace plus ``np.load``
 of the whole backprop file. The issue asks for under 2 s with every rule.
 """
 

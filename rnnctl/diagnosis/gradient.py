@@ -144,52 +144,64 @@ def exploding(ev: Evidence, out: Outcome, nm: Norms | None) -> Finding | None:
 
 def clipping(ev: Evidence, out: Outcome, nm: Norms | None, exploding_found: Finding | None,
              learned: bool) -> Finding | None:
-    """Three ways norm scaling or clipping misleads: it fires on almost every update (a smaller
-    learning rate in disguise), it never fires while the norm spikes, or ``threshold: auto`` took
-    its value from updates that had already exploded."""
-    lim = ev.limits
+    """Three ways norm scaling or clipping misleads: ``threshold: auto`` took its value from
+    updates that had already exploded, it fires on almost every update (a smaller learning rate in
+    disguise), or it never fires while the norm spikes. The first that applies is the finding."""
     g = ev.section("train", "gradient") or {}
-    method = g.get("method")
     fired = ev.trace.get("fired")
-    if nm is None or method in (None, "none") or fired is None or not len(fired):
+    if nm is None or g.get("method") in (None, "none") or fired is None or not len(fired):
         return None
     serious = exploding_found is not None and exploding_found.severity == "problem"
     rate = float(np.mean(fired[np.isfinite(fired)] > 0))
     c = ev.info.get("threshold") if g.get("threshold") == "auto" else g.get("threshold")
-    if g.get("threshold") == "auto" and isinstance(c, (int, float)):
-        warm = ev.norms[: int(g.get("auto_updates") or 100)]
-        warm = warm[np.isfinite(warm)]
-        if len(warm) >= lim.start_updates:
-            first = float(np.median(warm[:lim.start_updates]))
-            peak = float(warm.max())
-            if first > 0 and (peak >= lim.growth_factor * first or c >= lim.growth_factor * first):
-                return Finding("clipping", "problem" if serious or out.ran_away else "warning",
-                               f"threshold auto took c = {num(c)}, the mean norm of the first {len(warm)} "
-                               f"updates, which had already exploded: their norm grew from {num(first)} "
-                               f"(the first {lim.start_updates} updates) to {num(peak)} ({num(peak / first)}x); the healthy "
-                               f"stretch (updates {nm.healthy[0]}-{nm.healthy[1]}) averaged {num(nm.healthy_mean)}",
-                               [threshold_remedy(nm)], [nm.healthy[1]],
-                               {"threshold": c, "first_norm": first, "warmup_peak": peak,
-                                "healthy_mean_norm": nm.healthy_mean, "clip_rate": rate})
-    if len(fired) >= lim.min_updates and rate >= lim.always_fires:
-        suggested = float(np.median(ev.norms[np.isfinite(ev.norms)]))
-        lr = ev.section("train", "optimizer", "lr")
-        # after an explosion the norms are those of blown-up weights: not a threshold to take
-        fix = [f"train.gradient.threshold={nice(suggested)}"] if exploding_found is None else \
-            ([f"train.optimizer.lr={nice(lr / 3)}"] if isinstance(lr, (int, float)) else [])
-        return Finding("clipping", "warning" if learned else "problem",
-                       f"the {method} transform fired on {100 * rate:.0f}% of the updates (threshold "
-                       f"{num(c) if isinstance(c, (int, float)) else c}, median norm {num(suggested)}): every "
-                       "step is scaled down, so it acts as a smaller learning rate",
-                       fix, [],
-                       {"clip_rate": rate, "threshold": c, "median_norm": suggested})
-    if method in THRESHOLD_METHODS and len(nm.spikes):
-        spiked = fired[nm.spikes] > 0
-        if not spiked.any():
-            return Finding("clipping", "problem" if serious else "warning",
-                           f"the {method} transform never fired on the {len(nm.spikes)} norm spikes (threshold "
-                           f"{num(c) if isinstance(c, (int, float)) else c} is above them, median norm "
-                           f"{num(nm.median)}, largest {num(float(ev.norms[nm.spikes].max()))})",
-                           [threshold_remedy(nm)], [int(ev.updates[k]) for k in nm.spikes[:20]],
-                           {"threshold": c, "clip_rate": rate})
-    return None
+    shown = num(c) if isinstance(c, (int, float)) else str(c)
+    return (_auto_poisoned(ev, nm, g, c, rate, serious or out.ran_away)
+            or _always_fires(ev, g, shown, c, rate, exploding_found, learned)
+            or _never_fires(ev, nm, g, shown, c, fired, rate, serious))
+
+
+def _auto_poisoned(ev, nm, g, c, rate, serious) -> Finding | None:
+    lim = ev.limits
+    if g.get("threshold") != "auto" or not isinstance(c, (int, float)):
+        return None
+    warm = ev.norms[: int(g.get("auto_updates") or 100)]
+    warm = warm[np.isfinite(warm)]
+    if len(warm) < lim.start_updates:
+        return None
+    first, peak = float(np.median(warm[:lim.start_updates])), float(warm.max())
+    if not (first > 0 and (peak >= lim.growth_factor * first or c >= lim.growth_factor * first)):
+        return None
+    return Finding("clipping", "problem" if serious else "warning",
+                   f"threshold auto took c = {num(c)} from the first {len(warm)} updates, which had already "
+                   f"exploded: their norm grew from {num(first)} (the first {lim.start_updates} updates) to "
+                   f"{num(peak)} ({num(peak / first)}x); the healthy stretch (updates {nm.healthy[0]}-"
+                   f"{nm.healthy[1]}) averaged {num(nm.healthy_mean)}",
+                   [threshold_remedy(nm)], [nm.healthy[1]],
+                   {"threshold": c, "first_norm": first, "warmup_peak": peak,
+                    "healthy_mean_norm": nm.healthy_mean, "clip_rate": rate})
+
+
+def _always_fires(ev, g, shown, c, rate, exploding_found, learned) -> Finding | None:
+    lim = ev.limits
+    if len(ev.trace["fired"]) < lim.min_updates or rate < lim.always_fires:
+        return None
+    median = float(np.median(ev.norms[np.isfinite(ev.norms)]))
+    lr = ev.section("train", "optimizer", "lr")
+    # after an explosion the norms are those of blown-up weights: not a threshold to take
+    fix = [f"train.gradient.threshold={nice(median)}"] if exploding_found is None else \
+        ([f"train.optimizer.lr={nice(lr / 3)}"] if isinstance(lr, (int, float)) else [])
+    return Finding("clipping", "warning" if learned else "problem",
+                   f"the {g.get('method')} transform fired on {100 * rate:.0f}% of the updates (threshold {shown}, "
+                   f"median norm {num(median)}): every step is scaled down, so it acts as a smaller learning rate",
+                   fix, [], {"clip_rate": rate, "threshold": c, "median_norm": median})
+
+
+def _never_fires(ev, nm, g, shown, c, fired, rate, serious) -> Finding | None:
+    if g.get("method") not in THRESHOLD_METHODS or not len(nm.spikes) or (fired[nm.spikes] > 0).any():
+        return None
+    return Finding("clipping", "problem" if serious else "warning",
+                   f"the {g.get('method')} transform never fired on the {len(nm.spikes)} norm spikes (threshold "
+                   f"{shown} is above them, median norm {num(nm.median)}, largest "
+                   f"{num(float(ev.norms[nm.spikes].max()))})",
+                   [threshold_remedy(nm)], [int(ev.updates[k]) for k in nm.spikes[:20]],
+                   {"threshold": c, "clip_rate": rate})
