@@ -30,6 +30,8 @@ class Norms:
     growth: float             # peak / initial
     healthy: tuple[int, int]  # (first, last) update of the healthy stretch
     healthy_mean: float       # the threshold the run's own norms support
+    local: np.ndarray         # each finite row's window median (indexed like the finite rows)
+    rows: np.ndarray          # the trace rows of those finite norms
 
 
 def read_norms(ev: Evidence, out: Outcome) -> Norms | None:
@@ -55,7 +57,7 @@ def read_norms(ev: Evidence, out: Outcome) -> Norms | None:
         stretch = g[calm]
         healthy = (int(u[0]), int(u[-1]))
     return Norms(med, spikes, initial, float(g[p]), int(u[p]), growth, healthy,
-                 float(np.mean(stretch)) if len(stretch) else med)
+                 float(np.mean(stretch)) if len(stretch) else med, local, ok)
 
 
 def _local_median(g: np.ndarray, ev: Evidence) -> np.ndarray:
@@ -108,7 +110,9 @@ def exploding(ev: Evidence, out: Outcome, nm: Norms | None) -> Finding | None:
     sv_text, sv = _spectral_text(ev)
     parts, updates = [], []
     if len(nm.spikes):
-        top = nm.spikes[np.argmax(ev.norms[nm.spikes])]
+        ratio = ev.norms[nm.spikes] / nm.local[np.searchsorted(nm.rows, nm.spikes)]
+        k = int(np.argmax(ratio))
+        top = nm.spikes[k]
         before, after = _loss_response(ev, int(top))
         response = (f"the loss went from {num(before)} to {num(after)} over the {lim.response_updates} updates "
                     "around it" if np.isfinite(before) else f"the loss over the next {lim.response_updates} "
@@ -116,7 +120,7 @@ def exploding(ev: Evidence, out: Outcome, nm: Norms | None) -> Finding | None:
         parts.append(f"{len(nm.spikes)} norm spike{'s' if len(nm.spikes) > 1 else ''} above {lim.spike_factor:g}x "
                      f"the median norm of the updates around {'them' if len(nm.spikes) > 1 else 'it'} (the run's "
                      f"median: {num(nm.median)}), the largest {num(ev.norms[top])} at update "
-                     f"{int(ev.updates[top])} ({num(ev.norms[top] / nm.median)}x the run's median); {response}")
+                     f"{int(ev.updates[top])} ({num(ratio[k])}x the norms around it); {response}")
         updates += [int(ev.updates[k]) for k in nm.spikes[:20]]
     if runaway:
         parts.append(f"the gradient norm grew from {num(nm.initial)} at the start to {num(nm.peak)} at update "
