@@ -17,6 +17,7 @@ from rnnctl.diagnosis.outcome import read_outcome
 from rnnctl.diagnosis.record import problem_lines
 from rnnctl.errors import EXIT_OK, EXIT_UNUSABLE
 from rnnctl.store import RunFolder
+from sweepkit import run as run_sweep, spec  # noqa: F401 (spec: a fixture)
 
 runner = CliRunner()
 
@@ -335,3 +336,19 @@ def test_an_extended_run_is_diagnosed_at_its_new_end(tmp_path):
     info = store.read_run(path)
     assert info["updates"] == 60 and info["diagnosis"]["run"] == str(path)
     assert "over 60 updates" in info["diagnosis"]["findings"][0]["evidence"]
+
+
+def test_each_sweep_job_reads_itself_and_diagnose_reads_the_sweep(spec):
+    path = spec("""
+        name: sw
+        grid:
+          train.optimizer.lr: [1.0e-6, 0.05]
+    """)
+    run_sweep(path, executor="thread", workers=1)
+    folder = path.parent / "runs" / "sw"
+    runs = sorted(p for p in folder.glob("*/") if store.is_run_folder(p))
+    assert len(runs) == 2 and all("diagnosis" in store.read_run(p) for p in runs)
+    r = runner.invoke(app, ["diagnose", str(folder)])
+    assert r.exit_code == EXIT_OK, r.output
+    assert r.stdout.strip().splitlines()[-1].startswith("2 runs: ")
+    assert "no_learning" in r.stdout
