@@ -352,3 +352,21 @@ def test_each_sweep_job_reads_itself_and_diagnose_reads_the_sweep(spec):
     assert r.exit_code == EXIT_OK, r.output
     assert r.stdout.strip().splitlines()[-1].startswith("2 runs: ")
     assert "no_learning" in r.stdout
+
+
+def test_a_validation_metric_that_ran_away_from_its_best_is_diverged():
+    """The issue's first case: a character model without clipping, valid bpc 1.39 at best, 9.6 at
+    the end; the training loss level itself did not double (the last window had recovered a bit)."""
+    from rnnctl.diagnosis import diagnose_evidence
+    records = [{"update": u, "valid": {"bpc": v}, "train_loss": tl}
+               for u, v, tl in ((1000, 2.4, 90.0), (2000, 1.39, 70.0), (3000, 9.6, 120.0))]
+    loss = np.concatenate([np.linspace(150, 70, 2000), np.linspace(70, 120, 1000)])
+    info = {"metric": "bpc", "metric_mode": "min", "valid": {"bpc": 1.39}}
+    d = diagnose_evidence(evidence(loss, np.ones(3000), info=info, metrics=records))
+    (f,) = [f for f in d["findings"] if f["kind"] == "diverged"]
+    assert f["severity"] == "problem" and f["updates"] == [2000, 3000] and "9.6" in f["evidence"]
+    # worse than its best but not than its first evaluation, training still improving: overfitting
+    records[-1] = {"update": 3000, "valid": {"bpc": 1.6}, "train_loss": 60.0}
+    loss = np.linspace(150, 60, 3000)
+    d = diagnose_evidence(evidence(loss, np.ones(3000), info=info, metrics=records))
+    assert [f["kind"] for f in d["findings"]] == ["overfitting"]
