@@ -23,7 +23,7 @@ from ..errors import RnnctlError
 
 EXIT_CODES_HELP = ("Exit codes: 0 run finished (succeeded or completed), 1 run failed, "
                    "2 bad usage or config, 3 diverged (NaN/Inf), 4 some runs of a sweep failed, "
-                   "5 the run folder cannot be used (sample, eval, export), 6 running elsewhere (the run "
+                   "5 the run folder cannot be used (sample, eval, export, diagnose), 6 running elsewhere (the run "
                    "folder is locked by another process), 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.")
 
 app = typer.Typer(

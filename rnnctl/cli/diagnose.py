@@ -22,9 +22,9 @@ def diagnose(
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout: one object for one run, a list "
                                  "for several."),
 ):
-    """Read runs for exploding or vanishing gradients, divergence, saturation, clipping, no learning, overfitting and baselines beaten: the evidence and the config changes it supports.
+    """Read runs for what went wrong with their gradients and learning, with the evidence and the config changes it supports.
 
-    One run: its findings in full. Several runs or a sweep: one line per run and a summary line. docs/diagnosis.md states every rule.
+    The kinds: exploding, diverged, vanishing, saturated, clipping, no_learning, overfitting, below_baseline. One run: its findings in full. Several runs or a sweep: one line per run and a summary line. docs/diagnosis.md states every rule.
     """  # noqa: E501 (one line: Typer keeps the line breaks of a help paragraph)
     from ..diagnosis import diagnose_paths, summary_line
     from ..ui.diagnosis import run_findings, runs_table
