@@ -370,3 +370,12 @@ def test_a_validation_metric_that_ran_away_from_its_best_is_diverged():
     loss = np.linspace(150, 60, 3000)
     d = diagnose_evidence(evidence(loss, np.ones(3000), info=info, metrics=records))
     assert [f["kind"] for f in d["findings"]] == ["overfitting"]
+
+
+def test_the_lesson_sentences_name_the_problems_of_a_run():
+    from rnnctl.lesson.story import diagnosed
+    info = {"diagnosis": {"healthy": False, "findings": [
+        {"kind": "vanishing", "severity": "problem"}, {"kind": "exploding", "severity": "warning"},
+        {"kind": "no_learning", "severity": "problem"}]}}
+    assert diagnosed(info) == "; its diagnosis reads vanishing and no_learning"
+    assert diagnosed({"diagnosis": {"healthy": True, "findings": []}}) == diagnosed({}) == ""
