@@ -1,4 +1,5 @@
-"""Every shipped training config, run to its normal end, is diagnosed healthy: no problem.
+"""Every shipped training config, run to its normal end, is diagnosed healthy: no problem (but
+the one made to fail).
 
 The quickstart and arch/one_to_many run in the default suite (they stop at success, after about
 1,500 and 250 updates). The others
@@ -21,6 +22,9 @@ SHIPPED = [CONFIGS / "quickstart.yaml", *sorted((CONFIGS / "arch").glob("*.yaml"
            *sorted((CONFIGS / "cells").glob("*.yaml")), CONFIGS / "lesson" / "base.yaml",
            *sorted(p for p in (CONFIGS / "real").glob("*.yaml") if not p.stem.endswith("-sweep"))]
 FAST = {"quickstart", "one_to_many"}
+#: lesson/base.yaml is the lesson's first run, plain momentum SGD without clipping, which the lesson
+#: shows failing: it ends at chance (error 0.76 after 3,000 updates), and the diagnosis says so.
+EXPECTED_PROBLEMS = {"base": {"no_learning", "vanishing"}}
 ALL = os.environ.get("RNNCTL_DIAGNOSE_CONFIGS") == "1"
 
 
@@ -45,4 +49,7 @@ def test_a_shipped_config_run_to_its_end_is_healthy(path, tmp_path):
         pytest.skip(str(e))
     d = rnnctl.diagnose(folder.path)
     problems = [f for f in d["findings"] if f["severity"] == "problem"]
-    assert d["healthy"] and not problems, problems
+    if path.stem in EXPECTED_PROBLEMS:
+        assert {f["kind"] for f in problems} == EXPECTED_PROBLEMS[path.stem], problems
+    else:
+        assert d["healthy"] and not problems, problems
