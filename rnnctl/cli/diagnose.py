@@ -19,8 +19,8 @@ DIAGNOSE_EXIT_HELP = ("Exit codes: 0 diagnosis made (healthy or not), 2 bad usag
 @app.command(epilog=DIAGNOSE_EXIT_HELP)
 def diagnose(
     run_dirs: List[Path] = typer.Argument(..., help="Run folders, sweep folders or folders of run folders."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout: one object for one run, a list "
-                                 "for several."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout: one object for one run folder, a "
+                                 "list for several, a sweep or a folder of runs."),
 ):
     """Read runs for what went wrong with their gradients and learning, with the evidence and the config changes it supports.
 
@@ -32,7 +32,9 @@ def diagnose(
         found = diagnose_paths(run_dirs)
     except RnnctlError as e:
         fail(e)
-    single = len(found) == 1 and len(run_dirs) == 1
+    from ..store import is_run_folder, is_sweep_folder
+    # one object for one run folder named; a list for several, a sweep or a folder of runs
+    single = len(run_dirs) == 1 and is_run_folder(run_dirs[0]) and not is_sweep_folder(run_dirs[0])
     if as_json:
         print(json.dumps(found[0] if single else found, indent=2, ensure_ascii=False))
         return
