@@ -379,3 +379,19 @@ def test_the_lesson_sentences_name_the_problems_of_a_run():
         {"kind": "no_learning", "severity": "problem"}]}}
     assert diagnosed(info) == "; its diagnosis reads vanishing and no_learning"
     assert diagnosed({"diagnosis": {"healthy": True, "findings": []}}) == diagnosed({}) == ""
+
+
+def test_a_threshold_above_every_spike_is_flagged_but_not_auto_warm_up_spikes():
+    from rnnctl.diagnosis import diagnose_evidence
+    g = np.ones(400)
+    g[[50, 300]] = 40.0
+    loss = np.linspace(2.0, 1.0, 400)
+    fixed = {"model": {"cell": "rnn"}, "train": {"optimizer": {"lr": 0.1},
+                                                 "gradient": {"method": "norm", "threshold": 100.0}}}
+    d = diagnose_evidence(evidence(loss, g, config=fixed))
+    (f,) = [f for f in d["findings"] if f["kind"] == "clipping"]
+    assert f["severity"] == "warning" and f["updates"] == [51, 301]
+    auto = deep(fixed, {"train": {"gradient": {"threshold": "auto", "auto_updates": 100}}})
+    fired = (np.arange(400) == 300).astype(float)   # the spike after the warm-up was scaled
+    d = diagnose_evidence(evidence(loss, g, fired=fired, info={"threshold": 1.2}, config=auto))
+    assert all(f["kind"] != "clipping" for f in d["findings"])

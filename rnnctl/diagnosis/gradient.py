@@ -173,13 +173,15 @@ def _auto_poisoned(ev, nm, g, c, rate, serious) -> Finding | None:
     if len(warm) < lim.start_updates:
         return None
     first, peak = float(np.median(warm[:lim.start_updates])), float(warm.max())
-    if not (first > 0 and (peak >= lim.growth_factor * first or c >= lim.growth_factor * first)):
+    # poisoned: c stands growth_factor above the norms of the healthy updates (one spike that a
+    # robust rule ignored is not enough; an average over exploded updates is)
+    if not (nm.healthy_mean > 0 and c >= lim.growth_factor * nm.healthy_mean):
         return None
     return Finding("clipping", "problem" if serious else "warning",
                    f"threshold auto took c = {num(c)} from the first {len(warm)} updates, which had already "
                    f"exploded: their norm grew from {num(first)} (the first {lim.start_updates} updates) to "
-                   f"{num(peak)} ({num(peak / first)}x); the healthy stretch (updates {nm.healthy[0]}-"
-                   f"{nm.healthy[1]}) averaged {num(nm.healthy_mean)}",
+                   f"{num(peak)}, and c is {num(c / nm.healthy_mean)}x the mean norm {num(nm.healthy_mean)} of "
+                   f"the healthy stretch (updates {nm.healthy[0]}-{nm.healthy[1]})",
                    [threshold_remedy(nm)], [nm.healthy[1]],
                    {"threshold": c, "first_norm": first, "warmup_peak": peak,
                     "healthy_mean_norm": nm.healthy_mean, "clip_rate": rate})
@@ -201,11 +203,15 @@ def _always_fires(ev, g, shown, c, rate, exploding_found, learned) -> Finding | 
 
 
 def _never_fires(ev, nm, g, shown, c, fired, rate, serious) -> Finding | None:
-    if g.get("method") not in THRESHOLD_METHODS or not len(nm.spikes) or (fired[nm.spikes] > 0).any():
+    spikes = nm.spikes
+    if g.get("threshold") == "auto":   # the warm-up is unclipped by design: its spikes do not count
+        spikes = spikes[ev.updates[spikes] > int(g.get("auto_updates") or 100)]
+    if g.get("method") not in THRESHOLD_METHODS or not len(spikes) or (fired[spikes] > 0).any():
         return None
+    n = len(spikes)
     return Finding("clipping", "problem" if serious else "warning",
-                   f"the {g.get('method')} transform never fired on the {len(nm.spikes)} norm spikes (threshold "
-                   f"{shown} is above them, median norm {num(nm.median)}, largest "
-                   f"{num(float(ev.norms[nm.spikes].max()))})",
-                   [threshold_remedy(nm)], [int(ev.updates[k]) for k in nm.spikes[:20]],
+                   f"the {g.get('method')} transform fired on none of the {n} norm spike{'s' if n > 1 else ''} "
+                   f"(threshold {shown}, median norm {num(nm.median)}, largest spike "
+                   f"{num(float(ev.norms[spikes].max()))}): the threshold is above them",
+                   [threshold_remedy(nm)], [int(ev.updates[k]) for k in spikes[:20]],
                    {"threshold": c, "clip_rate": rate})
