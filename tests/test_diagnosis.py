@@ -395,3 +395,11 @@ def test_a_threshold_above_every_spike_is_flagged_but_not_auto_warm_up_spikes():
     fired = (np.arange(400) == 300).astype(float)   # the spike after the warm-up was scaled
     d = diagnose_evidence(evidence(loss, g, fired=fired, info={"threshold": 1.2}, config=auto))
     assert all(f["kind"] != "clipping" for f in d["findings"])
+
+
+def test_a_forget_gate_stuck_shut_is_saturated(tmp_path):
+    path = train_run(tmp_path, "lstm", deep(BASE, {"model": {"cell": "lstm", "forget_bias": -10.0, "init": "glorot"},
+                                                   "train": {"steps": 20}}))
+    (f,) = [f for f in diagnose(path)["findings"] if f["kind"] == "saturated"]
+    assert "forget gate is stuck shut" in f["evidence"] and f["values"]["stuck_f"] == 1.0
+    assert f["remedies"][0] == "model.forget_bias=1"

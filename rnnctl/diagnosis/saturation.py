@@ -113,7 +113,7 @@ def saturated(ev: Evidence, out: Outcome, problems: bool) -> Finding | None:
                      f"{100 * frac:.0f}% of the units (mean value {mean:.3f})")
         if n == "f" and mean < 0.5:
             fb = ev.section("model", "forget_bias", default=1.0) or 0.0
-            remedies.append(f"model.forget_bias={nice(fb + 2.0)}")
+            remedies.append(f"model.forget_bias={nice(max(1.0, fb + 2.0))}")
     lr = ev.section("train", "optimizer", "lr")
     if isinstance(lr, (int, float)):
         remedies.append(f"train.optimizer.lr={nice(lr / 3)}")
