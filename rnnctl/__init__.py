@@ -24,6 +24,7 @@ _API = {
     "make_task": "rnnctl.tasks",
     "Model": "rnnctl.model",
     "RunFolder": "rnnctl.store",
+    "diagnose": "rnnctl.diagnosis",
     **{name: "rnnctl.registry" for name in ("REGISTRIES", "CELLS", "TASKS", "TRANSFORMS", "OPTIMIZERS",
                                              "SCHEDULES", "EXECUTORS")},
 }

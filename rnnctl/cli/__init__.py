@@ -24,7 +24,7 @@ from ..errors import RnnctlError
 EXIT_CODES_HELP = ("Exit codes: 0 run finished (succeeded or completed), 1 run failed, "
                    "2 bad usage or config, 3 diverged (NaN/Inf), 4 some runs of a sweep failed, "
                    "5 the run folder cannot be used (missing; finished, for resume; incomplete or incompatible, for "
-                   "sample, eval, export), 6 running elsewhere (the run "
+                   "sample, eval, export; no run folder, for diagnose), 6 running elsewhere (the run "
                    "folder is locked by another process), 7 cannot write (the disk is full or read-only; resume once "
                    "it is writable), 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.")
 
@@ -64,4 +64,4 @@ def fail(e: RnnctlError):
 
 
 # The commands register themselves on ``app`` (one module per command family).
-from . import run, sweep, tools, report, evaluate, sample, export, landscape, figures, lesson  # noqa: E402,F401,I001  (this order is --help's)
+from . import run, sweep, tools, report, diagnose, evaluate, sample, export, landscape, figures, lesson  # noqa: E402,F401,I001  (this order is --help's)

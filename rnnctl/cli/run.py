@@ -83,6 +83,9 @@ def _run(cfg, folder, checkpoint, quiet: bool, as_json: bool, note: str = "", **
     """Train into ``folder``, render the outcome, exit with the status's code. ``train_kwargs``
     go to ``rnnctl.training.train`` (rnnctl import: init_params, init_from); ``note`` follows the
     folder's name on stderr."""
+    from rich.markup import escape
+
+    from ..diagnosis.record import problem_lines
     from ..interrupt import RaiseOnSignal, exit_code, signal_name
     from ..store import read_run
     from ..store.layout import params_file
@@ -115,6 +118,8 @@ def _run(cfg, folder, checkpoint, quiet: bool, as_json: bool, note: str = "", **
         print(json.dumps({"run_dir": str(folder.path), **info}, indent=2))
     else:
         out.print(summary_table(folder.path, result.status, info))
+    for line in problem_lines(info.get("diagnosis")):   # the run's own diagnosis (rnnctl diagnose RUN)
+        err.print(f"[bold red]problem:[/] {escape(line)}", highlight=False, soft_wrap=True)
     if result.status == "diverged":
         err.print(f"[bold red]diverged:[/] {result.summary['message']}; the last finite parameters are in "
                   f"{params_file(folder.path, 'final')}", highlight=False)

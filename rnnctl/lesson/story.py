@@ -45,7 +45,18 @@ def outcome(run: LessonRun) -> str:
     err = i.get("final_error")
     tail = f", still misclassifying {pct(err)} of the test sequences" if err is not None else ""
     verb = "stopped" if run.status == "stopped" else "ended"
-    return f"it {verb} after {i.get('updates')} updates{tail}"
+    return f"it {verb} after {i.get('updates')} updates{tail}{diagnosed(i)}"
+
+
+def diagnosed(info: dict) -> str:
+    """The problems the run's own diagnosis (run.json's ``diagnosis``, rnnctl.diagnosis) found, as
+    the end of a sentence: ''; the diagnosis reads vanishing and no_learning'."""
+    d = info.get("diagnosis") or {}
+    kinds = list(dict.fromkeys(f.get("kind") for f in d.get("findings", []) if f.get("severity") == "problem"))
+    if not kinds:
+        return ""
+    return "; its diagnosis reads " + (" and ".join(kinds) if len(kinds) < 3 else
+                                        ", ".join(kinds[:-1]) + " and " + kinds[-1])
 
 
 def norm_stats(trace: dict) -> dict:

@@ -212,6 +212,7 @@ class RunFolder:
                            f"{self.path / L.CONFIG}") from None
         self._wall_before = info.get("wall_time") or 0.0
         entry = {"at": now_iso(), "update": state.update, **({"changes": changes} if changes else {})}
+        info.pop("diagnosis", None)   # of the run's earlier end: the resumed run is diagnosed at its own
         self._info = {**info, "status": "running", "pid": os.getpid(), "host": platform.node(),
                       **provenance(), "resumed": [*info.get("resumed", []), entry]}
         self._t0 = time.perf_counter()

@@ -40,8 +40,9 @@ def config_path(run_dir) -> Path:
 FAST_TRACE_BYTES = 4 << 20
 
 
-def read_trace(run_dir) -> dict[str, np.ndarray]:
-    """trace.csv as {column: float array}; a torn last line is dropped. A long trace (a 5M-update
+def read_trace(run_dir, columns=None) -> dict[str, np.ndarray]:
+    """trace.csv as {column: float array}; a torn last line is dropped. ``columns``: only these
+    (those the file has). A long trace (a 5M-update
     run's is 550 MB) is parsed in one compiled pass (``csvfast``), the same doubles as np.loadtxt.
     Raises RunError when the file is missing or unreadable."""
     path = Path(run_dir) / L.TRACE
@@ -65,9 +66,9 @@ def read_trace(run_dir) -> dict[str, np.ndarray]:
             data = np.loadtxt(io.StringIO(body.decode("utf-8")), delimiter=",", ndmin=2, dtype=float)
     except (ValueError, UnicodeDecodeError) as e:
         raise RunError(f"cannot read {path}: {_short(e)}") from e
-    if data.shape[1] != len(header):
+    if data.shape[1] != len(names):
         raise RunError(f"cannot read {path}: {data.shape[1]} columns for a header of {len(header)}")
-    return {name: data[:, i] for i, name in enumerate(header)}
+    return {name: data[:, i] for i, name in enumerate(names)}
 
 
 def read_metrics(run_dir) -> list[dict]:

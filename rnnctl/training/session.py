@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from ..config import config_hash, dump_config
+from ..diagnosis.record import diagnose_finished
 from ..diagnostics import temporal_contributions, vanishing_bound
 from ..errors import DataError, Diverged
 from ..model import Model, model_from_config
@@ -141,7 +142,8 @@ class Session:
 
     def close(self, sink, state: TrainState, status: str) -> None:
         """Final summary figures and parameters (the last finite ones: parameters are only ever
-        updated with a finite gradient), then the sink's finish."""
+        updated with a finite gradient), the run's diagnosis (rnnctl.diagnosis: run.json's
+        ``diagnosis``) unless it stopped unfinished, then the sink's finish."""
         summary, n = state.summary, state.summary["updates"]
         if n:
             summary["clip_rate"] = state.fired_total / n
@@ -164,6 +166,8 @@ class Session:
                 summary.update(self.selection.final_scores(state.selection, self.theta))
         if status in EXTENDABLE:   # a final checkpoint: `rnnctl resume RUN train.steps=N` extends the run
             sink.checkpoint(*self.checkpoint(state))
+        if status not in ("interrupted", "failed"):   # the run reads itself (a resumed one at its end)
+            summary["diagnosis"] = diagnose_finished(sink, status, summary)
         sink.finish(status, summary)
 
     # -- the steps of an update -------------------------------------------------------------------
