@@ -87,7 +87,10 @@ def test_each_pathological_run_is_diagnosed_with_its_kind(runs, kind):
     if kind in ("vanishing", "clipping", "no_learning", "diverged"):
         assert f["severity"] == "problem" and d["healthy"] is False
     if kind == "overfitting":   # model selection kept the best parameters: handled
-        assert f["severity"] == "warning" and d["healthy"] is True
+        assert f["severity"] == "warning"
+        # random letters hold nothing beyond their frequencies: the only problem the run can have
+        # is that its best parameters still lose to the unigram guess fitted on the train split
+        assert d["healthy"] is all(k["kind"] != "below_baseline" for k in d["findings"])
 
 
 def test_the_diagnosis_is_stored_in_run_json_and_is_the_same(runs):
@@ -146,9 +149,13 @@ def with_baselines(path, baselines):
     return path
 
 
-def test_below_baseline_is_silent_without_baselines(runs):
-    assert "baselines" not in store.read_run(runs["overfitting"])
-    assert all(f["kind"] != "below_baseline" for f in diagnose(runs["overfitting"])["findings"])
+def test_below_baseline_is_silent_without_baselines(runs, tmp_path):
+    import shutil
+    path = shutil.copytree(runs["overfitting"], tmp_path / "run")
+    info = store.read_run(path)
+    info.pop("baselines", None)               # a run recorded before baselines were stored
+    store.write_run(path, info)
+    assert all(f["kind"] != "below_baseline" for f in diagnose(path)["findings"])
 
 
 def test_below_baseline_compares_the_result_split_with_each_baseline(runs, tmp_path):

@@ -66,9 +66,10 @@ def read_trace(run_dir, columns=None) -> dict[str, np.ndarray]:
             data = np.loadtxt(io.StringIO(body.decode("utf-8")), delimiter=",", ndmin=2, dtype=float)
     except (ValueError, UnicodeDecodeError) as e:
         raise RunError(f"cannot read {path}: {_short(e)}") from e
-    if data.shape[1] != len(names):
+    if data.shape[1] != len(header):
         raise RunError(f"cannot read {path}: {data.shape[1]} columns for a header of {len(header)}")
-    return {name: data[:, i] for i, name in enumerate(names)}
+    names = header if columns is None else [c for c in header if c in columns]
+    return {name: data[:, header.index(name)] for name in names}
 
 
 def read_metrics(run_dir) -> list[dict]:
