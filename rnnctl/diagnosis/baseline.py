@@ -5,7 +5,10 @@ independent notes).
 run.json holds them beside the metrics, as
 ``baselines = {split: {metric: {"better": "lower" | "higher", "values": {name: value}}}}``; the
 result compared is the run's own on that split (run.json's ``test`` when the run was scored on it,
-else ``valid``). No ``baselines`` key: nothing is said.
+else ``valid``). No ``baselines`` key: nothing is said. Losing on the metric that selects the
+run's parameters (run.json's ``metric``) is a problem: the model the run keeps is worse than a
+guess. Losing only on another metric (frame accuracy at threshold 0.5, say, where the run was
+selected by its NLL) is a warning: the model may still be the better predictor.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def below_baseline(ev: Evidence, others: list[Finding]) -> Finding | None:
     if not isinstance(baselines, dict) or split is None or not isinstance(baselines.get(split), dict):
         return None
     ours = ev.info[split]
-    beaten, values = [], {}
+    beaten, values, selected = [], {}, False
     for metric, entry in baselines[split].items():
         mine = ours.get(metric)
         if not isinstance(entry, dict) or not isinstance(mine, (int, float)) or not isinstance(entry.get("values"), dict):
@@ -45,6 +48,7 @@ def below_baseline(ev: Evidence, others: list[Finding]) -> Finding | None:
                               f"({'lower' if lower else 'higher'} is better)")
                 values[f"{metric}.{name}"] = value
                 values[metric] = mine
+                selected = selected or metric == ev.info.get("metric")
     if not beaten:
         return None
     # The remedies of the run's problems come first; without any, more training at a lower rate.
@@ -55,4 +59,4 @@ def below_baseline(ev: Evidence, others: list[Finding]) -> Finding | None:
             remedies.append(f"train.steps={2 * steps}")
         if isinstance(lr, (int, float)):
             remedies.append(f"train.optimizer.lr={nice(lr / 2)}")
-    return Finding("below_baseline", "problem", "; ".join(beaten), remedies, [], values)
+    return Finding("below_baseline", "problem" if selected else "warning", "; ".join(beaten), remedies, [], values)
