@@ -77,10 +77,19 @@ def test_two_sweeps_over_one_folder_never_run_a_job_twice(spec, tmp_path):
     path = spec("name: cc\nseeds: 8\n")
     (tmp_path / "side.py").write_text(SIDE)
     t0 = time.monotonic()
+    # each side writes into files, not pipes: a side whose pipe filled while the test read the
+    # other's would block in a write, and the other would wait for it at the barrier
+    files = {s: (open(tmp_path / f"{s}.out", "w+"), open(tmp_path / f"{s}.err", "w+")) for s in "ab"}
     procs = {s: subprocess.Popen([sys.executable, str(tmp_path / "side.py"), s, str(tmp_path), str(TRIALS), str(path)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                                 stdout=files[s][0], stderr=files[s][1], text=True, env=ENV)
              for s in ("a", "b")}
-    outs = {s: p.communicate(timeout=300) for s, p in procs.items()}
+    for p in procs.values():
+        p.wait(timeout=300)
+    outs = {}
+    for s, (out, err) in files.items():
+        out.seek(0), err.seek(0)
+        outs[s] = (out.read(), err.read())
+        out.close(), err.close()
     assert all(p.returncode == 0 for p in procs.values()), outs
     codes = {s: dict(map(int, line.split()[1:]) for line in out.split("\n") if line.startswith("CODE "))
              for s, (out, _) in outs.items()}
@@ -107,8 +116,15 @@ def test_two_rnnctl_sweep_processes_with_worker_processes(spec, tmp_path):
     """The issue's command line as it was: two `rnnctl sweep -w 1` (local worker processes)."""
     path = spec("name: cc\nseeds: 8\n")
     cmd = [sys.executable, "-m", "rnnctl", "sweep", str(path), "-w", "1", "-q", f"runs_dir={tmp_path}/cc"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV) for _ in range(2)]
-    outs = [p.communicate(timeout=120) for p in procs]
+    files = [(open(tmp_path / f"{k}.out", "w+"), open(tmp_path / f"{k}.err", "w+")) for k in range(2)]   # not pipes: see above
+    procs = [subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=ENV) for out, err in files]
+    for p in procs:
+        p.wait(timeout=120)
+    outs = []
+    for out, err in files:
+        out.seek(0), err.seek(0)
+        outs.append((out.read(), err.read()))
+        out.close(), err.close()
     codes = sorted(p.returncode for p in procs)
     assert codes in ([0, 0], [0, EXIT_RUNNING_ELSEWHERE]), outs
     for p, (_, err) in zip(procs, outs):
