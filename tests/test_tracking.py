@@ -105,7 +105,10 @@ def test_mlflow_export_round_trips_through_mlflows_client(trained, tmp_path):
     tags = run.data.tags
     assert (tags["rnnctl.run_id"], tags["status"], tags["seed"], tags["config_hash"]) == \
         (trained.name, info["status"], "1", info["config_hash"])
-    assert "diagnosis" not in tags                  # run.json has none
+    # the run read itself as it ended (run.json's diagnosis): its kinds, or "none", and whether healthy
+    kinds = sorted({f["kind"] for f in info["diagnosis"]["findings"]})
+    assert tags["diagnosis"] == (",".join(kinds) if kinds else "none")
+    assert tags["healthy"] == str(info["diagnosis"]["healthy"]).lower()
     trace = store.read_trace(trained)
     history = c.get_metric_history(run.info.run_id, "train/loss")
     assert [m.step for m in history] == trace["update"].astype(int).tolist()
