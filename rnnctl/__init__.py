@@ -32,13 +32,10 @@ _API = {
 __all__ = ["__version__", *_API]
 
 
-def __getattr__(name):
-    if name in _API:
-        import importlib
-        value = getattr(importlib.import_module(_API[name]), name)
-        globals()[name] = value   # looked up once; a submodule import can never shadow it
-        return value
-    raise AttributeError(f"module 'rnnctl' has no attribute {name!r}")
+from .lazy import lazy_getattr  # noqa: E402 (after __version__, which the lazy names do not need)
+
+# looked up once, then kept: a submodule import can never shadow a name of the API
+__getattr__ = lazy_getattr(__name__, _API, globals())
 
 
 def __dir__():

@@ -19,9 +19,9 @@ from rnnctl.errors import ConfigError
 from .loading import apply_overrides, config_from_dict, load_config
 from .reference import config_hash, config_to_dict, dump_config, registry_reference, schema_reference
 from .runnable import check_runnable
-from .schema import (NON_NEGATIVE, POSITIVE, UNIT_LEFT_OPEN, UNIT_RIGHT_OPEN, BpttConfig, Check, Config,
-                     EvalConfig, GradientConfig, LogConfig, ModelConfig, OptimizerConfig,
-                     RegularizerConfig, ScheduleConfig, TaskConfig, TrainConfig, opt, required, section)
+from .fields import NON_NEGATIVE, POSITIVE, UNIT_LEFT_OPEN, UNIT_RIGHT_OPEN, Check, opt, required, section
+from .schema import (BpttConfig, Config, EvalConfig, GradientConfig, LogConfig, ModelConfig, OptimizerConfig,
+                     RegularizerConfig, ScheduleConfig, TaskConfig, TrainConfig)
 
 __all__ = ["ConfigError", "Config", "TaskConfig", "ModelConfig", "TrainConfig", "OptimizerConfig",
            "ScheduleConfig", "GradientConfig", "RegularizerConfig", "BpttConfig", "LogConfig",

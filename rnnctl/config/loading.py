@@ -15,7 +15,8 @@ from typing import Any
 from rnnctl.errors import ConfigError
 from rnnctl.yamlio import load_value, load_yaml
 
-from .schema import Config, show
+from .fields import show
+from .schema import Config
 from .walker import Origins, build, hints, join
 
 

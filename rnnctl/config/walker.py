@@ -19,7 +19,8 @@ from typing import Any, Callable, Literal, Union
 
 from rnnctl.errors import ConfigError
 
-from .schema import Config, choice_error, show
+from .fields import choice_error, show
+from .schema import Config
 
 
 @dataclass

@@ -41,6 +41,19 @@ def split_code(split) -> int:
     raise DataError(f"unknown split {split!r} (use one of {', '.join(SPLITS)})")
 
 
+class SplitIndex:
+    """``indices`` and ``sizes`` of a set of sequences from its ``split`` array (int8 codes, one per
+    sequence): shared by ``Dataset`` and ``PairDataset``."""
+
+    def indices(self, split) -> np.ndarray:
+        """int64 (n,) the indices of the sequences in ``split``, in stable order."""
+        return np.flatnonzero(self.split == split_code(split)).astype(np.int64)
+
+    def sizes(self) -> dict:
+        """{'train': n, 'valid': n, 'test': n} sequence counts."""
+        return {name: int((self.split == c).sum()) for c, name in enumerate(SPLITS)}
+
+
 def check_fractions(fractions) -> tuple[float, float, float]:
     """Three non-negative fractions summing to 1 (within 1e-9), train > 0."""
     try:

@@ -16,7 +16,7 @@ import numpy as np
 
 from rnnctl.errors import DataError
 
-from .common import SPLITS, content_hash, one_hot, split_code
+from .common import SPLITS, SplitIndex, content_hash, one_hot, split_code
 
 ARCHS = ("many_to_one", "many_to_many")
 LOSSES = ("softmax_ce", "mse", "sigmoid_ce")
@@ -77,7 +77,7 @@ def padding_fraction(batches) -> float:
 
 
 @dataclass(eq=False)
-class Dataset:
+class Dataset(SplitIndex):
     """Sequences with targets and fixed splits.
 
     x:        float64 (ΣT, I) features, or int64 (ΣT,) symbols when ``n_symbols`` is set.
@@ -152,14 +152,6 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
-
-    def indices(self, split) -> np.ndarray:
-        """int64 (n,) the indices of the sequences in ``split``, in stable order."""
-        return np.flatnonzero(self.split == split_code(split)).astype(np.int64)
-
-    def sizes(self) -> dict:
-        """{'train': n, 'valid': n, 'test': n} sequence counts."""
-        return {name: int((self.split == c).sum()) for c, name in enumerate(SPLITS)}
 
     @property
     def hash(self) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from rnnctl.errors import DataError
 
-from .common import SPLITS, content_hash, one_hot, split_code
+from .common import SPLITS, SplitIndex, content_hash, one_hot, split_code
 from .dataset import bucketed
 
 UNK, END = 0, 1
@@ -56,7 +56,7 @@ def join(tokens, level: str) -> str:
 
 
 @dataclass(eq=False)
-class PairDataset:
+class PairDataset(SplitIndex):
     """Sentence pairs for an encoder-decoder (module docstring).
 
     src, tgt:            int64 (ΣS,), (ΣT,) symbols, END closing each sequence.
@@ -107,12 +107,6 @@ class PairDataset:
 
     def __len__(self) -> int:
         return int(self.src_lengths.shape[0])
-
-    def indices(self, split) -> np.ndarray:
-        return np.flatnonzero(self.split == split_code(split)).astype(np.int64)
-
-    def sizes(self) -> dict:
-        return {name: int((self.split == c).sum()) for c, name in enumerate(SPLITS)}
 
     @property
     def hash(self) -> str:

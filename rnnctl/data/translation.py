@@ -24,7 +24,6 @@ from __future__ import annotations
 import importlib.util
 from collections import Counter
 
-import numpy as np
 
 from . import metrics as M
 from .pairset import END, PairDataset

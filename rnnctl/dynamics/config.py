@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from rnnctl.config.loading import _apply, _parse_override
-from rnnctl.config.schema import POSITIVE, Check, _Section, opt, section, show
+from rnnctl.config.fields import POSITIVE, Check, _Section, opt, section, show
 from rnnctl.config.walker import Origins, build, dotted_keys, hints, join
 from rnnctl.errors import ConfigError
 from rnnctl.yamlio import load_yaml

@@ -12,9 +12,9 @@ the CLI and the sweep driver can use them at start-up.
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 
+from ..lazy import lazy_getattr
 from .layout import EXTENDABLE, FINISHED, STATUSES, TRACE_COLUMNS, UNFINISHED, is_run_folder, is_sweep_folder, run_path
 
 _LAZY = {
@@ -35,7 +35,7 @@ _LAZY = {
                 "read_backprop", "backprop_peak_updates", "has_params_snapshots", "read_params_snapshots", "read_probes", "read_probe", "read_probe_index", "has_params",
                 "read_params", "has_postmortem", "read_postmortem"),
 }
-_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+_WHERE = {name: f".{module}" for module, names in _LAZY.items() for name in names}
 
 __all__ = ["EXTENDABLE", "FINISHED", "STATUSES", "TRACE_COLUMNS", "UNFINISHED", "is_run_folder", "is_sweep_folder",
            "run_path", "new_run_id", *_WHERE]
@@ -46,9 +46,4 @@ def new_run_id(config_hash: str) -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + config_hash[:8]
 
 
-def __getattr__(name):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())

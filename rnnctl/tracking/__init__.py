@@ -11,7 +11,7 @@ it the functions raise ``MissingPackage``. Nothing here is imported until used.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_getattr
 
 _LAZY = {
     "board": ("export_tensorboard", "Exported"),
@@ -19,13 +19,8 @@ _LAZY = {
     "live": ("live_sink", "LiveTensorBoard"),
     "collect": ("read_run_data", "RunData"),
 }
-_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+_WHERE = {name: f".{module}" for module, names in _LAZY.items() for name in names}
 __all__ = list(_WHERE)
 
 
-def __getattr__(name):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())

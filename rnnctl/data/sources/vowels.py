@@ -23,7 +23,6 @@ the train split only. Labels: class k is speaker k + 1 (``labels`` = '1' .. '9')
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
