@@ -21,8 +21,9 @@ import numpy as np
 from .. import store
 from ..errors import RnnctlError
 from ..store import RunRecord
-from .collect import RunData, config_yaml, read_run_data, relative_name, run_pngs
+from .collect import RunData, config_yaml, read_run_data, run_pngs
 from .events import EventWriter, event_files, require
+from .names import relative_name
 
 MARKER = "rnnctl-export.json"         # what an export wrote into a run's TensorBoard folder
 HISTOGRAMS = 500                      # at most this many recorded updates drawn as histograms

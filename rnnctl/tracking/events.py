@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .collect import missing_package
+from .names import missing_package
 
 EVENT_PREFIX = "events.out.tfevents."   # the writer's file names (TensorBoard reads them in name order)
 

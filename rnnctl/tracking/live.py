@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .events import EventWriter, require
-from .collect import metric_tags, relative_name, trace_tag
+from .names import metric_tags, relative_name, trace_tag
 
 FLUSH_SECS = 10
 

@@ -25,7 +25,8 @@ from .. import store
 from ..errors import RnnctlError
 from ..store import RunRecord
 from .board import Exported, skip_reason
-from .collect import RunData, missing_package, read_run_data, run_pngs, sweep_of, thin
+from .collect import RunData, read_run_data, run_pngs, thin
+from .names import missing_package, sweep_of
 
 DEFAULT_URI = "./mlruns"
 MAX_POINTS = 10_000       # per metric series (a point per update of a long run is millions of rows)
